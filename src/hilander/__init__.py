@@ -1,0 +1,20 @@
+"""hilander: learn how to cluster embeddings.
+
+The flagship is :class:`HiLander` (Xing et al., ICCV 2021); :mod:`hilander.methods` holds the
+unsupervised baselines and :mod:`hilander.supervised` the supervised GNN baselines.
+"""
+
+from ._validation import InputError
+
+__version__ = "0.1.0"
+
+__all__ = ["HiLander", "InputError", "__version__"]
+
+
+def __getattr__(name: str):
+    # lazy so that `import hilander` stays cheap for metric-only users
+    if name == "HiLander":
+        from .estimator import HiLander
+
+        return HiLander
+    raise AttributeError(f"module 'hilander' has no attribute {name!r}")

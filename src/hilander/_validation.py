@@ -1,0 +1,108 @@
+"""Input checks shared by every estimator, loader and command.
+
+Every check raises :class:`InputError` (a ``ValueError``) whose message names the problem,
+so users never see a traceback from deep inside numpy, faiss or torch.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """Bad user input: the message says what is wrong and with which argument."""
+
+
+def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -> np.ndarray:
+    """Return ``X`` as a C-contiguous 2-D float array, or raise :class:`InputError`."""
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise InputError(f"{name} could not be read as a numeric array: {exc}") from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise InputError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise InputError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise InputError(f"{name} is empty: 0 rows")
+    if arr.shape[1] == 0:
+        raise InputError(f"{name} has 0 feature columns")
+    if arr.shape[0] < min_rows:
+        raise InputError(f"{name} has {arr.shape[0]} row(s); at least {min_rows} are needed")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad_rows = np.flatnonzero(~finite.all(axis=1))
+        kind = "NaN" if np.isnan(arr).any() else "infinite values"
+        raise InputError(
+            f"{name} contains {kind} in {bad_rows.size} row(s) (first: row {bad_rows[0]})"
+        )
+    return arr
+
+
+def check_labels(y, n_samples: int | None = None, *, name: str = "y") -> np.ndarray:
+    """Return labels as a 1-D array (ints or strings kept as given), or raise."""
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise InputError(f"{name} must be 1-D (one label per row), got shape {arr.shape}")
+    if arr.size == 0:
+        raise InputError(f"{name} is empty")
+    if n_samples is not None and arr.shape[0] != n_samples:
+        raise InputError(
+            f"{name} has {arr.shape[0]} labels but the features have {n_samples} rows"
+        )
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise InputError(f"{name} contains NaN or infinite labels")
+    return arr
+
+
+def encode_labels(y: np.ndarray) -> np.ndarray:
+    """Map arbitrary hashable labels to 0..C-1 (int64)."""
+    _, codes = np.unique(y, return_inverse=True)
+    return codes.astype(np.int64).ravel()
+
+
+def check_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if low is not None and value < low:
+        raise InputError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise InputError(f"{name} must be <= {high}, got {value}")
+    return value
+
+
+def check_float(
+    value, name: str, *, low: float | None = None, high: float | None = None,
+    low_open: bool = False, high_open: bool = False,
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise InputError(f"{name} must be finite, got {value}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise InputError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise InputError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+    return value
+
+
+def check_choice(value, name: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise InputError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def l2_normalize(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Row-wise l2 normalisation; zero rows stay zero instead of becoming NaN."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return (X / np.maximum(norms, eps)).astype(X.dtype, copy=False)

@@ -1,0 +1,5 @@
+"""Neighbour graphs shared by every clustering method."""
+
+from .knn import EXACT_LIMIT, KNNGraph, build_knn_graph
+
+__all__ = ["EXACT_LIMIT", "KNNGraph", "build_knn_graph"]

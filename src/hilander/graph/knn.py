@@ -1,0 +1,179 @@
+"""Cosine k-nearest-neighbour graphs through faiss.
+
+A :class:`KNNGraph` is built once and can be handed to Hi-LANDER and to every baseline
+(like pynndescent's reusable neighbour graph), so the costly search is never repeated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from .._validation import InputError, check_features, check_int, l2_normalize
+
+#: Above this many points ``method="auto"`` switches from exact search to an IVF index.
+EXACT_LIMIT = 30_000
+
+
+@dataclass(frozen=True)
+class KNNGraph:
+    """Directed k-NN graph: row ``i`` lists the ``k`` most similar other points of point ``i``.
+
+    ``indices[i, j]`` is the j-th neighbour (most similar first) and ``similarities[i, j]`` its
+    cosine similarity. A point never lists itself; ``-1`` pads rows of an approximate search that
+    found fewer than ``k`` neighbours.
+    """
+
+    indices: np.ndarray
+    similarities: np.ndarray
+    method: str = "exact"
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.indices.shape[0])
+
+    @property
+    def k(self) -> int:
+        return int(self.indices.shape[1])
+
+    @property
+    def distances(self) -> np.ndarray:
+        """Cosine distances ``1 - similarity``."""
+        return 1.0 - self.similarities
+
+    def restrict(self, k: int) -> KNNGraph:
+        """The same graph with only each point's ``k`` nearest neighbours (no new search)."""
+        check_int(k, "k", low=1, high=self.k)
+        return KNNGraph(self.indices[:, :k].copy(), self.similarities[:, :k].copy(), self.method)
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(src, dst, similarity)`` of every valid edge, src-major, nearest first."""
+        valid = self.indices >= 0
+        src = np.broadcast_to(np.arange(self.n_nodes)[:, None], self.indices.shape)[valid]
+        return src.astype(np.int64), self.indices[valid].astype(np.int64), self.similarities[valid]
+
+    def to_sparse(self, weight: str = "similarity", symmetric: bool = False) -> sp.csr_matrix:
+        """Adjacency as CSR with ``weight`` in {"similarity", "distance", "binary"}."""
+        src, dst, sim = self.edges()
+        if weight == "similarity":
+            w = sim.astype(np.float64)
+        elif weight == "distance":
+            # keep explicit zeros distinguishable from missing edges in sparse form
+            w = np.maximum(1.0 - sim.astype(np.float64), 1e-12)
+        elif weight == "binary":
+            w = np.ones_like(sim, dtype=np.float64)
+        else:
+            raise InputError(f"weight must be similarity, distance or binary, got {weight!r}")
+        n = self.n_nodes
+        A = sp.csr_matrix((w, (src, dst)), shape=(n, n))
+        if symmetric:
+            A = A.maximum(A.T).tocsr()
+        return A
+
+    def check_matches(self, X: np.ndarray, name: str = "X") -> None:
+        if X.shape[0] != self.n_nodes:
+            raise InputError(
+                f"the k-NN graph has {self.n_nodes} nodes but {name} has {X.shape[0]} rows"
+            )
+
+    def save(self, path: str | Path) -> None:
+        from ..io import atomic_path
+
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, indices=self.indices, similarities=self.similarities,
+                         method=np.array(self.method))
+
+    @classmethod
+    def load(cls, path: str | Path) -> KNNGraph:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(z["indices"], z["similarities"], str(z["method"]))
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputError(f"{path} is not a hilander k-NN graph file: {exc}") from None
+
+
+def _dedupe_self(ids: np.ndarray, sims: np.ndarray, rows: np.ndarray, k: int):
+    """Drop each row's own id from a (n, k+1) search result, keeping k columns."""
+    is_self = ids == rows[:, None]
+    # rows where self was not returned (exact duplicates can outrank it): drop the last column
+    no_self = ~is_self.any(axis=1)
+    is_self[no_self, -1] = True
+    # a row can list itself only once, so exactly one True per row remains
+    first = is_self.argmax(axis=1)
+    keep = np.ones_like(is_self)
+    keep[np.arange(len(rows)), first] = False
+    return ids[keep].reshape(len(rows), k), sims[keep].reshape(len(rows), k)
+
+
+def build_knn_graph(
+    X,
+    k: int = 10,
+    *,
+    normalize: bool = True,
+    method: str = "auto",
+    exact_limit: int = EXACT_LIMIT,
+    chunk_size: int = 8192,
+    nprobe: int = 16,
+    hnsw_m: int = 32,
+    seed: int = 0,
+    progress: bool = False,
+) -> KNNGraph:
+    """Build the cosine k-NN graph of ``X``.
+
+    Parameters
+    ----------
+    X : (n, d) array of embeddings.
+    k : neighbours per point, excluding the point itself; needs ``n > k``.
+    normalize : l2-normalise rows first so inner product equals cosine similarity.
+    method : "exact" (flat index), "ivf", "hnsw", or "auto" (exact up to ``exact_limit`` points).
+    chunk_size : queries per search call, bounding the temporary result memory.
+    nprobe : IVF lists visited per query (recall/speed trade-off).
+    """
+    X = check_features(X, name="X")
+    k = check_int(k, "k", low=1)
+    n, d = X.shape
+    if n <= k:
+        raise InputError(f"X has {n} rows; a k-NN graph with k={k} needs at least {k + 1}")
+    if method not in ("auto", "exact", "ivf", "hnsw"):
+        raise InputError(f"method must be auto, exact, ivf or hnsw, got {method!r}")
+    if method == "auto":
+        method = "exact" if n <= exact_limit else "ivf"
+    Xn = l2_normalize(X) if normalize else X
+    index = _make_index(Xn, method, nprobe=nprobe, hnsw_m=hnsw_m, seed=seed)
+
+    ids = np.empty((n, k), dtype=np.int64)
+    sims = np.empty((n, k), dtype=np.float32)
+    starts = range(0, n, chunk_size)
+    for s in tqdm(starts, desc=f"k-NN ({method})", disable=not progress, leave=False):
+        e = min(s + chunk_size, n)
+        D, I = index.search(Xn[s:e], k + 1)
+        ids[s:e], sims[s:e] = _dedupe_self(I, D, np.arange(s, e), k)
+    sims[ids < 0] = 0.0
+    return KNNGraph(ids, sims, method)
+
+
+def _make_index(Xn: np.ndarray, method: str, *, nprobe: int, hnsw_m: int, seed: int):
+    n, d = Xn.shape
+    if method == "exact":
+        index = faiss.IndexFlatIP(d)
+    elif method == "hnsw":
+        index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 64
+        index.hnsw.efSearch = 64
+    else:
+        nlist = int(max(1, min(4 * np.sqrt(n), n // 39)))
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(seed)
+        sample = Xn[rng.choice(n, size=min(n, 64 * nlist), replace=False)]
+        index.cp.seed = seed
+        index.train(sample)
+        index.nprobe = min(nprobe, nlist)
+    index.add(Xn)
+    return index

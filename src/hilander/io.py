@@ -1,0 +1,177 @@
+"""Reading features and labels from files, and writing results without partial files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import InputError, check_features, check_labels
+
+FEATURE_FORMATS = (".npy", ".npz", ".csv", ".parquet")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write {path}: directory {parent} is not writable")
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a directory")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def _suffix(path: Path) -> str:
+    return path.suffix.lower()
+
+
+def read_features(path: str | Path, key: str | None = None) -> np.ndarray:
+    """Read an (n, d) float32 matrix from .npy, .npz, .csv or .parquet."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"features file not found: {path}")
+    ext = _suffix(path)
+    try:
+        if ext == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        elif ext == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                names = list(z.keys())
+                if key is None:
+                    if "features" in names:
+                        key = "features"
+                    elif len(names) == 1:
+                        key = names[0]
+                    else:
+                        raise InputError(
+                            f"{path} holds arrays {names}; name one 'features' or pass a key"
+                        )
+                if key not in names:
+                    raise InputError(f"{path} has no array {key!r} (it has {names})")
+                arr = z[key]
+        elif ext == ".csv":
+            arr = _read_csv_matrix(path)
+        elif ext == ".parquet":
+            arr = _read_parquet_matrix(path)
+        else:
+            raise InputError(
+                f"unsupported features format {ext or '(none)'} for {path}; "
+                f"use one of {', '.join(FEATURE_FORMATS)}"
+            )
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"could not read features from {path}: {exc}") from None
+    return check_features(arr, name=f"features in {path.name}")
+
+
+def _read_csv_matrix(path: Path) -> np.ndarray:
+    import pandas as pd
+
+    df = pd.read_csv(path, header=None)
+    # a header row of column names shows up as non-numeric first row
+    if df.shape[0] and not _row_numeric(df.iloc[0]):
+        df = pd.read_csv(path)
+    try:
+        return df.to_numpy(dtype=np.float32)
+    except ValueError as exc:
+        raise InputError(f"{path} has non-numeric values: {exc}") from None
+
+
+def _row_numeric(row) -> bool:
+    try:
+        np.asarray(row, dtype=np.float64)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _read_parquet_matrix(path: Path) -> np.ndarray:
+    import pandas as pd
+
+    df = pd.read_parquet(path)
+    if df.shape[1] == 0:
+        raise InputError(f"{path} has no columns")
+    list_cols = [c for c in df.columns if df[c].dtype == object]
+    if len(list_cols) == 1 and df.shape[0]:
+        try:
+            return np.stack([np.asarray(v, dtype=np.float32) for v in df[list_cols[0]]])
+        except ValueError as exc:
+            raise InputError(f"{path}: column {list_cols[0]!r} rows differ in length: {exc}")
+    if list_cols:
+        raise InputError(
+            f"{path} has several list columns {list_cols}; keep one embedding column"
+        )
+    return df.to_numpy(dtype=np.float32)
+
+
+def read_labels(path: str | Path, n_samples: int | None = None) -> np.ndarray:
+    """Read one label per row from .npy or a text/CSV file (strings or integers)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"labels file not found: {path}")
+    try:
+        if _suffix(path) == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        else:
+            with open(path, encoding="utf-8") as fh:
+                lines = [ln.strip() for ln in fh.read().splitlines()]
+            while lines and not lines[-1]:
+                lines.pop()
+            if lines and "," in lines[0]:
+                lines = [ln.split(",")[-1].strip() for ln in lines]
+            if lines and not _is_int(lines[0]) and all(_is_int(v) for v in lines[1:]):
+                lines = lines[1:]  # header
+            arr = np.array(lines)
+            if arr.size and all(_is_int(v) for v in arr):
+                arr = arr.astype(np.int64)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"could not read labels from {path}: {exc}") from None
+    return check_labels(arr, n_samples, name=f"labels in {path.name}")
+
+
+def _is_int(s: str) -> bool:
+    try:
+        int(s)
+        return True
+    except ValueError:
+        return False
+
+
+def write_labels(path: str | Path, labels: np.ndarray) -> None:
+    """Write labels to .npy or .csv (one per line) atomically."""
+    path = Path(path)
+    ext = _suffix(path)
+    if ext not in (".npy", ".csv", ".txt"):
+        raise InputError(f"prediction output must end in .npy or .csv, got {path.name}")
+    with atomic_path(path) as tmp:
+        if ext == ".npy":
+            with open(tmp, "wb") as fh:
+                np.save(fh, np.asarray(labels))
+        else:
+            np.savetxt(tmp, np.asarray(labels), fmt="%s")
+
+
+def write_array(path: str | Path, arr: np.ndarray) -> None:
+    """Write an array to .npy atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(arr))

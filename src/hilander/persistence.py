@@ -1,0 +1,82 @@
+"""One-file model persistence: configuration, weights and package version together.
+
+Files are written with ``torch.save`` and read with ``weights_only=True``, so a model file can
+hold only tensors and plain Python values: loading a foreign pickle cannot run code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ._validation import InputError
+from .io import atomic_path
+
+FORMAT = "hilander-model"
+FORMAT_VERSION = 1
+
+# class name -> class; filled by :func:`register_model` when model modules are imported
+_MODEL_CLASSES: dict[str, type] = {}
+
+
+def register_model(cls: type) -> type:
+    """Class decorator: make ``cls`` loadable by :func:`load_model`."""
+    _MODEL_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def save_payload(path: str | Path, cls_name: str, config: dict, state: dict[str, Any]) -> None:
+    from . import __version__
+
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "hilander_version": __version__,
+        "class": cls_name,
+        "config": config,
+        "state": state,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_payload(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"model file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path} is not a hilander model file (corrupt or foreign): {first}")
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(f"{path} is not a hilander model file (no hilander header)")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise InputError(
+            f"{path} was written by a newer hilander ({payload.get('hilander_version')}); "
+            "upgrade hilander to read it"
+        )
+    return payload
+
+
+def load_model(path: str | Path):
+    """Load any hilander model file, whatever its class."""
+    _import_model_modules()
+    payload = load_payload(path)
+    cls = _MODEL_CLASSES.get(payload.get("class"))
+    if cls is None:
+        raise InputError(f"{path} holds an unknown model class {payload.get('class')!r}")
+    return cls._from_payload(payload)
+
+
+def _import_model_modules() -> None:
+    import importlib
+
+    for mod in ("hilander.estimator", "hilander.supervised"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
