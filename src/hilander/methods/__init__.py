@@ -1,0 +1,28 @@
+"""Every unsupervised clustering baseline of the two papers behind one API.
+
+>>> from hilander import methods
+>>> est = methods.make("hac", linkage="ward", n_clusters=50)
+>>> labels = est.fit_predict(X)                    # doctest: +SKIP
+>>> sorted(methods.available())[:3]
+['aro', 'cdp', 'dbscan']
+
+Estimators are scikit-learn shaped (``fit`` returns self, ``labels_``, ``fit_predict``), all
+take ``l2_normalize`` (on by default) and those using neighbours accept a prebuilt
+:class:`hilander.graph.KNNGraph` as ``fit(X, graph=...)``.
+"""
+
+from ._base import MEMORY_BUDGET_BYTES, BaseClusterer
+from .density import DBSCAN, HDBSCAN, MeanShift
+from .graph_based import CDP, FINCH, ApproximateRankOrder, Graclus, SpectralClustering
+from .hac import HAC
+from .kmeans import DPMeans, DPvMFMeans, KMeans, SphericalKMeans
+from .mixtures import GaussianMixture, VMFMixture
+from .registry import available, get_spec, make, names
+from .tree_deduction import TreeDeduction, TreeDeductionL2
+
+__all__ = [
+    "CDP", "DBSCAN", "FINCH", "HAC", "HDBSCAN", "MEMORY_BUDGET_BYTES",
+    "ApproximateRankOrder", "BaseClusterer", "DPMeans", "DPvMFMeans", "GaussianMixture",
+    "Graclus", "KMeans", "MeanShift", "SphericalKMeans", "SpectralClustering", "TreeDeduction",
+    "TreeDeductionL2", "VMFMixture", "available", "get_spec", "make", "names",
+]

@@ -1,0 +1,106 @@
+"""Shared plumbing of the unsupervised baselines: input handling, neighbour graphs, limits."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+
+from .._validation import InputError, check_features, check_int, l2_normalize
+from ..graph import KNNGraph, build_knn_graph
+
+#: Memory a single method may plan to use for an n x n structure: half the 24 GB machine, so
+#: the rest of the process (and other users) still fit and nothing swaps.
+MEMORY_BUDGET_BYTES = 12 * 2**30
+
+
+def max_points_for_pairwise(bytes_per_pair: float) -> int:
+    """Largest n whose n^2 / 2 pairs at ``bytes_per_pair`` fit in :data:`MEMORY_BUDGET_BYTES`."""
+    return int(np.sqrt(2 * MEMORY_BUDGET_BYTES / bytes_per_pair))
+
+
+def check_pairwise_memory(n: int, method: str, bytes_per_pair: float = 8.0, hint: str = "") -> None:
+    """Refuse (InputError) when a quadratic-memory step on ``n`` points would exhaust memory."""
+    limit = max_points_for_pairwise(bytes_per_pair)
+    if n > limit:
+        need = n * (n - 1) / 2 * bytes_per_pair / 2**30
+        raise InputError(
+            f"{method} needs O(n^2) memory: {n} points would take about {need:.0f} GiB, over the "
+            f"{MEMORY_BUDGET_BYTES / 2**30:.0f} GiB budget (limit {limit} points)"
+            + (f"; {hint}" if hint else "")
+        )
+
+
+class BaseClusterer(ClusterMixin, BaseEstimator):
+    """scikit-learn-shaped base: constructor stores parameters, ``fit`` validates and runs.
+
+    Subclasses implement ``_check_params()`` (raise InputError on a bad value) and
+    ``_fit(X, graph)`` returning labels; ``X`` arrives validated and, when ``l2_normalize`` is
+    on, row-normalised. Subclasses that use neighbours set ``uses_graph = True`` and expose
+    ``n_neighbors``.
+    """
+
+    uses_graph = False
+    min_rows = 2
+
+    def fit(self, X, y=None, *, graph: KNNGraph | None = None):
+        self._check_params()
+        X_raw = check_features(X, name="X", min_rows=self.min_rows)
+        self._X_raw = X_raw  # kept only during fit: some methods need raw norms
+        try:
+            Xp = l2_normalize(X_raw) if self.l2_normalize else X_raw
+            if graph is not None:
+                if not isinstance(graph, KNNGraph):
+                    raise InputError(f"graph must be a KNNGraph, got {type(graph).__name__}")
+                graph.check_matches(Xp)
+            labels = self._fit(Xp, graph)
+        finally:
+            del self._X_raw
+        self.labels_ = np.asarray(labels, dtype=np.int64)
+        self.n_clusters_ = int(np.unique(self.labels_[self.labels_ >= 0]).size) + int(
+            (self.labels_ < 0).sum()
+        )
+        return self
+
+    def fit_predict(self, X, y=None, *, graph: KNNGraph | None = None) -> np.ndarray:
+        return self.fit(X, y, graph=graph).labels_
+
+    # -- helpers for subclasses -------------------------------------------------------------
+
+    def _check_params(self) -> None:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def _check_common(self) -> None:
+        if not isinstance(self.l2_normalize, (bool, np.bool_)):
+            raise InputError(f"l2_normalize must be true or false, got {self.l2_normalize!r}")
+
+    def _neighbors(self, X: np.ndarray, graph: KNNGraph | None, k: int) -> KNNGraph:
+        """The k-NN graph with ``k`` neighbours: the given one (restricted) or a new one."""
+        n = X.shape[0]
+        if n <= k:
+            raise InputError(
+                f"{type(self).__name__}: n_neighbors={k} needs more than {k} points, got {n}"
+            )
+        if graph is None:
+            return build_knn_graph(X, k)
+        if graph.k < k:
+            raise InputError(
+                f"the given k-NN graph has k={graph.k} but n_neighbors={k} is needed; "
+                "build it with at least that many neighbours"
+            )
+        return graph if graph.k == k else graph.restrict(k)
+
+
+def relabel(labels: np.ndarray) -> np.ndarray:
+    """Consecutive ids 0..C-1 in order of first appearance; negative labels (noise) kept."""
+    labels = np.asarray(labels)
+    out = np.full(labels.shape, -1, dtype=np.int64)
+    keep = labels >= 0
+    if keep.any():
+        _, first, inv = np.unique(labels[keep], return_index=True, return_inverse=True)
+        order = np.argsort(np.argsort(first))
+        out[keep] = order[inv]
+    return out
+
+
+def check_seed(seed) -> int:
+    return check_int(seed, "seed", low=0)

@@ -1,0 +1,147 @@
+"""Density-based baselines (scikit-learn): DBSCAN, HDBSCAN and MeanShift.
+
+Noise points get label -1; the metrics count each of them as a singleton cluster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.cluster import DBSCAN as _SkDBSCAN
+from sklearn.cluster import HDBSCAN as _SkHDBSCAN
+from sklearn.cluster import MeanShift as _SkMeanShift
+
+from .._validation import InputError, check_choice, check_float, check_int
+from ._base import BaseClusterer, check_pairwise_memory, relabel
+
+
+def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str) -> np.ndarray:
+    """Distances of the given point pairs, computed from ``X`` itself (not the cosine graph)."""
+    if metric == "euclidean":
+        return np.linalg.norm(X[src] - X[dst], axis=1)
+    norms = np.linalg.norm(X, axis=1)
+    dots = (X[src] * X[dst]).sum(1)
+    return 1.0 - dots / np.maximum(norms[src] * norms[dst], 1e-12)
+
+
+class DBSCAN(BaseClusterer):
+    """DBSCAN (Ester et al. 1996) through scikit-learn.
+
+    ``n_neighbors=None`` runs the exact radius search. An integer uses the shared k-NN graph as
+    a sparse precomputed distance matrix (the study's "sparse matrix" option): only the
+    ``n_neighbors`` nearest points can be neighbours, which bounds memory at O(n k).
+    """
+
+    uses_graph = True
+
+    def __init__(self, eps: float = 0.5, min_samples: int = 5, metric: str = "euclidean",
+                 n_neighbors: int | None = None, l2_normalize: bool = True):
+        self.eps = eps
+        self.min_samples = min_samples
+        self.metric = metric
+        self.n_neighbors = n_neighbors
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_float(self.eps, "eps", low=0, low_open=True)
+        check_int(self.min_samples, "min_samples", low=1)
+        check_choice(self.metric, "metric", ["euclidean", "cosine"])
+        if self.n_neighbors is not None:
+            check_int(self.n_neighbors, "n_neighbors", low=1)
+
+    def _fit(self, X, graph):
+        if self.n_neighbors is None:
+            model = _SkDBSCAN(eps=self.eps, min_samples=self.min_samples, metric=self.metric)
+            return relabel(model.fit_predict(X))
+        g = self._neighbors(X, graph, min(self.n_neighbors, X.shape[0] - 1))
+        D = sparse_distance_graph(X, g, self.metric)
+        model = _SkDBSCAN(eps=self.eps, min_samples=self.min_samples, metric="precomputed")
+        return relabel(model.fit_predict(D))
+
+
+def sparse_distance_graph(X: np.ndarray, graph, metric: str) -> sp.csr_matrix:
+    """Symmetric sparse distance matrix on the k-NN edges, with explicit zero diagonal."""
+    src, dst, _ = graph.edges()
+    d = edge_distances(X, src, dst, metric)
+    n = X.shape[0]
+    # stored zeros would be dropped; a tiny floor keeps coincident points adjacent
+    D = sp.csr_matrix((np.maximum(d, 1e-12), (src, dst)), shape=(n, n))
+    D = D.maximum(D.T).tocsr()
+    D.setdiag(0.0)
+    return D
+
+
+class HDBSCAN(BaseClusterer):
+    """HDBSCAN (Campello et al. 2013) through scikit-learn's implementation.
+
+    Euclidean distance (on l2-normalised rows this ranks pairs exactly as cosine does) uses
+    tree-based neighbour queries; ``metric="cosine"`` needs the full distance matrix and is
+    refused above the memory budget.
+    """
+
+    def __init__(self, min_cluster_size: int = 5, min_samples: int | None = None,
+                 cluster_selection_epsilon: float = 0.0, cluster_selection_method: str = "eom",
+                 metric: str = "euclidean", l2_normalize: bool = True):
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+        self.cluster_selection_epsilon = cluster_selection_epsilon
+        self.cluster_selection_method = cluster_selection_method
+        self.metric = metric
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_int(self.min_cluster_size, "min_cluster_size", low=2)
+        if self.min_samples is not None:
+            check_int(self.min_samples, "min_samples", low=1)
+        check_float(self.cluster_selection_epsilon, "cluster_selection_epsilon", low=0)
+        check_choice(self.cluster_selection_method, "cluster_selection_method", ["eom", "leaf"])
+        check_choice(self.metric, "metric", ["euclidean", "cosine"])
+
+    def _fit(self, X, graph):
+        n = X.shape[0]
+        if self.metric == "cosine":
+            check_pairwise_memory(n, "HDBSCAN with metric='cosine'", bytes_per_pair=16,
+                                  hint="use metric='euclidean' on l2-normalised features")
+        if self.min_cluster_size > n:
+            raise InputError(f"min_cluster_size={self.min_cluster_size} exceeds the {n} points")
+        model = _SkHDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
+                           cluster_selection_epsilon=float(self.cluster_selection_epsilon),
+                           cluster_selection_method=self.cluster_selection_method,
+                           metric=self.metric, copy=True)
+        return relabel(model.fit_predict(X.astype(np.float64)))
+
+
+class MeanShift(BaseClusterer):
+    """MeanShift (Cheng 1995) with a flat kernel of radius ``bandwidth`` via scikit-learn.
+
+    Seeds come from binning (the study tunes ``min_bin_freq``, which only acts on binned
+    seeds); ``cluster_all=False`` leaves points outside every kernel as noise (-1).
+    """
+
+    def __init__(self, bandwidth: float = 0.5, min_bin_freq: int = 1, cluster_all: bool = True,
+                 max_iter: int = 300, l2_normalize: bool = True):
+        self.bandwidth = bandwidth
+        self.min_bin_freq = min_bin_freq
+        self.cluster_all = cluster_all
+        self.max_iter = max_iter
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_float(self.bandwidth, "bandwidth", low=0, low_open=True)
+        check_int(self.min_bin_freq, "min_bin_freq", low=1)
+        if not isinstance(self.cluster_all, (bool, np.bool_)):
+            raise InputError(f"cluster_all must be true or false, got {self.cluster_all!r}")
+        check_int(self.max_iter, "max_iter", low=1)
+
+    def _fit(self, X, graph):
+        model = _SkMeanShift(bandwidth=self.bandwidth, bin_seeding=True,
+                             min_bin_freq=self.min_bin_freq, cluster_all=self.cluster_all,
+                             max_iter=self.max_iter)
+        try:
+            labels = model.fit_predict(X)
+        except ValueError as exc:  # no bin reached min_bin_freq, or no point within a kernel
+            raise InputError(f"MeanShift found no seeds or clusters: {exc}") from None
+        return relabel(labels)

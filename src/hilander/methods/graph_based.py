@@ -1,0 +1,388 @@
+"""Baselines that work on the k-NN graph: spectral, ARO, CDP, FINCH and Graclus."""
+
+from __future__ import annotations
+
+import warnings
+
+import faiss
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from sklearn.cluster import SpectralClustering as _SkSpectral
+
+from .._validation import InputError, check_float, check_int, l2_normalize
+from ._base import BaseClusterer, check_seed, relabel
+from .kmeans import _check_n_clusters
+
+
+def components_from_edges(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of ``n`` nodes under undirected edges src-dst."""
+    A = sp.csr_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n, n))
+    return connected_components(A, directed=False)[1].astype(np.int64)
+
+
+class SpectralClustering(BaseClusterer):
+    """Spectral clustering (Ng, Jordan & Weiss 2001) on the symmetrised k-NN affinity.
+
+    The affinity is scikit-learn's "nearest_neighbors" one, 0.5 (C + C^T) with C the binary
+    k-NN connectivity, built from the shared graph (study Table 19: 20 neighbours, 50
+    eigenvectors). ``n_components=None`` uses ``n_clusters`` eigenvectors.
+    """
+
+    uses_graph = True
+
+    def __init__(self, n_clusters: int = 8, n_neighbors: int = 20,
+                 n_components: int | None = None, seed: int = 0, l2_normalize: bool = True):
+        self.n_clusters = n_clusters
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.seed = seed
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_int(self.n_clusters, "n_clusters", low=1)
+        check_int(self.n_neighbors, "n_neighbors", low=1)
+        if self.n_components is not None:
+            check_int(self.n_components, "n_components", low=1)
+        check_seed(self.seed)
+
+    def _fit(self, X, graph):
+        n = X.shape[0]
+        k = _check_n_clusters(self.n_clusters, n)
+        g = self._neighbors(X, graph, min(self.n_neighbors, n - 1))
+        C = g.to_sparse("binary")
+        affinity = (0.5 * (C + C.T)).tocsr()
+        n_comp = self.n_components or k
+        if n_comp >= n:
+            raise InputError(f"n_components={n_comp} must be below the number of points ({n})")
+        model = _SkSpectral(n_clusters=k, affinity="precomputed", n_components=n_comp,
+                            random_state=self.seed, assign_labels="kmeans")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "graph is not fully connected"
+            labels = model.fit_predict(affinity)
+        return relabel(labels)
+
+
+class ApproximateRankOrder(BaseClusterer):
+    """Approximate rank-order clustering (Otto, Wang & Jain 2018).
+
+    Each point's list is itself followed by its ``n_neighbors`` nearest neighbours (ranks
+    0..k). For a point a and a neighbour b at rank O_a(b), d(a, b) counts the points of a's
+    list up to that rank that are absent from b's list; O_b(a) is a's rank in b's list, or k
+    when absent. The symmetric distance D(a, b) = (d(a, b) + d(b, a)) / min(O_a(b), O_b(a)) is
+    computed only for neighbour pairs; pairs with D < ``threshold`` are merged transitively.
+    Neighbours come from the shared cosine graph, which on l2-normalised rows ranks exactly
+    like the Euclidean distance (the study notes both metrics then coincide).
+    """
+
+    uses_graph = True
+
+    def __init__(self, n_neighbors: int = 20, threshold: float = 1.0,
+                 l2_normalize: bool = True):
+        self.n_neighbors = n_neighbors
+        self.threshold = threshold
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_int(self.n_neighbors, "n_neighbors", low=1)
+        check_float(self.threshold, "threshold", low=0)
+
+    def _fit(self, X, graph):
+        n = X.shape[0]
+        k = min(self.n_neighbors, n - 1)
+        g = self._neighbors(X, graph, k)
+        D = rank_order_distances(g.indices)
+        a = np.repeat(np.arange(n), k)
+        b = g.indices.ravel()
+        keep = (b >= 0) & (D.ravel() < self.threshold)
+        self.distances_ = D
+        return relabel(components_from_edges(n, a[keep], b[keep]))
+
+
+def rank_order_distances(indices: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """(n, k) approximate rank-order distance of each point to each of its k neighbours."""
+    n, k = indices.shape
+    L = np.concatenate([np.arange(n, dtype=np.int64)[:, None], indices], axis=1)  # rank 0 = self
+    valid = L >= 0
+    keys = np.sort((np.arange(n, dtype=np.int64)[:, None] * n + L)[valid])
+
+    def member(rows: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        q = rows * n + xs
+        pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
+        return (keys[pos] == q) & (xs >= 0)
+
+    out = np.full((n, k), np.inf)
+    ranks = np.arange(1, k + 1)
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
+        a = np.repeat(np.arange(s, e), k)
+        j = np.tile(ranks, e - s)
+        b = L[a, j]
+        ok = b >= 0
+        a, j, b = a[ok], j[ok], b[ok]
+        rows = np.arange(a.size)
+        # d(a, b): members of a's list up to rank j missing from b's list
+        cum_ab = np.cumsum(~member(b[:, None], L[a]) & valid[a], axis=1)
+        d_ab = cum_ab[rows, j]
+        # rank of a in b's list (k when absent), then d(b, a) up to that rank
+        eq = L[b] == a[:, None]
+        o_ba = np.where(eq.any(1), eq.argmax(1), k)
+        cum_ba = np.cumsum(~member(a[:, None], L[b]) & valid[b], axis=1)
+        d_ba = cum_ba[rows, o_ba]
+        flat = np.zeros((e - s) * k, dtype=bool)
+        flat[ok] = True
+        block = np.full((e - s) * k, np.inf)
+        block[flat] = (d_ab + d_ba) / np.minimum(j, o_ba)
+        out[s:e] = block.reshape(e - s, k)
+    return out
+
+
+class CDP(BaseClusterer):
+    """CDP's unsupervised label propagation (Zhan et al. 2018), without the mediator.
+
+    Keep k-NN edges whose cosine similarity is at least ``threshold`` and take connected
+    components; any component larger than ``max_size`` is split again using only its own edges
+    with the threshold raised by ``step``, repeatedly, until it fits (or the threshold passes 1,
+    leaving it whole).
+    """
+
+    uses_graph = True
+
+    def __init__(self, n_neighbors: int = 10, threshold: float = 0.6, step: float = 0.05,
+                 max_size: int = 300, l2_normalize: bool = True):
+        self.n_neighbors = n_neighbors
+        self.threshold = threshold
+        self.step = step
+        self.max_size = max_size
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_int(self.n_neighbors, "n_neighbors", low=1)
+        check_float(self.threshold, "threshold", low=-1, high=1)
+        check_float(self.step, "step", low=0, low_open=True)
+        check_int(self.max_size, "max_size", low=1)
+
+    def _fit(self, X, graph):
+        n = X.shape[0]
+        g = self._neighbors(X, graph, min(self.n_neighbors, n - 1))
+        src, dst, sim = g.edges()
+        labels = components_from_edges(n, src[sim >= self.threshold], dst[sim >= self.threshold])
+        th = float(self.threshold)
+        while True:
+            sizes = np.bincount(labels)
+            big = sizes[labels] > self.max_size
+            if not big.any() or th >= 1.0:
+                break
+            th += self.step
+            e = big[src] & big[dst] & (labels[src] == labels[dst]) & (sim >= th)
+            sub = components_from_edges(n, src[e], dst[e])
+            # only nodes of oversized components take new labels, offset past existing ones
+            labels = np.where(big, labels.max() + 1 + sub, labels)
+            labels = np.unique(labels, return_inverse=True)[1]
+        self.final_threshold_ = th
+        return relabel(labels)
+
+
+class FINCH(BaseClusterer):
+    """FINCH (Sarfraz, Sharma & Stiefelhagen 2019): first-neighbour hierarchy.
+
+    Level 0 links every point with its first (most similar) neighbour, which connects i and j
+    when j is i's first neighbour, i is j's, or they share one; connected components are the
+    clusters. Each further level repeats this on the cluster means, until nothing merges. All
+    partitions are kept in ``levels_`` (finest first). ``level`` picks one (negative counts
+    from the coarsest); ``n_clusters``, when set, instead picks the coarsest level that still
+    has at least that many clusters (FINCH's final refinement to an exact count is not done).
+    """
+
+    uses_graph = True
+
+    def __init__(self, level: int = 0, n_clusters: int | None = None,
+                 l2_normalize: bool = True):
+        self.level = level
+        self.n_clusters = n_clusters
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_int(self.level, "level")
+        if self.n_clusters is not None:
+            check_int(self.n_clusters, "n_clusters", low=1)
+
+    def _fit(self, X, graph):
+        n = X.shape[0]
+        g = self._neighbors(X, graph, 1)
+        first = g.indices[:, 0]
+        ok = first >= 0
+        labels = relabel(components_from_edges(n, np.flatnonzero(ok), first[ok]))
+        levels = [labels]
+        Xn = l2_normalize(X)  # FINCH uses cosine similarity between means
+        while True:
+            C = int(labels.max()) + 1
+            if C <= 1:
+                break
+            sums = np.zeros((C, X.shape[1]), dtype=np.float32)
+            np.add.at(sums, labels, Xn)
+            means = l2_normalize(sums)
+            index = faiss.IndexFlatIP(means.shape[1])
+            index.add(means)
+            _, nb = index.search(means, 2)
+            nn = np.where(nb[:, 0] == np.arange(C), nb[:, 1], nb[:, 0])
+            merged = components_from_edges(C, np.arange(C), nn)
+            if merged.max() + 1 == C:
+                break
+            labels = relabel(merged[labels])
+            levels.append(labels)
+        self.levels_ = levels
+        self.level_n_clusters_ = [int(lv.max()) + 1 for lv in levels]
+        if self.n_clusters is not None:
+            fit = [i for i, c in enumerate(self.level_n_clusters_) if c >= self.n_clusters]
+            chosen = fit[-1] if fit else 0
+        else:
+            chosen = self.level if self.level >= 0 else len(levels) + self.level
+            chosen = min(max(chosen, 0), len(levels) - 1)  # past the top means the top
+        self.chosen_level_ = chosen
+        return levels[chosen]
+
+
+class Graclus(BaseClusterer):
+    """Graclus (Dhillon, Guan & Kulis 2007): multilevel normalised-cut clustering.
+
+    The similarity-weighted k-NN graph is coarsened by normalised heavy-edge matching (each
+    unmatched node merges with the unmatched neighbour maximising e(x,y)/w(x) + e(x,y)/w(y))
+    until at most ``coarsen_to`` nodes remain (default 5 * n_clusters, at least 20); the
+    coarsest graph is split by spectral clustering; each finer level is refined by weighted
+    kernel k-means, which monotonically improves the normalised cut. The kernel shift sigma
+    of the paper is 0 here: batch moves are only accepted when the cut improves.
+    """
+
+    uses_graph = True
+
+    def __init__(self, n_clusters: int = 8, n_neighbors: int = 10,
+                 coarsen_to: int | None = None, refine_iter: int = 10, seed: int = 0,
+                 l2_normalize: bool = True):
+        self.n_clusters = n_clusters
+        self.n_neighbors = n_neighbors
+        self.coarsen_to = coarsen_to
+        self.refine_iter = refine_iter
+        self.seed = seed
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_int(self.n_clusters, "n_clusters", low=1)
+        check_int(self.n_neighbors, "n_neighbors", low=1)
+        if self.coarsen_to is not None:
+            check_int(self.coarsen_to, "coarsen_to", low=1)
+        check_int(self.refine_iter, "refine_iter", low=0)
+        check_seed(self.seed)
+
+    def _fit(self, X, graph):
+        n = X.shape[0]
+        k = _check_n_clusters(self.n_clusters, n)
+        g = self._neighbors(X, graph, min(self.n_neighbors, n - 1))
+        A = g.to_sparse("similarity", symmetric=True)
+        A.data = np.maximum(A.data, 0.0)  # a cut weight cannot be negative
+        A.eliminate_zeros()
+        A = (A + sp.identity(n, format="csr") * 1e-8).tocsr()  # isolated nodes keep w > 0
+        rng = np.random.default_rng(self.seed)
+        target = self.coarsen_to or max(20, 5 * k)
+
+        graphs, maps = [A], []
+        while graphs[-1].shape[0] > target:
+            match = heavy_edge_matching(graphs[-1], rng)
+            m = int(match.max()) + 1
+            if m > 0.95 * graphs[-1].shape[0]:
+                break  # matching stalled (mostly isolated nodes)
+            P = sp.csr_matrix((np.ones(match.size), (np.arange(match.size), match)),
+                              shape=(match.size, m))
+            graphs.append((P.T @ graphs[-1] @ P).tocsr())
+            maps.append(match)
+
+        coarse = graphs[-1]
+        if coarse.shape[0] <= k:
+            labels = np.arange(coarse.shape[0])
+        else:
+            model = _SkSpectral(n_clusters=k, affinity="precomputed", random_state=self.seed,
+                                assign_labels="kmeans")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                labels = model.fit_predict(coarse)
+        labels = kernel_kmeans_refine(coarse, labels, self.refine_iter)
+        for level in range(len(maps) - 1, -1, -1):
+            labels = labels[maps[level]]
+            labels = kernel_kmeans_refine(graphs[level], labels, self.refine_iter)
+        self.n_levels_ = len(graphs)
+        self.ncut_ = normalized_cut(A, labels)
+        return relabel(labels)
+
+
+def heavy_edge_matching(A: sp.csr_matrix, rng: np.random.Generator) -> np.ndarray:
+    """Graclus' normalised heavy-edge matching: node -> coarse node id."""
+    n = A.shape[0]
+    w = np.asarray(A.sum(axis=1)).ravel()
+    match = np.full(n, -1, dtype=np.int64)
+    nxt = 0
+    indptr, indices, data = A.indptr, A.indices, A.data
+    for x in rng.permutation(n):
+        if match[x] >= 0:
+            continue
+        nb = indices[indptr[x]:indptr[x + 1]]
+        ew = data[indptr[x]:indptr[x + 1]]
+        free = (match[nb] < 0) & (nb != x)
+        match[x] = nxt
+        if free.any():
+            nb, ew = nb[free], ew[free]
+            y = nb[np.argmax(ew / w[x] + ew / w[nb])]
+            match[y] = nxt
+        nxt += 1
+    return match
+
+
+def normalized_cut(A: sp.csr_matrix, labels: np.ndarray) -> float:
+    """Sum over clusters of links(c, V \\ c) / degree(c)."""
+    labels = np.unique(labels, return_inverse=True)[1]
+    C = int(labels.max()) + 1
+    Z = sp.csr_matrix((np.ones(labels.size), (np.arange(labels.size), labels)),
+                      shape=(labels.size, C))
+    within = np.asarray((Z.T @ A @ Z).diagonal()).ravel()
+    deg = np.asarray(Z.T @ np.asarray(A.sum(axis=1)).ravel()).ravel()
+    return float(np.sum(1.0 - within / np.maximum(deg, 1e-300)))
+
+
+def kernel_kmeans_refine(A: sp.csr_matrix, labels: np.ndarray, n_iter: int) -> np.ndarray:
+    """Weighted kernel k-means for the normalised cut (weights = degrees, sigma = 0).
+
+    The distance of node i to cluster c, up to terms constant in c, is
+    -2 links(i, c) / (w_i W_c) + links(c, c) / W_c^2; moves are taken in batch and kept only
+    if the normalised cut decreases.
+    """
+    labels = np.unique(labels, return_inverse=True)[1]
+    n = labels.size
+    w = np.asarray(A.sum(axis=1)).ravel()
+    best = normalized_cut(A, labels)
+    for _ in range(n_iter):
+        C = int(labels.max()) + 1
+        Z = sp.csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, C))
+        L = (A @ Z).tocoo()  # links(i, c) for clusters adjacent to i
+        Wc = np.asarray(Z.T @ w).ravel()
+        self_links = np.asarray((Z.T @ A @ Z).diagonal()).ravel()
+        const = self_links / np.maximum(Wc, 1e-300) ** 2
+        rows = np.concatenate([L.row, np.arange(n)])
+        cols = np.concatenate([L.col, labels])
+        links = np.concatenate([L.data, np.zeros(n)])
+        score = -2 * links / (w[rows] * np.maximum(Wc[cols], 1e-300)) + const[cols]
+        # rows appear several times for the own cluster; a min over duplicates is harmless
+        order = np.lexsort((score, rows))
+        first = np.ones(order.size, bool)
+        first[1:] = rows[order][1:] != rows[order][:-1]
+        new = np.empty(n, dtype=np.int64)
+        new[rows[order][first]] = cols[order][first]
+        new = np.unique(new, return_inverse=True)[1]
+        cut = normalized_cut(A, new)
+        if cut >= best - 1e-12:
+            break
+        labels, best = new, cut
+    return labels

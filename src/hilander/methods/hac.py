@@ -1,0 +1,124 @@
+"""Hierarchical agglomerative clustering (scikit-learn), optionally on the k-NN graph."""
+
+from __future__ import annotations
+
+import warnings
+
+import faiss
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from sklearn.cluster import AgglomerativeClustering
+
+from .._validation import InputError, check_choice, check_float, check_int, l2_normalize
+from ._base import BaseClusterer, check_pairwise_memory, relabel
+from .kmeans import _check_n_clusters
+
+
+class HAC(BaseClusterer):
+    """Agglomerative clustering with Ward, complete, average or single linkage.
+
+    Stops at ``n_clusters`` or, when ``distance_threshold`` is set (it then replaces
+    ``n_clusters``), at the first merge above that linkage distance. ``n_neighbors`` restricts
+    merges to pairs linked in the symmetric k-NN graph (the study's "number of neighbors",
+    Table 15); ``None`` uses all pairs, which needs O(n^2) memory (except single linkage) and is
+    refused above the memory budget.
+    """
+
+    uses_graph = True
+
+    def __init__(self, n_clusters: int | None = 8, distance_threshold: float | None = None,
+                 linkage: str = "ward", metric: str = "euclidean",
+                 n_neighbors: int | None = 10, l2_normalize: bool = True):
+        self.n_clusters = n_clusters
+        self.distance_threshold = distance_threshold
+        self.linkage = linkage
+        self.metric = metric
+        self.n_neighbors = n_neighbors
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_choice(self.linkage, "linkage", ["ward", "complete", "average", "single"])
+        check_choice(self.metric, "metric", ["euclidean", "cosine"])
+        if self.linkage == "ward" and self.metric != "euclidean":
+            raise InputError("linkage='ward' needs metric='euclidean' (Ward is a variance "
+                             "criterion); use complete, average or single for cosine")
+        if self.distance_threshold is None:
+            if self.n_clusters is None:
+                raise InputError("set n_clusters or distance_threshold")
+            check_int(self.n_clusters, "n_clusters", low=1)
+        else:
+            check_float(self.distance_threshold, "distance_threshold", low=0)
+        if self.n_neighbors is not None:
+            check_int(self.n_neighbors, "n_neighbors", low=1)
+
+    def _fit(self, X, graph):
+        n = X.shape[0]
+        connectivity = None
+        if self.n_neighbors is not None:
+            g = self._neighbors(X, graph, min(self.n_neighbors, n - 1))
+            connectivity = connect_components(g.to_sparse("binary", symmetric=True), X)
+        elif self.linkage != "single":
+            check_pairwise_memory(n, f"HAC ({self.linkage} linkage, all pairs)",
+                                  hint="set n_neighbors to use the sparse k-NN graph")
+        if self.distance_threshold is None:
+            kwargs = {"n_clusters": _check_n_clusters(self.n_clusters, n)}
+        else:
+            kwargs = {"n_clusters": None, "distance_threshold": float(self.distance_threshold),
+                      "compute_full_tree": True}
+        model = AgglomerativeClustering(linkage=self.linkage, metric=self.metric,
+                                        connectivity=connectivity, **kwargs)
+        with warnings.catch_warnings():
+            # we connected the graph ourselves; scikit-learn still warns on some versions
+            warnings.simplefilter("ignore", UserWarning)
+            labels = model.fit_predict(X)
+        return relabel(labels)
+
+
+def connect_components(A: sp.csr_matrix, X: np.ndarray) -> sp.csr_matrix:
+    """Add a few edges so the graph ``A`` is connected, each between nearby components.
+
+    Restricted HAC can never merge across components; scikit-learn would repair that with a
+    pairwise-distance pass per pair of components (quadratic in their number). Here every round
+    links each component to its nearest other component (by centroid), through the member of
+    each that lies closest to the other's centroid; the number of components at least halves
+    per round.
+    """
+    A = sp.csr_matrix(A)
+    Xn = l2_normalize(np.ascontiguousarray(X, dtype=np.float32))
+    while True:
+        n_comp, comp = connected_components(A, directed=False)
+        if n_comp <= 1:
+            return A
+        counts = np.bincount(comp, minlength=n_comp).astype(np.float32)
+        cent = np.zeros((n_comp, X.shape[1]), dtype=np.float32)
+        np.add.at(cent, comp, Xn)
+        cent = l2_normalize(cent / counts[:, None])
+        index = faiss.IndexFlatIP(cent.shape[1])
+        index.add(cent)
+        _, nb = index.search(cent, 2)
+        other = np.where(nb[:, 0] == np.arange(n_comp), nb[:, 1], nb[:, 0])
+        # for each component c, the member most similar to the partner's centroid, and v.v.
+        sim_to_partner = (Xn * cent[other[comp]]).sum(1)
+        rep_c = _argmax_per_group(sim_to_partner, comp, n_comp)
+        # the partner's member most similar to that representative closes the edge
+        order = np.argsort(comp, kind="stable")
+        bounds = np.searchsorted(comp[order], np.arange(n_comp + 1))
+        rep_o = np.empty(n_comp, dtype=np.int64)
+        for c, o in enumerate(other):
+            members = order[bounds[o]:bounds[o + 1]]
+            rep_o[c] = members[np.argmax(Xn[members] @ Xn[rep_c[c]])]
+        rows = np.concatenate([rep_c, rep_o])
+        cols = np.concatenate([rep_o, rep_c])
+        A = (A + sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=A.shape)).tocsr()
+        A.data[:] = 1.0
+
+
+def _argmax_per_group(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    order = np.lexsort((-values, groups))
+    first = np.ones(order.size, bool)
+    first[1:] = groups[order][1:] != groups[order][:-1]
+    out = np.empty(n_groups, dtype=np.int64)
+    out[groups[order][first]] = order[first]
+    return out

@@ -1,0 +1,300 @@
+"""Partition-based baselines: k-means, spherical k-means, DP-means and DP-vMF-means."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+from sklearn.cluster import KMeans as _SkKMeans
+from sklearn.cluster import MiniBatchKMeans as _SkMiniBatchKMeans
+from sklearn.cluster import kmeans_plusplus
+
+from .._validation import InputError, check_choice, check_float, check_int, l2_normalize
+from ._base import BaseClusterer, check_seed, relabel
+
+
+def _check_n_clusters(n_clusters, n: int) -> int:
+    n_clusters = check_int(n_clusters, "n_clusters", low=1)
+    if n_clusters > n:
+        raise InputError(f"n_clusters={n_clusters} exceeds the number of points ({n})")
+    return n_clusters
+
+
+class KMeans(BaseClusterer):
+    """Lloyd's k-means (scikit-learn) with random or k-means++ seeding.
+
+    ``batch_size=-1`` runs full-batch Lloyd iterations; a positive value runs mini-batch k-means
+    (Sculley 2010) with that batch size, as in the study's Tables 7-8.
+    """
+
+    def __init__(self, n_clusters: int = 8, init: str = "k-means++", batch_size: int = -1,
+                 n_init: int = 1, max_iter: int = 100, seed: int = 0,
+                 l2_normalize: bool = True):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.batch_size = batch_size
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.seed = seed
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_int(self.n_clusters, "n_clusters", low=1)
+        check_choice(self.init, "init", ["k-means++", "random"])
+        bs = check_int(self.batch_size, "batch_size")
+        if bs == 0 or bs < -1:
+            raise InputError(f"batch_size must be -1 (full batch) or positive, got {bs}")
+        check_int(self.n_init, "n_init", low=1)
+        check_int(self.max_iter, "max_iter", low=1)
+        check_seed(self.seed)
+
+    def _fit(self, X, graph):
+        k = _check_n_clusters(self.n_clusters, X.shape[0])
+        if self.batch_size == -1:
+            model = _SkKMeans(k, init=self.init, n_init=self.n_init, max_iter=self.max_iter,
+                              random_state=self.seed)
+        else:
+            model = _SkMiniBatchKMeans(k, init=self.init, n_init=self.n_init,
+                                       max_iter=self.max_iter, batch_size=self.batch_size,
+                                       random_state=self.seed)
+        labels = model.fit_predict(X)
+        self.cluster_centers_ = model.cluster_centers_
+        return labels
+
+
+class SphericalKMeans(BaseClusterer):
+    """Spherical k-means (Hornik et al. 2012): maximise the summed cosine to unit centroids.
+
+    Points and centroids live on the unit sphere whatever ``l2_normalize`` says (the method is
+    defined there). Seeding is random points or k-means++ with cosine distance; empty clusters
+    are re-seeded with the point least similar to its centroid.
+    """
+
+    def __init__(self, n_clusters: int = 8, init: str = "k-means++", n_init: int = 1,
+                 max_iter: int = 100, tol: float = 1e-6, seed: int = 0,
+                 l2_normalize: bool = True):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.seed = seed
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_int(self.n_clusters, "n_clusters", low=1)
+        check_choice(self.init, "init", ["k-means++", "random"])
+        check_int(self.n_init, "n_init", low=1)
+        check_int(self.max_iter, "max_iter", low=1)
+        check_float(self.tol, "tol", low=0)
+        check_seed(self.seed)
+
+    def _fit(self, X, graph):
+        X = l2_normalize(X)
+        k = _check_n_clusters(self.n_clusters, X.shape[0])
+        rng = np.random.default_rng(self.seed)
+        best = None
+        for _ in range(self.n_init):
+            labels, centers, obj = self._run(X, k, rng)
+            if best is None or obj > best[2]:
+                best = (labels, centers, obj)
+        self.cluster_centers_ = best[1]
+        self.objective_ = float(best[2])
+        return best[0]
+
+    def _run(self, X, k, rng):
+        n = X.shape[0]
+        if self.init == "random":
+            centers = X[rng.choice(n, size=k, replace=False)].copy()
+        else:
+            # on the unit sphere squared Euclidean distance is 2(1 - cos), so Euclidean
+            # k-means++ samples with probabilities proportional to the cosine distance
+            centers, _ = kmeans_plusplus(X, k, random_state=int(rng.integers(2**31 - 1)))
+            centers = np.ascontiguousarray(centers, dtype=np.float32)
+        prev = -np.inf
+        labels = np.zeros(n, dtype=np.int64)
+        for _ in range(self.max_iter):
+            sims, labels = _nearest_by_ip(X, centers)
+            obj = float(sims.sum())
+            sums = np.zeros_like(centers)
+            np.add.at(sums, labels, X)
+            counts = np.bincount(labels, minlength=k)
+            empty = np.flatnonzero(counts == 0)
+            if empty.size:
+                # the worst-fitting points become the new centres of empty clusters
+                worst = np.argsort(sims)[: empty.size]
+                sums[empty] = X[worst]
+            centers = l2_normalize(sums)
+            if obj - prev <= self.tol * max(1.0, abs(obj)) and not empty.size:
+                break
+            prev = obj
+        sims, labels = _nearest_by_ip(X, centers)
+        return labels, centers, float(sims.sum())
+
+
+def _nearest_by_ip(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Largest inner product centre of every row (faiss keeps memory at O(n + k))."""
+    index = faiss.IndexFlatIP(centers.shape[1])
+    index.add(np.ascontiguousarray(centers, dtype=np.float32))
+    sims, ids = index.search(np.ascontiguousarray(X, dtype=np.float32), 1)
+    return sims[:, 0], ids[:, 0].astype(np.int64)
+
+
+class DPMeans(BaseClusterer):
+    """DP-means (Kulis & Jordan 2012): k-means with a penalty ``lam`` per cluster.
+
+    A point whose squared Euclidean distance to every centroid exceeds ``lam`` opens a new
+    cluster. ``init="global_centroid"`` starts from one cluster at the data mean; ``"random"``
+    from one cluster at a random point. Points are visited in a seeded random order.
+    ``online=True`` updates a centroid after every assignment (online EM); otherwise centroids
+    are recomputed after each pass (batch EM), where every point takes its nearest centroid
+    once the pass's new clusters are open, which has the same fixed points as the sequential
+    pass but vectorises.
+    """
+
+    _geometry = "euclidean"
+
+    def __init__(self, lam: float = 1.0, init: str = "global_centroid", online: bool = False,
+                 max_iter: int = 30, seed: int = 0, l2_normalize: bool = True):
+        self.lam = lam
+        self.init = init
+        self.online = online
+        self.max_iter = max_iter
+        self.seed = seed
+        self.l2_normalize = l2_normalize
+
+    def _check_lam(self) -> None:
+        check_float(self.lam, "lam", low=0, low_open=True)
+
+    def _check_params(self) -> None:
+        self._check_common()
+        self._check_lam()
+        check_choice(self.init, "init", ["global_centroid", "random"])
+        if not isinstance(self.online, (bool, np.bool_)):
+            raise InputError(f"online must be true or false, got {self.online!r}")
+        check_int(self.max_iter, "max_iter", low=1)
+        check_seed(self.seed)
+
+    # geometry-specific pieces, overridden by DPvMFMeans
+    def _prepare(self, X):
+        return X
+
+    def _centroid(self, sums, counts):
+        return sums / np.maximum(counts, 1)[:, None]
+
+    def _best(self, x_rows, C):
+        """(best centroid, is_far) for rows against centroids ``C``."""
+        d = (x_rows**2).sum(1)[:, None] - 2 * x_rows @ C.T + (C**2).sum(1)[None, :]
+        j = d.argmin(1)
+        return j, d[np.arange(len(j)), j] > self.lam
+
+    def _fit(self, X, graph):
+        X = self._prepare(X).astype(np.float64)
+        n = X.shape[0]
+        rng = np.random.default_rng(self.seed)
+        if self.init == "global_centroid":
+            sums, counts = X.sum(0, keepdims=True), np.array([n], dtype=np.float64)
+        else:
+            sums, counts = X[rng.integers(n)][None, :].copy(), np.ones(1)
+        C = self._centroid(sums, counts)
+        labels = np.full(n, -1, dtype=np.int64)
+        for it in range(self.max_iter):
+            order = rng.permutation(n)
+            old = labels.copy()
+            if self.online:
+                C, labels = self._online_pass(X, C, labels, order)
+            else:
+                C, labels = self._batch_pass(X, C, order)
+            self.n_iter_ = it + 1
+            if np.array_equal(old, labels):
+                break
+        self.cluster_centers_ = C
+        return relabel(labels)
+
+    def _batch_pass(self, X, C, order):
+        j, far = self._best(X[order], C)
+        cand = order[far]
+        new: list[np.ndarray] = []
+        for i in cand:  # sequential over the far points only: each may open a cluster
+            if new:
+                _, still_far = self._best(X[i][None, :], np.asarray(new))
+                if not still_far[0]:
+                    continue
+            new.append(X[i])
+        if new:
+            C = np.vstack([C, np.asarray(new)])
+        labels, _ = self._best(X, C)
+        sums = np.zeros_like(C)
+        np.add.at(sums, labels, X)
+        counts = np.bincount(labels, minlength=C.shape[0]).astype(np.float64)
+        keep = counts > 0
+        remap = np.cumsum(keep) - 1
+        return self._centroid(sums[keep], counts[keep]), remap[labels]
+
+    def _online_pass(self, X, C, labels, order):
+        K = C.shape[0]
+        sums = np.zeros_like(C)
+        counts = np.zeros(K)
+        assigned = labels >= 0
+        if assigned.any():
+            np.add.at(sums, labels[assigned], X[assigned])
+            counts = np.bincount(labels[assigned], minlength=K).astype(np.float64)
+        else:
+            sums, counts = C.copy(), np.zeros(K)  # initial centroid carries no points yet
+        C = C.copy()
+        for i in order:
+            x = X[i]
+            j, far = self._best(x[None, :], C)
+            j = int(j[0])
+            if far[0]:
+                C = np.vstack([C, x[None, :]])
+                sums = np.vstack([sums, np.zeros_like(x)[None, :]])
+                counts = np.append(counts, 0.0)
+                j = C.shape[0] - 1
+            old = labels[i]
+            if old == j:
+                continue
+            if old >= 0:
+                sums[old] -= x
+                counts[old] -= 1
+                if counts[old] > 0:
+                    C[old] = self._centroid(sums[old][None, :], counts[old][None])[0]
+            if counts[j] == 0:
+                sums[j] = 0.0
+            sums[j] += x
+            counts[j] += 1
+            C[j] = self._centroid(sums[j][None, :], counts[j][None])[0]
+            labels[i] = j
+        keep = counts > 0
+        remap = np.cumsum(keep) - 1
+        return C[keep], remap[labels]
+
+
+class DPvMFMeans(DPMeans):
+    """DP-vMF-means (Straub et al. 2015): DP-means on the unit sphere with cosine similarity.
+
+    A point opens a new cluster when its cosine to every centroid is below ``1 + lam``
+    (``lam`` in (-2, 0); the study tuned -0.55 and -0.38). Centroids are normalised sums.
+    """
+
+    _geometry = "vmf"
+
+    def __init__(self, lam: float = -0.5, init: str = "global_centroid", online: bool = False,
+                 max_iter: int = 30, seed: int = 0, l2_normalize: bool = True):
+        super().__init__(lam=lam, init=init, online=online, max_iter=max_iter, seed=seed,
+                         l2_normalize=l2_normalize)
+
+    def _check_lam(self) -> None:
+        check_float(self.lam, "lam", low=-2, high=0, low_open=True, high_open=True)
+
+    def _prepare(self, X):
+        return l2_normalize(X)
+
+    def _centroid(self, sums, counts):
+        return l2_normalize(sums)
+
+    def _best(self, x_rows, C):
+        s = x_rows @ C.T
+        j = s.argmax(1)
+        return j, s[np.arange(len(j)), j] < 1.0 + self.lam

@@ -1,0 +1,151 @@
+"""Name -> method registry: ``make("hac", linkage="ward")`` and ``available()``.
+
+Each entry also carries the method's default tuning grid (study Appendix E.2.3 where it gives
+the searched values, otherwise ranges around the study's tuned values for l2-normalised
+embeddings). A grid over ``n_clusters`` is replaced by a data-size-dependent one in
+:func:`hilander.tune.default_grid`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._validation import InputError
+from . import density, graph_based, hac, kmeans, mixtures, tree_deduction
+from ._base import BaseClusterer
+
+_K_GRID = [10, 20, 50, 100, 200]
+_TD_GRID = {"n_neighbors": [1, 2, 3, 5, 10, 20],
+            "threshold": [0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9]}
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    cls: type
+    description: str
+    grid: dict[str, list] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uses_graph(self) -> bool:
+        return bool(self.cls.uses_graph)
+
+    def param_names(self) -> list[str]:
+        sig = inspect.signature(self.cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def default_params(self) -> dict[str, Any]:
+        return self.cls(**self.defaults).get_params()
+
+
+# one registry, filled once at import: the only module-level mutable state here
+_REGISTRY: dict[str, MethodSpec] = {}
+
+
+def register(spec: MethodSpec) -> None:
+    _REGISTRY[spec.name] = spec
+
+
+for _spec in [
+    MethodSpec("kmeans", kmeans.KMeans, "k-means, k-means++ seeding (Lloyd; scikit-learn)",
+               {"n_clusters": _K_GRID}),
+    MethodSpec("kmeans_random", kmeans.KMeans, "k-means, random seeding (Lloyd; scikit-learn)",
+               {"n_clusters": _K_GRID}, {"init": "random"}),
+    MethodSpec("minibatch_kmeans", kmeans.KMeans, "mini-batch k-means (Sculley 2010)",
+               {"n_clusters": _K_GRID}, {"batch_size": 1024}),
+    MethodSpec("spherical_kmeans", kmeans.SphericalKMeans,
+               "spherical k-means, k-means++ seeding (cosine)", {"n_clusters": _K_GRID}),
+    MethodSpec("spherical_kmeans_random", kmeans.SphericalKMeans,
+               "spherical k-means, random seeding (cosine)", {"n_clusters": _K_GRID},
+               {"init": "random"}),
+    MethodSpec("dp_means", kmeans.DPMeans,
+               "DP-means: k-means with a per-cluster penalty lam (Kulis & Jordan 2012)",
+               {"lam": [0.4, 0.6, 0.8, 0.9, 1.0, 1.2], "init": ["global_centroid", "random"],
+                "online": [False, True]}),
+    MethodSpec("dp_vmf_means", kmeans.DPvMFMeans,
+               "DP-vMF-means: DP-means on the sphere (Straub et al. 2015)",
+               {"lam": [-0.7, -0.6, -0.55, -0.5, -0.45, -0.4, -0.3],
+                "init": ["global_centroid", "random"], "online": [False, True]}),
+    MethodSpec("gmm", mixtures.GaussianMixture, "Gaussian mixture by EM (scikit-learn)",
+               {"n_clusters": _K_GRID, "covariance": ["diagonal"], "init": ["kmeans"]}),
+    MethodSpec("vmf_mixture", mixtures.VMFMixture,
+               "von Mises-Fisher mixture by EM, soft or hard (Banerjee et al. 2005)",
+               {"n_clusters": _K_GRID, "posterior": ["soft", "hard"],
+                "init": ["k-means++", "random_class"]}),
+    MethodSpec("hac", hac.HAC,
+               "agglomerative clustering: ward/complete/average/single, k-NN connectivity",
+               {"n_clusters": _K_GRID, "linkage": ["ward", "average", "complete", "single"],
+                "n_neighbors": [10, 40]}),
+    MethodSpec("dbscan", density.DBSCAN, "DBSCAN (scikit-learn); noise = singletons",
+               {"eps": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+                "min_samples": [2, 5, 10]}),
+    MethodSpec("hdbscan", density.HDBSCAN, "HDBSCAN (scikit-learn); noise = singletons",
+               {"min_cluster_size": [2, 3, 5, 10, 20], "min_samples": [1, 2, 5, 10]}),
+    MethodSpec("meanshift", density.MeanShift, "MeanShift, flat kernel, binned seeds",
+               {"bandwidth": [0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9],
+                "min_bin_freq": [1, 5], "cluster_all": [True, False]}),
+    MethodSpec("spectral", graph_based.SpectralClustering,
+               "spectral clustering on the k-NN affinity (Ng et al. 2001)",
+               {"n_clusters": _K_GRID, "n_neighbors": [10, 20]}),
+    MethodSpec("aro", graph_based.ApproximateRankOrder,
+               "approximate rank-order clustering (Otto et al. 2018)",
+               {"n_neighbors": [5, 10, 20, 30],
+                "threshold": [0.5, 0.65, 0.8, 1.0, 1.2, 1.5, 2.0]}),
+    MethodSpec("cdp", graph_based.CDP,
+               "CDP unsupervised label propagation (Zhan et al. 2018)",
+               {"n_neighbors": [2, 5, 10, 20],
+                "threshold": [-0.2, 0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8],
+                "step": [0.05], "max_size": [50, 300]}),
+    MethodSpec("finch", graph_based.FINCH,
+               "FINCH first-neighbour hierarchy; pick a level (Sarfraz et al. 2019)",
+               {"level": [0, 1, 2, 3, 4, 5]}),
+    MethodSpec("graclus", graph_based.Graclus,
+               "Graclus multilevel normalised cut (Dhillon et al. 2007)",
+               {"n_clusters": _K_GRID, "n_neighbors": [10, 20]}),
+    MethodSpec("tree_deduction", tree_deduction.TreeDeduction,
+               "tree deduction, k-NN density confidence (study App. D)", dict(_TD_GRID)),
+    MethodSpec("tree_deduction_l2", tree_deduction.TreeDeductionL2,
+               "tree deduction with embedding l2-norm confidence (study App. D)",
+               dict(_TD_GRID)),
+]:
+    register(_spec)
+
+
+def get_spec(name: str) -> MethodSpec:
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise InputError(f"unknown method {name!r}; choose one of {sorted(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make(name: str, **params) -> BaseClusterer:
+    """A new estimator for method ``name``; unknown names, parameters or values -> InputError."""
+    spec = get_spec(name)
+    valid = spec.param_names()
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise InputError(
+            f"unknown parameter(s) {unknown} for method {name!r}; valid: {sorted(valid)}"
+        )
+    est = spec.cls(**{**spec.defaults, **params})
+    est._check_params()  # fail at construction time too, where the CLI can report it
+    return est
+
+
+def available() -> dict[str, dict[str, Any]]:
+    """name -> {"description", "params" (defaults), "uses_graph", "grid"}."""
+    return {
+        name: {
+            "description": spec.description,
+            "params": spec.default_params(),
+            "uses_graph": spec.uses_graph,
+            "grid": {k: list(v) for k, v in spec.grid.items()},
+        }
+        for name, spec in sorted(_REGISTRY.items())
+    }
