@@ -1,0 +1,509 @@
+"""Benchmark orchestration: tune every method on validation, run it once on test, collect.
+
+The protocol is the empirical study's (sec. 1): Hi-LANDER and LANDER are meta-trained on the
+clustering-train split and their p_tau is chosen on the validation split; every unsupervised
+baseline is grid-searched on the validation split (selection score: avg F) and then applied,
+unchanged, to each test setting. Test labels are used for scoring only.
+
+:func:`run_benchmark` works on arrays (any embeddings, e.g. synthetic ones in tests);
+:func:`bench_dataset` embeds a real dataset first and writes the report folder.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import (
+    InputError,
+    check_features,
+    check_int,
+    check_labels,
+    l2_normalize,
+)
+from .metrics import evaluate
+from .report import (
+    FAILED,
+    SKIPPED,
+    BenchRecord,
+    MethodResult,
+    SettingResult,
+    environment_versions,
+    hierarchy_snapshot,
+    level_curve,
+)
+
+SETTINGS = ("natural", "longtail")
+
+#: Methods run when none are named: the two meta-trained models and baselines that finish
+#: in minutes on ~10k points. Spectral, GMM, vMF-MM and MeanShift are left out (cubic or
+#: quadratic cost, as the study found on SOP); name them with ``methods=`` to run them anyway.
+DEFAULT_METHODS = (
+    "hilander", "lander", "hac", "kmeans", "dbscan", "aro", "cdp", "finch", "dp_means",
+)
+
+#: Display names in the study's spelling; unknown names are shown as given.
+DISPLAY_NAMES = {
+    "hilander": "Hi-LANDER", "lander": "LANDER", "hac": "HAC", "kmeans": "k-Means",
+    "spherical_kmeans": "Spherical k-Means", "minibatch_kmeans": "Mini-batch k-Means",
+    "dp_means": "DP k-Means", "dp_vmf_means": "DP vMF k-Means", "gmm": "GMM",
+    "vmf_mixture": "vMF-MM", "dbscan": "DBSCAN", "hdbscan": "HDBSCAN", "meanshift": "MeanShift",
+    "mean_shift": "MeanShift", "spectral": "Spectral", "aro": "ARO", "cdp": "CDP",
+    "finch": "FINCH", "graclus": "Graclus", "tree_deduction": "Tree deduction",
+    "tree_deduction_l2": "Tree deduction (l2)", "kmeans_random": "k-Means (random init)",
+    "spherical_kmeans_random": "Spherical k-Means (random init)",
+}
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class BenchData:
+    """Class-disjoint embeddings of the three splits the benchmark uses."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    dataset: str = "custom"
+    split: dict = field(default_factory=dict)
+    embedding: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # l2-normalised once here: the study shows it helps every method, and it makes the
+        # cosine graphs of all methods agree
+        for part in ("train", "val", "test"):
+            X = check_features(getattr(self, f"X_{part}"), name=f"X_{part}", min_rows=2)
+            y = check_labels(getattr(self, f"y_{part}"), X.shape[0], name=f"y_{part}")
+            setattr(self, f"X_{part}", l2_normalize(X))
+            setattr(self, f"y_{part}", y)
+        if X.shape[1] != self.X_train.shape[1] or self.X_val.shape[1] != X.shape[1]:
+            raise InputError(
+                "train, validation and test embeddings must have the same width, got "
+                f"{self.X_train.shape[1]}, {self.X_val.shape[1]} and {X.shape[1]}"
+            )
+
+
+# -- test settings ---------------------------------------------------------------------------
+
+
+def make_setting(name: str, X: np.ndarray, y: np.ndarray, seed: int = 0
+                 ) -> tuple[np.ndarray, np.ndarray, str]:
+    """The test points of setting ``name`` and a one-line description of how they were drawn."""
+    if name == "natural":
+        return X, y, "The test split as it is."
+    if name == "longtail":
+        from .datasets import long_tail_subsample
+
+        idx = long_tail_subsample(y, seed)
+        _, sizes = np.unique(y[idx], return_counts=True)
+        desc = (
+            f"Deterministic long-tailed resampling of the test split (seed {seed}): class sizes "
+            f"{sizes.min()}-{sizes.max()}, median {np.median(sizes):g}; it stands for the "
+            "Hi-LANDER paper's unseen-test-distribution setting (Table 3)."
+        )
+        return X[idx], y[idx], desc
+    raise InputError(f"setting must be one of {list(SETTINGS)}, got {name!r}")
+
+
+def parse_settings(setting: str | Sequence[str]) -> tuple[str, ...]:
+    """"natural", "longtail", "both" or a list of them -> tuple of setting names."""
+    items = [setting] if isinstance(setting, str) else list(setting)
+    out: list[str] = []
+    for item in items:
+        for name in (SETTINGS if item == "both" else (item,)):
+            if name not in SETTINGS:
+                raise InputError(f"setting must be natural, longtail or both, got {name!r}")
+            if name not in out:
+                out.append(name)
+    if not out:
+        raise InputError("no test setting given")
+    return tuple(out)
+
+
+# -- method runners --------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """What a runner learnt before seeing test data: parameters and how it got them."""
+
+    params: dict
+    tuning: dict | None = None
+    tune_seconds: float | None = None
+    train_seconds: float | None = None
+
+
+@dataclass
+class Clustering:
+    """A runner's output on one test set; ``hierarchy`` is set by hierarchical methods."""
+
+    labels: np.ndarray
+    seconds: float
+    hierarchy: dict | None = None
+
+
+class MethodRunner:
+    """One benchmarked method: ``prepare`` on train/validation, then ``cluster`` test sets.
+
+    Raising :class:`InputError` from either step means the method refuses these inputs (for
+    example a quadratic method above its memory limit); the benchmark records it as skipped.
+    """
+
+    name: str = "method"
+    kind: str = "unsupervised"
+
+    @property
+    def display_name(self) -> str:
+        return DISPLAY_NAMES.get(self.name, self.name)
+
+    def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
+        raise NotImplementedError
+
+    def cluster(self, X: np.ndarray) -> Clustering:
+        raise NotImplementedError
+
+
+def summarize_trials(result) -> dict:
+    """Compact, JSON-ready summary of a :class:`~hilander.tune.TuneResult`."""
+    trials = []
+    n_failed = 0
+    for params, scores in result.trials:
+        if "error" in scores:
+            n_failed += 1
+            trials.append({"params": params, "error": scores["error"]})
+        else:
+            trials.append({
+                "params": params, "avg_f": scores["avg_f"], "pairwise_f": scores["pairwise_f"],
+                "bcubed_f": scores["bcubed_f"], "n_clusters": scores["n_clusters"],
+                "seconds": scores.get("seconds"),
+            })
+    best = result.best_scores
+    return {
+        "mode": result.mode,
+        "n_trials": len(result.trials),
+        "n_failed": n_failed,
+        "best_avg_f": float(best["avg_f"]),
+        "best_val_scores": {k: v for k, v in best.items() if k != "seconds"},
+        "trials": trials,
+    }
+
+
+class HiLanderRunner(MethodRunner):
+    """Hi-LANDER (``max_levels=None``) or one-level LANDER (``max_levels=1``).
+
+    Trained once on the clustering-train split; p_tau is then chosen on validation by
+    re-thresholding the same model (a new tau needs no re-training).
+    """
+
+    kind = "supervised"
+
+    def __init__(self, name: str = "hilander", max_levels: int | None = None,
+                 params: dict | None = None, tau_grid: Sequence[float] | None = None,
+                 progress: bool = False) -> None:
+        self.name = name
+        self.max_levels = max_levels
+        self.params = dict(params or {})
+        self.tau_grid = tau_grid
+        self.progress = progress
+
+    def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
+        from . import HiLander
+        from .tune import grid_search
+
+        params = {"seed": seed, **self.params, "max_levels": self.max_levels,
+                  "progress": self.progress}
+        params.pop("tau", None)  # chosen on validation below
+        model = HiLander(**params)
+        t0 = time.perf_counter()
+        model.fit(data.X_train, data.y_train)
+        train_seconds = time.perf_counter() - t0
+        log(f"{self.display_name}: trained in {train_seconds:.1f} s")
+        grid = list(self.tau_grid or model.get_params()["tau_grid"])
+        t0 = time.perf_counter()
+        result = grid_search(lambda p: model.set_params(tau=p["tau"]).predict(data.X_val),
+                             {"tau": grid}, data.y_val, method=self.name)
+        tune_seconds = time.perf_counter() - t0
+        model.set_params(tau=result.best_params["tau"])
+        self.model_ = model
+        chosen = {k: v for k, v in model.get_params().items() if k not in ("progress",)}
+        chosen["tau"] = float(result.best_params["tau"])
+        chosen["tau_grid"] = list(chosen.get("tau_grid", grid))
+        return Prepared(chosen, summarize_trials(result), tune_seconds, train_seconds)
+
+    def cluster(self, X: np.ndarray) -> Clustering:
+        t0 = time.perf_counter()
+        res = self.model_.cluster(X)
+        seconds = time.perf_counter() - t0
+        hierarchy = {
+            "level_labels": res.level_labels, "level_peaks": res.level_peaks,
+            "stopped_by": getattr(res, "stopped_by", None), "n_levels": res.n_levels,
+            "timings": dict(res.timings),
+        }
+        if self.max_levels != 1 and self.model_.get_params().get("early_stopping"):
+            # the level plot shows where early stopping ends and where merging converges
+            # (Hi-LANDER Fig. 2), so run once more without early stopping, untimed
+            self.model_.set_params(early_stopping=False)
+            try:
+                full = self.model_.cluster(X)
+            finally:
+                self.model_.set_params(early_stopping=True)
+            if full.n_levels > res.n_levels:
+                hierarchy["full_level_labels"] = full.level_labels
+                hierarchy["full_level_peaks"] = full.level_peaks
+                hierarchy["converged_level"] = full.n_levels
+            else:
+                hierarchy["converged_level"] = res.n_levels
+            if hierarchy["stopped_by"] == "early stopping":
+                hierarchy["early_stop_level"] = res.n_levels
+        return Clustering(res.labels, seconds, hierarchy)
+
+
+class BaselineRunner(MethodRunner):
+    """An unsupervised baseline of :mod:`hilander.methods`, tuned on validation."""
+
+    def __init__(self, name: str, grid: dict | None = None) -> None:
+        self.name = name
+        self.grid = grid
+
+    def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
+        from .tune import tune_method
+
+        fixed = {"seed": seed} if "seed" in _param_names(self.name) else None
+        t0 = time.perf_counter()
+        result = tune_method(self.name, data.X_val, data.y_val, self.grid, fixed=fixed)
+        tune_seconds = time.perf_counter() - t0
+        self.params_ = dict(result.best_params)
+        return Prepared(dict(self.params_), summarize_trials(result), tune_seconds)
+
+    def cluster(self, X: np.ndarray) -> Clustering:
+        from .methods import make
+
+        est = make(self.name, **self.params_)
+        # timed from raw embeddings, k-NN graph included: the study's "time to cluster"
+        t0 = time.perf_counter()
+        labels = est.fit_predict(X)
+        return Clustering(np.asarray(labels), time.perf_counter() - t0)
+
+
+def _param_names(name: str) -> set[str]:
+    from .methods import make
+
+    return set(make(name).get_params())
+
+
+def available_methods() -> list[str]:
+    """Every method name :func:`resolve_methods` accepts."""
+    names = ["hilander", "lander"]
+    try:
+        from .methods import available
+
+        names += [n for n in available() if n not in names]
+    except ImportError:
+        pass
+    return names
+
+
+def resolve_methods(methods: str | Sequence[str | MethodRunner] | None = None, *,
+                    hilander_params: dict | None = None, progress: bool = False,
+                    ) -> tuple[list[MethodRunner], list[str]]:
+    """Runners for ``methods`` (comma-separated names, a list, or runner objects).
+
+    Returns the runners and notes about default methods that are not installed. An unknown
+    name given explicitly is an :class:`InputError` that lists the valid names.
+    """
+    explicit = methods is not None
+    if methods is None:
+        methods = DEFAULT_METHODS
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    if not methods:
+        raise InputError("no method given; use e.g. --methods hilander,lander,hac")
+    known = available_methods()
+    runners: list[MethodRunner] = []
+    notes: list[str] = []
+    seen: set[str] = set()
+    for m in methods:
+        if isinstance(m, MethodRunner):
+            runner = m
+        elif m in ("hilander", "lander"):
+            runner = HiLanderRunner(m, None if m == "hilander" else 1, hilander_params,
+                                    progress=progress)
+        elif m in known:
+            runner = BaselineRunner(m)
+        elif explicit:
+            raise InputError(f"unknown method {m!r}; choose from {', '.join(known)}")
+        else:
+            notes.append(f"default method {m!r} is not available in this installation")
+            continue
+        if runner.name in seen:
+            raise InputError(f"method {runner.name!r} is listed twice")
+        seen.add(runner.name)
+        runners.append(runner)
+    return runners, notes
+
+
+# -- the benchmark ---------------------------------------------------------------------------
+
+
+def _failure(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, InputError):
+        return SKIPPED, str(exc)
+    # a crash in one method must not lose the others' results; the reason is recorded
+    return FAILED, f"{type(exc).__name__}: {exc}"
+
+
+def run_benchmark(
+    data: BenchData,
+    methods: str | Sequence[str | MethodRunner] | None = None,
+    *,
+    settings: str | Sequence[str] = SETTINGS,
+    seed: int = 0,
+    hilander_params: dict | None = None,
+    snapshot: bool = True,
+    progress: bool = False,
+    log: Log | None = None,
+) -> BenchRecord:
+    """Tune every method on validation, cluster each test setting once, score and time it.
+
+    Methods that refuse the inputs (:class:`InputError`, e.g. a quadratic method above its
+    memory limit) are recorded as skipped with the reason, and crashes as failed: one method
+    never stops the others.
+    """
+    log = log or _quiet
+    seed = check_int(seed, "seed", low=0)
+    setting_names = parse_settings(settings)
+    runners, notes = resolve_methods(methods, hilander_params=hilander_params,
+                                     progress=progress)
+    start = time.perf_counter()
+    tests = {s: make_setting(s, data.X_test, data.y_test, seed) for s in setting_names}
+    results = {
+        s: SettingResult(s, int(X.shape[0]), int(np.unique(y).size), desc)
+        for s, (X, y, desc) in tests.items()
+    }
+    for runner in runners:
+        log(f"{runner.display_name}: tuning on validation ({data.X_val.shape[0]} points)")
+        try:
+            prep = runner.prepare(data, seed, log)
+        except Exception as exc:  # noqa: BLE001 - recorded per method, see _failure
+            status, reason = _failure(exc)
+            if status == FAILED:
+                traceback.print_exc(file=sys.stderr)
+            log(f"{runner.display_name}: {status} ({reason})")
+            for s in setting_names:
+                results[s].methods.append(MethodResult(
+                    runner.name, runner.display_name, runner.kind, status, reason))
+            continue
+        for s, (X, y, _) in tests.items():
+            res = MethodResult(runner.name, runner.display_name, runner.kind,
+                               params=prep.params, tuning=prep.tuning,
+                               tune_seconds=prep.tune_seconds, train_seconds=prep.train_seconds)
+            try:
+                out = runner.cluster(X)
+                res.metrics = evaluate(y, out.labels)
+                res.seconds = out.seconds
+                log(f"{runner.display_name} on {s} test: avg F {res.avg_f:.3f}, "
+                    f"{res.metrics['n_clusters']} clusters, {out.seconds:.1f} s")
+            except Exception as exc:  # noqa: BLE001 - recorded per method, see _failure
+                res.status, res.reason = _failure(exc)
+                if res.status == FAILED:
+                    traceback.print_exc(file=sys.stderr)
+                log(f"{runner.display_name} on {s} test: {res.status} ({res.reason})")
+                out = None
+            results[s].methods.append(res)
+            if out is not None and out.hierarchy and results[s].level_curve is None:
+                _add_hierarchy(results[s], runner, X, y, out.hierarchy, snapshot, seed)
+    record = BenchRecord(
+        dataset=data.dataset, seed=seed, settings=[results[s] for s in setting_names],
+        split=data.split, embedding=data.embedding, versions=environment_versions(),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), notes=notes,
+    )
+    record.total_seconds = time.perf_counter() - start
+    return record
+
+
+def _add_hierarchy(result: SettingResult, runner: MethodRunner, X, y, h: dict,
+                   snapshot: bool, seed: int) -> None:
+    """Per-level curve and 2-D picture of the first multi-level method on this setting."""
+    levels = h.get("full_level_labels") or h["level_labels"]
+    if len(h["level_labels"]) < 1:
+        return
+    result.level_curve = level_curve(
+        y, levels, method=runner.display_name, early_stop_level=h.get("early_stop_level"),
+        converged_level=h.get("converged_level"),
+    )
+    peaks = h.get("full_level_peaks") or h.get("level_peaks")
+    if snapshot and peaks:
+        result.hierarchy = hierarchy_snapshot(X, y, peaks, method=runner.display_name,
+                                              seed=seed)
+
+
+# -- real datasets ---------------------------------------------------------------------------
+
+
+def load_bench_data(name: str, data_dir: str | Path, *, cache_dir: str | Path | None = None,
+                    seed: int = 0, progress: bool = True) -> BenchData:
+    """Embed dataset ``name`` (see :mod:`hilander.embed`) into train/validation/test arrays."""
+    from .embed import embed_dataset
+
+    out = embed_dataset(name, data_dir, cache_dir=cache_dir, seed=seed, progress=progress)
+    splits = out.splits if hasattr(out, "splits") else out
+
+    def pick(*names: str):
+        for n in names:
+            if n in splits:
+                return splits[n]
+        raise InputError(f"embedded {name} has no split named any of {names}")
+
+    X_tr, y_tr = pick("clustering_train", "cluster_train")
+    X_va, y_va = pick("validation", "val")
+    X_te, y_te = pick("test")
+    split = getattr(out, "split", None) or (splits.get("split") if isinstance(splits, dict)
+                                            else None) or {}
+    if hasattr(split, "describe"):
+        split = split.describe()
+    embedding = {}
+    for attr in ("recall_at_1", "backbone", "info"):
+        value = getattr(out, attr, None)
+        if value is None and isinstance(splits, dict):
+            value = splits.get(attr) if attr in splits and attr != "test" else None
+        if value is not None:
+            embedding[attr] = value
+    return BenchData(X_tr, y_tr, X_va, y_va, X_te, y_te, dataset=name,
+                     split=dict(split), embedding=embedding)
+
+
+def bench_dataset(name: str, data_dir: str | Path, out_dir: str | Path, *,
+                  settings: str | Sequence[str] = SETTINGS,
+                  methods: str | Sequence[str] | None = None, seed: int = 0,
+                  cache_dir: str | Path | None = None, hilander_params: dict | None = None,
+                  command: str = "", progress: bool = True, log: Log | None = None,
+                  ) -> tuple[BenchRecord, dict[str, Path]]:
+    """Embed ``name``, run the benchmark and write the report folder ``out_dir``."""
+    from .report import write_report
+
+    log = log or _quiet
+    t0 = time.perf_counter()
+    log(f"{name}: embedding (cached after the first run)")
+    data = load_bench_data(name, data_dir, cache_dir=cache_dir, seed=seed, progress=progress)
+    log(f"{name}: train {data.X_train.shape[0]}, validation {data.X_val.shape[0]}, "
+        f"test {data.X_test.shape[0]} points")
+    record = run_benchmark(data, methods, settings=settings, seed=seed,
+                           hilander_params=hilander_params, progress=progress, log=log)
+    record.command = command
+    record.total_seconds = time.perf_counter() - t0
+    paths = write_report(record, out_dir)
+    return record, paths
