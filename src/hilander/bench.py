@@ -210,13 +210,23 @@ class HiLanderRunner(MethodRunner):
     """
 
     kind = "supervised"
+    SHOWN_PARAMS = ("k", "tau", "max_levels", "early_stopping", "encoder", "aggregation",
+                    "epochs", "hidden")
 
     def __init__(self, name: str = "hilander", max_levels: int | None = None,
                  params: dict | None = None, tau_grid: Sequence[float] | None = None,
                  progress: bool = False) -> None:
+        from . import HiLander
+
         self.name = name
         self.max_levels = max_levels
         self.params = dict(params or {})
+        valid = set(HiLander().get_params()) - {"max_levels", "progress"}
+        unknown = sorted(set(self.params) - valid)
+        if unknown:
+            raise InputError(f"unknown Hi-LANDER parameter(s) {unknown}; valid: {sorted(valid)}")
+        if "tau" in self.params and tau_grid is None:
+            tau_grid = [self.params["tau"]]  # a given tau is used as is, not tuned
         self.tau_grid = tau_grid
         self.progress = progress
 
@@ -239,10 +249,14 @@ class HiLanderRunner(MethodRunner):
         tune_seconds = time.perf_counter() - t0
         model.set_params(tau=result.best_params["tau"])
         self.model_ = model
-        chosen = {k: v for k, v in model.get_params().items() if k not in ("progress",)}
-        chosen["tau"] = float(result.best_params["tau"])
-        chosen["tau_grid"] = list(chosen.get("tau_grid", grid))
-        return Prepared(chosen, summarize_trials(result), tune_seconds, train_seconds)
+        config = {k: v for k, v in model.get_params().items() if k != "progress"}
+        config["tau"] = float(result.best_params["tau"])
+        config["tau_grid"] = list(config.get("tau_grid", grid))
+        # the table shows what defines the model; the record keeps the whole configuration
+        shown = {k: config[k] for k in self.SHOWN_PARAMS if k in config}
+        tuning = summarize_trials(result)
+        tuning["model_params"] = config
+        return Prepared(shown, tuning, tune_seconds, train_seconds)
 
     def cluster(self, X: np.ndarray) -> Clustering:
         t0 = time.perf_counter()
