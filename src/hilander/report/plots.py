@@ -179,8 +179,9 @@ def plot_hierarchy(snapshot: HierarchySnapshot, path: str | Path, title: str = "
     handles += [Line2D([], [], marker="o", ls="", color=color_of[c], markeredgecolor="black",
                        label=f"peaks of class {c} ({snapshot.class_sizes[c]} points)")
                 for c in class_ids]
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)),
-               fontsize=8)
+    # at most two legend columns per panel, so a one-level picture stays narrow
+    fig.legend(handles=handles, loc="outside lower center",
+               ncol=min(len(handles), 2 * ncols), fontsize=8)
     fig.suptitle(title or f"{snapshot.method} hierarchy on {len(class_ids)} test classes "
                  f"({snapshot.projection.upper()} of the embeddings)")
     return _save(fig, path)
