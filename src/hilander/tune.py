@@ -199,12 +199,17 @@ def tune_method(
         full_grid.pop(key, None)
 
     if spec.uses_graph and graph is None:
-        ks = [int(v) for v in _as_list(full_grid.get("n_neighbors", []))
-              if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
-        default_k = make(name).get_params().get("n_neighbors")
-        k = max(ks + [fixed.get("n_neighbors") or 0, default_k or 0])
-        if k > 0:
-            k = min(k, X_val.shape[0] - 1)
+        # one graph for every trial, as large as the largest n_neighbors any trial uses
+        if "n_neighbors" in full_grid:
+            ks = _as_list(full_grid["n_neighbors"])
+        elif "n_neighbors" in fixed:
+            ks = [fixed["n_neighbors"]]
+        else:
+            ks = [make(name).get_params().get("n_neighbors", 1)]
+        ks = [int(v) for v in ks if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
+        k = max(ks + [1])
+        k = min(k, X_val.shape[0] - 1)
+        if k >= 1:
             graph = build_knn_graph(X_val, k)
 
     def run(params: dict) -> np.ndarray:
