@@ -1,0 +1,172 @@
+"""Benchmark orchestration and the ``hilander bench`` command, on small synthetic data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hilander import InputError
+from hilander import bench as bench_mod
+from hilander.bench import (
+    BaselineRunner,
+    BenchData,
+    Clustering,
+    MethodRunner,
+    Prepared,
+    make_setting,
+    parse_settings,
+    resolve_methods,
+    run_benchmark,
+)
+from hilander.cli import main
+
+
+def blobs(n_classes: int, size: int, offset: int, seed: int, dim: int = 32):
+    """Tight, well-separated classes: any sensible method finds them exactly."""
+    rng = np.random.default_rng(seed)
+    centers = np.linalg.qr(rng.normal(size=(dim, dim)))[0][:n_classes]
+    y = np.repeat(np.arange(n_classes), size) + offset
+    X = centers[y - offset] + 0.02 * rng.normal(size=(y.size, dim))
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def data() -> BenchData:
+    Xtr, ytr = blobs(8, 15, 0, 1)
+    Xva, yva = blobs(10, 20, 100, 2)
+    Xte, yte = blobs(10, 20, 200, 3)
+    return BenchData(Xtr, ytr, Xva, yva, 5 * Xte, yte, dataset="blobs")
+
+
+class Perfect(MethodRunner):
+    """Looks the true label up by point: scores 1 everywhere (a stand-in for a real model)."""
+
+    name, kind = "perfect", "supervised"
+
+    def prepare(self, data, seed, log):
+        self.lookup = {row.tobytes(): lab for row, lab in zip(data.X_test, data.y_test,
+                                                              strict=True)}
+        return Prepared({"k": 3}, {"best_avg_f": 1.0, "n_trials": 1}, 0.0, 2.5)
+
+    def cluster(self, X):
+        return Clustering(np.array([self.lookup[r.tobytes()] for r in X]), 0.25)
+
+
+class Refuses(MethodRunner):
+    name = "refuses"
+
+    def prepare(self, data, seed, log):
+        raise InputError("needs O(n^2) memory: limit 10 points")
+
+
+class Crashes(MethodRunner):
+    name = "crashes"
+
+    def prepare(self, data, seed, log):
+        return Prepared({})
+
+    def cluster(self, X):
+        raise RuntimeError("boom")
+
+
+def test_bench_data_normalises_and_checks(data):
+    assert np.allclose(np.linalg.norm(data.X_test, axis=1), 1, atol=1e-5)
+    Xtr, ytr = blobs(3, 4, 0, 0)
+    with pytest.raises(InputError, match="same width"):
+        BenchData(Xtr, ytr, Xtr, ytr, Xtr[:, :5], ytr)
+    with pytest.raises(InputError, match="y_val has 11 labels"):
+        BenchData(Xtr, ytr, Xtr, ytr[:11], Xtr, ytr)
+
+
+def test_settings():
+    assert parse_settings("both") == ("natural", "longtail")
+    assert parse_settings(["longtail", "natural", "longtail"]) == ("longtail", "natural")
+    with pytest.raises(InputError, match="natural, longtail or both"):
+        parse_settings("shifted")
+    X, y = blobs(20, 10, 0, 0)
+    Xn, yn, _ = make_setting("natural", X, y)
+    assert Xn is X and yn is y
+    Xl, yl, desc = make_setting("longtail", X, y, seed=4)
+    Xl2, yl2, _ = make_setting("longtail", X, y, seed=4)
+    assert np.array_equal(yl, yl2) and np.array_equal(Xl, Xl2)  # deterministic
+    sizes = np.bincount(yl, minlength=20)
+    # a subsample with every class kept, sizes spread from 1 up to the full 10
+    assert (sizes >= 1).all() and sizes.max() == 10 and sizes.min() < 5 and yl.size < y.size
+    assert f"class sizes {sizes.min()}-10" in desc
+
+
+def test_resolve_methods():
+    runners, notes = resolve_methods("kmeans, hac")
+    assert [r.name for r in runners] == ["kmeans", "hac"] and notes == []
+    assert [r.display_name for r in runners] == ["k-Means", "HAC"]
+    with pytest.raises(InputError, match="unknown method 'nope'.*kmeans"):
+        resolve_methods("kmeans,nope")
+    with pytest.raises(InputError, match="listed twice"):
+        resolve_methods(["hac", "hac"])
+    with pytest.raises(InputError, match="no method"):
+        resolve_methods(" , ")
+    with pytest.raises(InputError, match="unknown Hi-LANDER parameter"):
+        resolve_methods("hilander", hilander_params={"epoch": 3})
+
+
+def test_run_benchmark_records_scores_skips_and_failures(data, capsys):
+    rec = run_benchmark(data, [Perfect(), Refuses(), Crashes()], seed=0)
+    assert [s.setting for s in rec.settings] == ["natural", "longtail"]
+    nat, lt = rec.settings
+    assert nat.n_samples == 200 and nat.n_classes == 10 and lt.n_samples < 200
+    perfect, refused, crashed = nat.methods
+    assert perfect.ok and perfect.avg_f == 1.0 and perfect.metrics["n_clusters"] == 10
+    assert (perfect.seconds, perfect.train_seconds, perfect.params) == (0.25, 2.5, {"k": 3})
+    assert lt.methods[0].metrics["n_clusters"] == lt.n_classes
+    assert (refused.status, refused.reason) == ("skipped", "needs O(n^2) memory: limit 10 points")
+    assert (crashed.status, crashed.reason) == ("failed", "RuntimeError: boom")
+    assert "RuntimeError: boom" in capsys.readouterr().err  # the traceback is not swallowed
+    assert rec.versions["numpy"] == np.__version__ and rec.total_seconds > 0
+
+
+def test_baseline_is_tuned_on_validation_only(data):
+    # validation has 10 classes of 20: the k-means grid's 10 wins there and is then applied
+    # unchanged to test, whose 10 classes it recovers exactly
+    rec = run_benchmark(data, [BaselineRunner("kmeans", grid={"n_clusters": [2, 10, 40]})],
+                        settings="natural")
+    (km,) = rec.settings[0].methods
+    assert km.params == {"n_clusters": 10, "seed": 0}
+    assert km.tuning["n_trials"] == 3 and km.tuning["best_avg_f"] == pytest.approx(1.0)
+    assert [t["params"]["n_clusters"] for t in km.tuning["trials"]] == [2, 10, 40]
+    assert km.metrics["ari"] == pytest.approx(1.0) and km.tune_seconds > 0
+
+
+def test_hilander_runner_reports_levels(data):
+    rec = run_benchmark(data, "hilander", settings="natural",
+                        hilander_params={"epochs": 2, "k": 5, "tau_grid": (0.5, 0.9)})
+    s = rec.settings[0]
+    (hl,) = s.methods
+    assert hl.ok, hl.reason
+    assert hl.params["tau"] in (0.5, 0.9) and hl.params["k"] == 5 and hl.train_seconds > 0
+    assert hl.tuning["n_trials"] == 2 and hl.tuning["model_params"]["epochs"] == 2
+    assert s.level_curve is not None and len(s.level_curve.levels) >= 1
+    assert s.level_curve.converged_level == len(s.level_curve.levels)
+    assert s.hierarchy is not None and len(s.hierarchy.class_sizes) == 3
+
+
+def test_cli_writes_report(tmp_path, data, monkeypatch):
+    monkeypatch.setattr(bench_mod, "load_bench_data", lambda name, *a, **k: data)
+    out = tmp_path / "rep"
+    rc = main(["bench", "blobs", "--data-dir", str(tmp_path), "--out", str(out),
+               "--methods", "finch", "--setting", "natural", "--quiet"])
+    assert rc == 0
+    assert {p.name for p in out.iterdir()} == {"avg_f.png", "record.json", "report.md"}
+    rec = json.loads((out / "record.json").read_text())
+    assert rec["command"].startswith(f"hilander bench blobs --data-dir {tmp_path} --out {out}")
+    assert rec["settings"][0]["methods"][0]["name"] == "finch"
+    assert rec["settings"][0]["methods"][0]["avg_f"] == pytest.approx(1.0)
+
+
+def test_cli_rejects_bad_input(tmp_path, capsys):
+    assert main(["bench", "blobs", "--data-dir", str(tmp_path / "no"), "--out", "x"]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    assert main(["bench", "blobs", "--data-dir", str(tmp_path), "--out", "x",
+                 "--methods", "kmeans,bogus"]) == 2
+    assert "unknown method 'bogus'" in capsys.readouterr().err
