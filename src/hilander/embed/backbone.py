@@ -1,0 +1,307 @@
+"""A small image backbone trained with cosine-softmax cross-entropy (study App. E.1).
+
+The study fine-tunes an ImageNet ResNet50 on 224x224 photos with a 256-D embedding layer. Here
+the images are small grey-level drawings and the machine is a 2-core CPU, so the network is a
+four-block conv net on 28x28 inputs with a 64-D embedding; everything else follows E.1: a
+linear embedding layer with no activation after global pooling, a cosine-softmax head whose
+inverse temperature ``beta = exp(tau)`` is a learned parameter trained at the same learning
+rate as the rest, SGD, and the validation split's Recall@1 driving learning-rate halving,
+early stopping and the choice of the saved epoch. The patience values are scaled down from the
+study's 15 / 35 epochs to fit a run of a few minutes.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._validation import InputError, check_choice, check_float, check_int, check_labels
+from ..persistence import load_payload, register_model, save_payload
+
+
+class ConvEmbedder(nn.Module):
+    """Four conv-BN-ReLU-maxpool blocks, global average pooling, a linear embedding layer."""
+
+    def __init__(self, channels: int, embed_dim: int, in_channels: int = 1) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = in_channels
+        for c_out in (channels, channels, 2 * channels, 2 * channels):
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2, ceil_mode=True),
+            ]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.embed = nn.Linear(c_in, embed_dim)  # no activation, as in App. E.1.1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)
+        return self.embed(h.mean(dim=(2, 3)))
+
+
+class CosineSoftmaxHead(nn.Module):
+    """Logits ``exp(tau) * cos(z, w_c)``; ``tau`` is learned (App. E.1.3)."""
+
+    def __init__(self, embed_dim: int, n_classes: int, tau_init: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_classes, embed_dim) / math.sqrt(embed_dim))
+        self.tau = nn.Parameter(torch.tensor(float(tau_init)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        cos = F.normalize(z, dim=1) @ F.normalize(self.weight, dim=1).T
+        return self.tau.exp() * cos
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator, strength: float) -> torch.Tensor:
+    """Small random affine warps (rotation, scale, shift): handwriting varies that way."""
+    n = x.shape[0]
+    angle = (torch.rand(n, generator=gen) * 2 - 1) * (0.26 * strength)  # up to ~15 degrees
+    scale = 1 + (torch.rand(n, generator=gen) * 2 - 1) * (0.1 * strength)
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (0.12 * strength)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+
+
+@register_model
+class ImageBackbone:
+    """Conv-net embedder for small grey images, trained with cosine-softmax cross-entropy.
+
+    Parameters are stored as given and checked in :meth:`fit`. ``fit(images, labels,
+    val_images, val_labels)`` takes (n, H, W) arrays of ink intensity in [0, 1]; without a
+    validation set the last epoch is kept. :meth:`transform` returns the unnormalised
+    ``embed_dim`` embeddings (the penultimate layer, as the study clusters).
+    """
+
+    def __init__(
+        self, *, embed_dim: int = 64, channels: int = 32, epochs: int = 25,
+        batch_size: int = 128, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = True,
+        weight_decay: float = 5e-5, tau_init: float = 2.0, lr_patience: int = 3,
+        stop_patience: int = 6, augment: float = 1.0, monitor: str = "l2_normalized",
+        seed: int = 0, progress: bool = False,
+    ) -> None:
+        self.embed_dim = embed_dim
+        self.channels = channels
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.weight_decay = weight_decay
+        self.tau_init = tau_init
+        self.lr_patience = lr_patience
+        self.stop_patience = stop_patience
+        self.augment = augment
+        self.monitor = monitor
+        self.seed = seed
+        self.progress = progress
+
+    def get_params(self) -> dict:
+        return {k: getattr(self, k) for k in _PARAM_NAMES}
+
+    def _check_params(self) -> None:
+        check_int(self.embed_dim, "embed_dim", low=2)
+        check_int(self.channels, "channels", low=1)
+        check_int(self.epochs, "epochs", low=1)
+        check_int(self.batch_size, "batch_size", low=2)
+        check_float(self.lr, "lr", low=0.0, low_open=True)
+        check_float(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        if not isinstance(self.nesterov, bool):
+            raise InputError(f"nesterov must be true or false, got {self.nesterov!r}")
+        if self.nesterov and self.momentum == 0:
+            raise InputError("nesterov=True needs momentum > 0")
+        check_float(self.weight_decay, "weight_decay", low=0.0)
+        check_float(self.tau_init, "tau_init", low=-10.0, high=10.0)
+        check_int(self.lr_patience, "lr_patience", low=1)
+        check_int(self.stop_patience, "stop_patience", low=1)
+        check_float(self.augment, "augment", low=0.0, high=3.0)
+        check_choice(self.monitor, "monitor", ("l2_normalized", "unnormalized"))
+        check_int(self.seed, "seed", low=0)
+
+    def fit(self, images, labels, val_images=None, val_labels=None) -> ImageBackbone:
+        from ..metrics import recall_at_1
+
+        self._check_params()
+        x = _check_images(images, "images")
+        y_raw = check_labels(labels, x.shape[0], name="labels")
+        classes, y = np.unique(y_raw, return_inverse=True)
+        if classes.size < 2:
+            raise InputError("labels must hold at least 2 classes to train a backbone")
+        has_val = val_images is not None
+        if has_val:
+            xv = _check_images(val_images, "val_images")
+            if xv.shape[1:] != x.shape[1:]:
+                raise InputError(
+                    f"val_images are {xv.shape[1:]} but images are {x.shape[1:]}"
+                )
+            yv = check_labels(val_labels, xv.shape[0], name="val_labels")
+
+        self.image_shape_ = tuple(int(s) for s in x.shape[1:])
+        self.n_classes_ = int(classes.size)
+        # a private RNG stream: fitting never disturbs the caller's global torch RNG
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            gen = torch.Generator().manual_seed(self.seed)
+            net = ConvEmbedder(self.channels, self.embed_dim)
+            head = CosineSoftmaxHead(self.embed_dim, self.n_classes_, self.tau_init)
+            params = list(net.parameters()) + list(head.parameters())
+            opt = torch.optim.SGD(
+                params, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,
+                weight_decay=self.weight_decay,
+            )
+            xt = torch.from_numpy(x).unsqueeze(1)
+            yt = torch.from_numpy(y.astype(np.int64))
+            self.history_: list[dict] = []
+            best, best_state, best_epoch, since_best = -math.inf, None, 0, 0
+            lr = self.lr
+            for epoch in range(1, self.epochs + 1):
+                net.train()
+                head.train()
+                perm = torch.randperm(xt.shape[0], generator=gen)
+                total, seen = 0.0, 0
+                for start in range(0, perm.numel(), self.batch_size):
+                    idx = perm[start:start + self.batch_size]
+                    if idx.numel() < 2:
+                        continue  # BatchNorm needs two samples
+                    xb = xt[idx]
+                    if self.augment > 0:
+                        xb = _augment(xb, gen, self.augment)
+                    loss = F.cross_entropy(head(net(xb)), yt[idx])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    total += loss.item() * idx.numel()
+                    seen += idx.numel()
+                record = {
+                    "epoch": epoch, "loss": total / max(seen, 1), "lr": lr,
+                    "beta": float(head.tau.detach().exp()),
+                }
+                self._net = net
+                if has_val:
+                    emb = self._embed(xv)
+                    record["val_recall_at_1"] = recall_at_1(
+                        emb, yv, normalize=self.monitor == "l2_normalized"
+                    )
+                    score = record["val_recall_at_1"]
+                else:
+                    score = -record["loss"]
+                self.history_.append(record)
+                if self.progress:
+                    print(
+                        "  epoch {epoch:3d}  loss {loss:.3f}  beta {beta:6.2f}  lr {lr:.4f}".format(
+                            **record
+                        )
+                        + (f"  val R@1 {score:.4f}" if has_val else ""),
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                if score > best:
+                    best, best_epoch, since_best = score, epoch, 0
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                else:
+                    since_best += 1
+                    if since_best >= self.stop_patience:
+                        break
+                    if since_best % self.lr_patience == 0:
+                        lr /= 2  # App. E.1.3: halve the learning rate on a plateau
+                        for group in opt.param_groups:
+                            group["lr"] = lr
+            net.load_state_dict(best_state)
+        net.eval()
+        self._net = net
+        self.best_epoch_ = best_epoch
+        self.best_score_ = float(best)
+        self.beta_ = float(head.tau.detach().exp())
+        return self
+
+    def _embed(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        net = self._net
+        was_training = net.training
+        net.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, x.shape[0], batch_size):
+                xb = torch.from_numpy(x[start:start + batch_size]).unsqueeze(1)
+                out.append(net(xb).numpy())
+        net.train(was_training)
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+    def transform(self, images) -> np.ndarray:
+        """Unnormalised embeddings, (n, embed_dim) float32."""
+        if not hasattr(self, "_net"):
+            raise InputError("this ImageBackbone is not fitted yet; call fit first")
+        x = _check_images(images, "images")
+        if tuple(x.shape[1:]) != self.image_shape_:
+            raise InputError(
+                f"images are {tuple(x.shape[1:])} but the backbone was trained on "
+                f"{self.image_shape_}"
+            )
+        return self._embed(x)
+
+    def save(self, path: str | Path) -> None:
+        if not hasattr(self, "_net"):
+            raise InputError("cannot save an unfitted ImageBackbone")
+        state = {
+            "net": {k: v.clone() for k, v in self._net.state_dict().items()},
+            "image_shape": list(self.image_shape_),
+            "n_classes": self.n_classes_,
+            "best_epoch": self.best_epoch_,
+            "best_score": self.best_score_,
+            "beta": self.beta_,
+            "history": self.history_,
+        }
+        save_payload(path, type(self).__name__, self.get_params(), state)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ImageBackbone:
+        payload = load_payload(path)
+        if payload.get("class") != cls.__name__:
+            raise InputError(f"{path} holds a {payload.get('class')}, not an {cls.__name__}")
+        return cls._from_payload(payload)
+
+    @classmethod
+    def _from_payload(cls, payload: dict) -> ImageBackbone:
+        model = cls(**payload["config"])
+        state = payload["state"]
+        net = ConvEmbedder(model.channels, model.embed_dim)
+        net.load_state_dict(state["net"])
+        net.eval()
+        model._net = net
+        model.image_shape_ = tuple(state["image_shape"])
+        model.n_classes_ = state["n_classes"]
+        model.best_epoch_ = state["best_epoch"]
+        model.best_score_ = state["best_score"]
+        model.beta_ = state["beta"]
+        model.history_ = state["history"]
+        return model
+
+
+_PARAM_NAMES = (
+    "embed_dim", "channels", "epochs", "batch_size", "lr", "momentum", "nesterov",
+    "weight_decay", "tau_init", "lr_patience", "stop_patience", "augment", "monitor", "seed",
+    "progress",
+)
+
+
+def _check_images(images, name: str) -> np.ndarray:
+    try:
+        x = np.asarray(images, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} could not be read as a numeric array: {exc}") from None
+    if x.ndim != 3 or x.shape[0] == 0:
+        raise InputError(f"{name} must be a non-empty (n, height, width) array, got {x.shape}")
+    if not np.isfinite(x).all():
+        raise InputError(f"{name} contains NaN or infinite pixels")
+    return np.ascontiguousarray(x)
