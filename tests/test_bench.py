@@ -170,3 +170,20 @@ def test_cli_rejects_bad_input(tmp_path, capsys):
     assert main(["bench", "blobs", "--data-dir", str(tmp_path), "--out", "x",
                  "--methods", "kmeans,bogus"]) == 2
     assert "unknown method 'bogus'" in capsys.readouterr().err
+
+
+def test_n_clusters_carries_over_as_mean_cluster_size():
+    # validation: 10 classes of 20 -> 10 clusters (mean size 20); test: 20 classes of 20,
+    # so the count is scaled to 20 by the test size alone and the test classes are recovered
+    Xva, yva = blobs(10, 20, 100, 2)
+    Xte, yte = blobs(20, 20, 200, 3)
+    data = BenchData(Xva, yva, Xva, yva, Xte, yte)
+    runner = BaselineRunner("kmeans", grid={"n_clusters": [5, 10, 40]})
+    rec = run_benchmark(data, [runner], settings="natural")
+    (km,) = rec.settings[0].methods
+    assert km.tuning["val_params"]["n_clusters"] == 10 and km.tuning["mean_cluster_size"] == 20
+    assert km.params["n_clusters"] == 20 and km.metrics["ari"] == pytest.approx(1.0)
+    assert runner.params_for(30)["n_clusters"] == 2 and runner.params_for(3)["n_clusters"] == 1
+    fixed = BaselineRunner("kmeans", grid={"n_clusters": [5, 10, 40]}, scale_n_clusters=False)
+    (km,) = run_benchmark(data, [fixed], settings="natural").settings[0].methods
+    assert km.params["n_clusters"] == 10 and km.metrics["n_clusters"] == 10

@@ -183,3 +183,11 @@ def test_curve_without_levels_is_left_out(tmp_path):
                       level_curve=LevelCurve("Hi-LANDER", []))
     paths = write_report(BenchRecord("toy", 0, [s]), tmp_path)
     assert "levels_natural" not in paths and level_table(s) == ""
+
+
+def test_params_table_shows_validation_choice_and_test_value():
+    r = method("km", Y, params={"n_clusters": 40, "seed": 0},
+               tuning={"val_params": {"n_clusters": 10, "seed": 0}, "best_avg_f": 0.5,
+                       "n_trials": 3})
+    table = params_table(SettingResult("natural", 8, 3, methods=[r]))
+    assert "| KM | n_clusters=10, seed=0 (on this test set: n_clusters=40) | 0.500 | 3 |" in table

@@ -80,8 +80,14 @@ def params_table(setting: SettingResult) -> str:
         "|---|---|---:|---:|",
     ]
     for r in setting.methods:
-        params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r.params.items())) or "defaults"
         tuning = r.tuning or {}
+        # val_params: what validation chose, when a test set runs with adjusted values
+        chosen = tuning.get("val_params") or r.params
+        params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(chosen.items())) or "defaults"
+        changed = {k: v for k, v in r.params.items() if chosen.get(k) != v}
+        if changed:
+            params += " (on this test set: " + ", ".join(
+                f"{k}={_short(v)}" for k, v in sorted(changed.items())) + ")"
         val = tuning.get("best_avg_f")
         n = tuning.get("n_trials")
         lines.append(
