@@ -1,0 +1,287 @@
+"""GCN-E and GCN-VE (Yang et al., CVPR 2020), and the study's l2-norm + GCN-E variant.
+
+GCN-E looks, for every point, at the neighbours whose confidence is higher than its own (the
+candidate set), builds the sub-graph they form, and predicts with a four-layer GCN which
+candidate the point should link to. Each point keeps one link (its most probable candidate)
+and tree deduction with threshold ``tau`` cuts weak links; trees are clusters.
+
+* :class:`GCNE` takes its confidences from an unsupervised score: the embedding's l2-norm
+  (study Appendix D, "Tree Deduction + l2-norm + GCN-E") or the k-NN density.
+* :class:`GCNVE` takes them from a trained GCN-V network, as in the original method.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._validation import check_choice, check_float, check_int
+from ..graph import KNNGraph
+from ..persistence import register_model
+from ._base import SupervisedClusterer, split_classes
+from ._dense import PivotSubgraphs, fit_link_net, link_probabilities, normalize_rows
+from ._subgraphs import (
+    adjacency,
+    higher_candidates,
+    lookup,
+    nearest_higher,
+    subset_graph,
+    tree_labels,
+)
+from .gcn_v import GCNV, GCNVNet, confidence_of, fit_gcnv
+from .layers import DenseLinkNet
+
+CONFIDENCES = ("l2norm", "density")
+
+
+def unsupervised_confidence(kind: str, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
+    """"l2norm": norm of the raw embedding (Scott et al.; study App. D); "density": mean
+    cosine similarity to the k nearest neighbours."""
+    if kind == "l2norm":
+        return np.linalg.norm(X_raw.astype(np.float64), axis=1).astype(np.float32)
+    valid = graph.indices >= 0
+    total = np.where(valid, graph.similarities, 0.0).sum(axis=1)
+    return (total / np.maximum(valid.sum(axis=1), 1)).astype(np.float32)
+
+
+def candidate_subgraphs(graph: KNNGraph, conf: np.ndarray, A: sp.csr_matrix,
+                        ignore_ratio: float, y: np.ndarray | None = None):
+    """GCN-E's sub-graphs and the links decided without the network.
+
+    Returns ``(subgraphs, sims, parent, parent_sim)``: ``parent`` already holds the link of
+    every point that needs no prediction (a single candidate, or among the ``ignore_ratio``
+    least confident points, which simply take their nearest higher-confidence neighbour) and
+    ``-1`` for peaks; points with a sub-graph get their link from the network.
+    """
+    n = graph.n_nodes
+    cand = higher_candidates(graph, conf)
+    count = cand.sum(axis=1)
+    parent, parent_sim = nearest_higher(graph, conf)
+    ignored = np.zeros(n, dtype=bool)
+    n_ignore = int(n * ignore_ratio)
+    if n_ignore >= n:
+        ignored[:] = True
+    elif n_ignore > 0:
+        ignored[np.argpartition(conf, n_ignore)[:n_ignore]] = True
+    pivots = np.flatnonzero((count >= 2) & ~ignored)
+    order = np.argsort(~cand[pivots], axis=1, kind="stable")
+    width = max(int(count[pivots].max()) if pivots.size else 1, 1)
+    order = order[:, :width]
+    nodes = np.take_along_axis(graph.indices[pivots], order, axis=1)
+    mask = np.take_along_axis(cand[pivots], order, axis=1)
+    sims = np.take_along_axis(graph.similarities[pivots], order, axis=1)
+    nodes = np.where(mask, nodes, -1)
+
+    def sub_adjacency(nb: np.ndarray, mk: np.ndarray) -> np.ndarray:
+        # the global adjacency restricted to the candidates, re-normalised per row
+        pair = mk[:, :, None] & mk[:, None, :]
+        vals = lookup(A, nb[:, :, None].repeat(nb.shape[1], 2), nb[:, None, :].repeat(
+            nb.shape[1], 1))
+        return normalize_rows(np.where(pair, vals, 0.0).astype(np.float32))
+
+    labels = None
+    if y is not None:
+        labels = (y[np.maximum(nodes, 0)] == y[pivots][:, None]) & mask
+    data = PivotSubgraphs(pivots, nodes, mask, mask.copy(), sub_adjacency, labels)
+    return data, sims, parent, parent_sim
+
+
+class _GCNEMixin:
+    """GCN-E training and inference given confidences; shared by GCNE and GCNVE."""
+
+    def _check_gcne_params(self) -> None:
+        check_int(self.k, "k", low=2)
+        check_int(self.batch_size, "batch_size", low=1)
+        check_float(self.adj_threshold, "adj_threshold", low=-1, high=1)
+        check_float(self.ignore_ratio, "ignore_ratio", low=0, high=1)
+        check_float(self.tau, "tau", low=-1, high=1)
+        check_float(self.dropout, "dropout", low=0, high=1, high_open=True)
+
+    def _fit_gcne(self, Xn: np.ndarray, y: np.ndarray, graph: KNNGraph,
+                  conf: np.ndarray) -> None:
+        self.edge_net_ = DenseLinkNet(Xn.shape[1], self.hidden, self.dropout)
+        val = split_classes(y, self.val_fraction, self.seed)
+
+        def part(mask: np.ndarray):
+            g = subset_graph(graph, mask)
+            A = adjacency(g, self.adj_threshold)
+            data = candidate_subgraphs(g, conf[mask], A, self.ignore_ratio, y[mask])[0]
+            return data, Xn[mask]
+
+        train = part(~val)
+        held = part(val) if val.any() else None
+        fit_link_net(self, self.edge_net_, train, held, f"{type(self).__name__} (GCN-E)")
+
+    def _deduce(self, Xn: np.ndarray, graph: KNNGraph, conf: np.ndarray) -> np.ndarray:
+        A = adjacency(graph, self.adj_threshold)
+        data, sims, parent, parent_sim = candidate_subgraphs(graph, conf, A, self.ignore_ratio)
+        if len(data):
+            prob = link_probabilities(self.edge_net_, data, Xn, self.batch_size)
+            best = np.nanargmax(prob, axis=1)
+            rows = np.arange(len(data))
+            parent[data.pivots] = data.nodes[rows, best]
+            parent_sim[data.pivots] = sims[rows, best]
+        return tree_labels(parent, parent_sim, self.tau)
+
+
+@register_model
+class GCNE(_GCNEMixin, SupervisedClusterer):
+    """GCN-E with an unsupervised confidence (study Appendix D variant) + tree deduction.
+
+    Parameters (study Table 23)
+    ----------
+    k : neighbours of the k-NN graph the candidate sets come from (N).
+    adj_threshold : cosine similarity below which adjacency edges are cut (tau_1).
+    ignore_ratio : share of least-confident points that link to their nearest
+        higher-confidence neighbour without the network (IR).
+    tau : similarity threshold of tree deduction (tau_2).
+    confidence : "l2norm" (norm of the raw, un-normalised embedding; meaningless if the
+        inputs are already unit-length) or "density" (mean k-NN similarity).
+    hidden, epochs, lr, momentum, weight_decay, dropout, batch_size : training (H, LR, MOM,
+        l2, D); ``batch_size`` counts sub-graphs per SGD step.
+    """
+
+    def __init__(self, k: int = 20, adj_threshold: float = 0.0, ignore_ratio: float = 0.0,
+                 tau: float = 0.7, confidence: str = "l2norm", hidden: int = 128,
+                 epochs: int = 30, lr: float = 0.01, momentum: float = 0.9,
+                 weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
+                 batch_size: int = 256,
+                 val_fraction: float = 0.2, patience: int = 8, lr_patience: int = 3,
+                 normalize: bool = True, seed: int = 0, progress: bool = False) -> None:
+        self.k = k
+        self.adj_threshold = adj_threshold
+        self.ignore_ratio = ignore_ratio
+        self.tau = tau
+        self.confidence = confidence
+        self.hidden = hidden
+        self.epochs = epochs
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.lr_patience = lr_patience
+        self.normalize = normalize
+        self.seed = seed
+        self.progress = progress
+
+    @property
+    def graph_k(self) -> int:
+        return self.k
+
+    def _check_params(self) -> None:
+        self._check_common()
+        self._check_gcne_params()
+        check_choice(self.confidence, "confidence", CONFIDENCES)
+
+    def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
+        conf = unsupervised_confidence(self.confidence, X_raw, graph)
+        self._fit_gcne(Xn, y, graph, conf)
+
+    def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
+        conf = unsupervised_confidence(self.confidence, X_raw, graph)
+        return self._deduce(Xn, graph, conf)
+
+    def _state(self) -> dict:
+        return {"edge_net": self.edge_net_.state_dict()}
+
+    def _set_state(self, state: dict) -> None:
+        self.edge_net_ = DenseLinkNet(self.n_features_in_, self.hidden, self.dropout)
+        self.edge_net_.load_state_dict(state["edge_net"])
+        self.edge_net_.eval()
+
+
+@register_model
+class GCNVE(_GCNEMixin, SupervisedClusterer):
+    """GCN-V confidences + GCN-E links + tree deduction (Yang et al. 2020).
+
+    GCN-V is trained first; its confidences on the training points then build GCN-E's
+    training sub-graphs, as in the authors' pipeline.
+
+    Parameters (study Tables 24-25): ``k_v``, ``adj_threshold_v``, ``hidden_v``,
+    ``epochs_v``, ``lr_v``, ``patience_v`` configure GCN-V; ``k``, ``adj_threshold``,
+    ``ignore_ratio``, ``tau``, ``hidden``, ``epochs``, ``lr``, ``patience`` GCN-E; the rest is
+    shared.
+    """
+
+    def __init__(self, k_v: int = 10, adj_threshold_v: float = 0.0, hidden_v: int = 256,
+                 epochs_v: int = 100, lr_v: float = 0.1, patience_v: int = 20,
+                 k: int = 20, adj_threshold: float = 0.0, ignore_ratio: float = 0.0,
+                 tau: float = 0.7, hidden: int = 128, epochs: int = 30, lr: float = 0.01,
+                 momentum: float = 0.9, weight_decay: float = 1e-5, optimizer: str = "sgd",
+                 dropout: float = 0.0,
+                 batch_size: int = 256, val_fraction: float = 0.2, patience: int = 8,
+                 lr_patience: int = 3, normalize: bool = True, seed: int = 0,
+                 progress: bool = False) -> None:
+        self.k_v = k_v
+        self.adj_threshold_v = adj_threshold_v
+        self.hidden_v = hidden_v
+        self.epochs_v = epochs_v
+        self.lr_v = lr_v
+        self.patience_v = patience_v
+        self.k = k
+        self.adj_threshold = adj_threshold
+        self.ignore_ratio = ignore_ratio
+        self.tau = tau
+        self.hidden = hidden
+        self.epochs = epochs
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.lr_patience = lr_patience
+        self.normalize = normalize
+        self.seed = seed
+        self.progress = progress
+
+    @property
+    def graph_k(self) -> int:
+        return max(self.k, self.k_v)
+
+    def _gcnv(self) -> GCNV:
+        """A GCN-V estimator carrying this model's GCN-V hyper-parameters."""
+        return GCNV(k=self.k_v, adj_threshold=self.adj_threshold_v, tau=self.tau,
+                    hidden=self.hidden_v, epochs=self.epochs_v, lr=self.lr_v,
+                    momentum=self.momentum, weight_decay=self.weight_decay,
+                    optimizer=self.optimizer, dropout=self.dropout, val_fraction=self.val_fraction,
+                    patience=self.patience_v, lr_patience=max(self.patience_v // 3, 1),
+                    normalize=self.normalize, seed=self.seed, progress=self.progress)
+
+    def _check_params(self) -> None:
+        self._check_common()
+        self._check_gcne_params()
+        self._gcnv()._check_params()
+
+    def _graphs(self, graph: KNNGraph) -> tuple[KNNGraph, KNNGraph]:
+        return (graph.restrict(min(self.k_v, graph.k)), graph.restrict(min(self.k, graph.k)))
+
+    def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
+        g_v, g_e = self._graphs(graph)
+        self.vertex_net_ = GCNVNet(Xn.shape[1], self.hidden_v, self.dropout)
+        fit_gcnv(self._gcnv(), self.vertex_net_, Xn, y, g_v)
+        conf = confidence_of(self.vertex_net_, Xn, g_v, self.adj_threshold_v)
+        self._fit_gcne(Xn, y, g_e, conf)
+
+    def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
+        g_v, g_e = self._graphs(graph)
+        conf = confidence_of(self.vertex_net_, Xn, g_v, self.adj_threshold_v)
+        return self._deduce(Xn, g_e, conf)
+
+    def _state(self) -> dict:
+        return {"vertex_net": self.vertex_net_.state_dict(),
+                "edge_net": self.edge_net_.state_dict()}
+
+    def _set_state(self, state: dict) -> None:
+        self.vertex_net_ = GCNVNet(self.n_features_in_, self.hidden_v, self.dropout)
+        self.vertex_net_.load_state_dict(state["vertex_net"])
+        self.vertex_net_.eval()
+        self.edge_net_ = DenseLinkNet(self.n_features_in_, self.hidden, self.dropout)
+        self.edge_net_.load_state_dict(state["edge_net"])
+        self.edge_net_.eval()

@@ -1,0 +1,155 @@
+"""GCN-V (Yang et al., CVPR 2020): a GCN that estimates each point's confidence.
+
+Training regresses (MSE) the supervised density of the point's neighbourhood, the fraction of
+affinity pointing to its own class minus the affinity to other classes. At test time every
+point links to its most similar neighbour of higher predicted confidence, and tree deduction
+with threshold ``tau`` turns those links into clusters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._validation import check_float, check_int
+from ..graph import KNNGraph
+from ..persistence import register_model
+from ._base import SupervisedClusterer, split_classes
+from ._subgraphs import adjacency, edge_tensors, label_confidence, nearest_higher, subset_graph
+from ._subgraphs import tree_labels as _tree_labels
+from .layers import GCNStack, MLPHead
+
+
+class GCNVNet(nn.Module):
+    """One mean-aggregation GCN layer, then FC -> PReLU -> FC to one confidence per node."""
+
+    def __init__(self, in_dim: int, hidden: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.gcn = GCNStack(in_dim, [hidden], dropout)
+        self.head = MLPHead(hidden, hidden)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor,
+                edge_weight: torch.Tensor) -> torch.Tensor:
+        return self.head(self.gcn(x, edge_index, edge_weight))
+
+
+@register_model
+class GCNV(SupervisedClusterer):
+    """GCN-V confidence estimator + tree deduction.
+
+    Parameters (study Appendix E.2.3, Table 24)
+    ----------
+    k : neighbours of the k-NN adjacency (N).
+    adj_threshold : cosine similarity below which adjacency edges are cut (tau).
+    tau : similarity threshold of tree deduction; a link to a parent below it is cut.
+    hidden : width of the GCN layer and of the head (H).
+    epochs, lr, momentum, weight_decay, dropout : SGD training (LR, MOM, l2, D).
+    val_fraction : share of training points, as whole classes, held out to monitor the loss.
+    patience, lr_patience : epochs without validation improvement before stopping / halving
+        the learning rate.
+    """
+
+    def __init__(self, k: int = 10, adj_threshold: float = 0.0, tau: float = 0.7,
+                 hidden: int = 256, epochs: int = 100, lr: float = 0.1, momentum: float = 0.9,
+                 weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
+                 val_fraction: float = 0.2,
+                 patience: int = 20, lr_patience: int = 8, normalize: bool = True,
+                 seed: int = 0, progress: bool = False) -> None:
+        self.k = k
+        self.adj_threshold = adj_threshold
+        self.tau = tau
+        self.hidden = hidden
+        self.epochs = epochs
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.dropout = dropout
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.lr_patience = lr_patience
+        self.normalize = normalize
+        self.seed = seed
+        self.progress = progress
+
+    @property
+    def graph_k(self) -> int:
+        return self.k
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_int(self.k, "k", low=1)
+        check_float(self.adj_threshold, "adj_threshold", low=-1, high=1)
+        check_float(self.tau, "tau", low=-1, high=1)
+        check_float(self.dropout, "dropout", low=0, high=1, high_open=True)
+
+    def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
+        self.net_ = GCNVNet(Xn.shape[1], self.hidden, self.dropout)
+        fit_gcnv(self, self.net_, Xn, y, graph)
+
+    def predict_confidence(self, X, *, graph: KNNGraph | None = None) -> np.ndarray:
+        """Predicted confidence of each point (higher: deeper inside its cluster)."""
+        self._check_fitted()
+        Xn = self._prepare(self._check_X(X))
+        return self._confidence(Xn, self._neighbors(Xn, graph))
+
+    @torch.no_grad()
+    def _confidence(self, Xn: np.ndarray, graph: KNNGraph) -> np.ndarray:
+        return confidence_of(self.net_, Xn, graph, self.adj_threshold)
+
+    def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
+        conf = self._confidence(Xn, graph)
+        parent, sim = nearest_higher(graph, conf)
+        return _tree_labels(parent, sim, self.tau)
+
+    def _state(self) -> dict:
+        return {"net": self.net_.state_dict()}
+
+    def _set_state(self, state: dict) -> None:
+        self.net_ = GCNVNet(self.n_features_in_, self.hidden, self.dropout)
+        self.net_.load_state_dict(state["net"])
+        self.net_.eval()
+
+
+def confidence_of(net: GCNVNet, Xn: np.ndarray, graph: KNNGraph, threshold: float) -> np.ndarray:
+    """Run a trained GCN-V network on a whole graph."""
+    net.eval()
+    ei, ew = edge_tensors(adjacency(graph, threshold))
+    with torch.no_grad():
+        return net(torch.from_numpy(Xn), ei, ew).numpy().astype(np.float32)
+
+
+def fit_gcnv(est: SupervisedClusterer, net: GCNVNet, Xn: np.ndarray, y: np.ndarray,
+             graph: KNNGraph) -> list[float]:
+    """Full-batch MSE training of ``net`` on the supervised density target.
+
+    ``est`` supplies the training hyper-parameters (lr, epochs, ...) and the training loop.
+    """
+    val = split_classes(y, est.val_fraction, est.seed)
+
+    def batch(mask: np.ndarray):
+        g = subset_graph(graph, mask) if mask is not None else graph
+        yy = y if mask is None else y[mask]
+        x = torch.from_numpy(Xn if mask is None else Xn[mask])
+        ei, ew = edge_tensors(adjacency(g, est.adj_threshold))
+        target = torch.from_numpy(label_confidence(g, yy, est.adj_threshold))
+        return x, ei, ew, target
+
+    train = batch(~val if val.any() else None)
+    held = batch(val) if val.any() else None
+    loss_fn = nn.MSELoss()
+
+    def train_epoch(opt: torch.optim.Optimizer, rng: np.random.Generator) -> float:
+        x, ei, ew, target = train
+        opt.zero_grad()
+        loss = loss_fn(net(x, ei, ew), target)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def val_loss() -> float:
+        x, ei, ew, target = held
+        return float(loss_fn(net(x, ei, ew), target))
+
+    return est._train(net, train_epoch, val_loss if held is not None else None, "GCN-V")
