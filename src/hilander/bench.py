@@ -496,34 +496,21 @@ def _add_hierarchy(result: SettingResult, runner: MethodRunner, X, y, h: dict,
 
 def load_bench_data(name: str, data_dir: str | Path, *, cache_dir: str | Path | None = None,
                     seed: int = 0, progress: bool = True) -> BenchData:
-    """Embed dataset ``name`` (see :mod:`hilander.embed`) into train/validation/test arrays."""
+    """Embed dataset ``name`` (see :func:`hilander.embed.embed_dataset`, cached) into the
+    clustering-train, validation and test arrays the benchmark uses."""
     from .embed import embed_dataset
 
-    out = embed_dataset(name, data_dir, cache_dir=cache_dir, seed=seed, progress=progress)
-    splits = out.splits if hasattr(out, "splits") else out
-
-    def pick(*names: str):
-        for n in names:
-            if n in splits:
-                return splits[n]
-        raise InputError(f"embedded {name} has no split named any of {names}")
-
-    X_tr, y_tr = pick("clustering_train", "cluster_train")
-    X_va, y_va = pick("validation", "val")
-    X_te, y_te = pick("test")
-    split = getattr(out, "split", None) or (splits.get("split") if isinstance(splits, dict)
-                                            else None) or {}
-    if hasattr(split, "describe"):
-        split = split.describe()
-    embedding = {}
-    for attr in ("recall_at_1", "backbone", "info"):
-        value = getattr(out, attr, None)
-        if value is None and isinstance(splits, dict):
-            value = splits.get(attr) if attr in splits and attr != "test" else None
-        if value is not None:
-            embedding[attr] = value
-    return BenchData(X_tr, y_tr, X_va, y_va, X_te, y_te, dataset=name,
-                     split=dict(split), embedding=embedding)
+    emb = embed_dataset(name, data_dir, cache_dir=cache_dir, seed=seed, progress=progress)
+    info = {k: v for k, v in (getattr(emb, "info", None) or {}).items() if k != "history"}
+    embedding = {
+        "recall_at_1": getattr(emb, "recall_at_1", {}),
+        "config": getattr(emb, "config", {}),
+        "info": info,
+        "from_cache": bool(getattr(emb, "from_cache", False)),
+    }
+    return BenchData(*emb["clustering_train"], *emb["validation"], *emb["test"],
+                     dataset=name, split=dict(getattr(emb, "split", {}) or {}),
+                     embedding=embedding)
 
 
 def bench_dataset(name: str, data_dir: str | Path, out_dir: str | Path, *,

@@ -99,22 +99,30 @@ def _setup_section(record: BenchRecord) -> str:
     if record.total_seconds is not None:
         lines.append(f"- Total wall time: {record.total_seconds:,.0f} s")
     split = record.split or {}
-    if split:
-        lines.append("- Splits (all class-disjoint):")
-        for name, info in split.items():
-            if isinstance(info, dict) and "n_samples" in info:
-                lines.append(f"  - {name}: {info['n_samples']:,} points, "
-                             f"{info.get('n_classes', '?')} classes")
-            else:
-                lines.append(f"  - {name}: {info}")
-    emb = record.embedding or {}
-    if emb:
-        lines.append("- Embeddings: " + ", ".join(f"{k}: {_fmt(v)}" for k, v in emb.items()))
+    if "n_items" in split:  # a ClassDisjointSplit.describe() dict
+        lines.append(f"- Splits (class-disjoint, by {split.get('group_kind', 'group')}): "
+                     f"{split.get('rule', '')}")
+        for name, n in split["n_items"].items():
+            lines.append(f"  - {name}: {n:,} items, "
+                         f"{split.get('n_classes', {}).get(name, '?'):,} classes")
+    elif split:
+        lines.append("- Splits: " + _fmt(split))
+    recall = (record.embedding or {}).get("recall_at_1") or {}
+    if recall:
+        lines.append("- Recall@1 of the embeddings (l2-normalised / raw): " + ", ".join(
+            f"{k} {_r(v, 'l2_normalized')} / {_r(v, 'unnormalized')}"
+            if isinstance(v, dict) else f"{k} {_fmt(v)}" for k, v in recall.items()))
     lines.append("- Protocol: Hi-LANDER/LANDER are meta-trained on the clustering-train split, "
                  "their p_tau chosen on validation; every baseline is tuned on validation "
-                 "(selection score: avg F) and then run once, unchanged, on test. Embeddings are "
-                 "l2-normalised.")
+                 "(selection score: avg F) and then run once, unchanged, on test; a tuned "
+                 "n_clusters is carried over as the validation's mean cluster size (scaled by "
+                 "the test set's size, never its labels). Embeddings are l2-normalised.")
     return "\n".join(lines) + "\n"
+
+
+def _r(d: dict, key: str) -> str:
+    v = d.get(key)
+    return f"{v:.3f}" if isinstance(v, (int, float)) else "?"
 
 
 def _fmt(v) -> str:
