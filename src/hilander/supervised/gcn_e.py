@@ -143,7 +143,7 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
 
     def __init__(self, k: int = 20, adj_threshold: float = 0.0, ignore_ratio: float = 0.0,
                  tau: float = 0.7, confidence: str = "l2norm", hidden: int = 128,
-                 epochs: int = 30, lr: float = 0.01, momentum: float = 0.9,
+                 epochs: int = 20, lr: float = 0.1, momentum: float = 0.9,
                  weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
                  batch_size: int = 256,
                  val_fraction: float = 0.2, patience: int = 8, lr_patience: int = 3,
@@ -210,7 +210,7 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
     def __init__(self, k_v: int = 10, adj_threshold_v: float = 0.0, hidden_v: int = 256,
                  epochs_v: int = 100, lr_v: float = 0.1, patience_v: int = 20,
                  k: int = 20, adj_threshold: float = 0.0, ignore_ratio: float = 0.0,
-                 tau: float = 0.7, hidden: int = 128, epochs: int = 30, lr: float = 0.01,
+                 tau: float = 0.7, hidden: int = 128, epochs: int = 20, lr: float = 0.1,
                  momentum: float = 0.9, weight_decay: float = 1e-5, optimizer: str = "sgd",
                  dropout: float = 0.0,
                  batch_size: int = 256, val_fraction: float = 0.2, patience: int = 8,

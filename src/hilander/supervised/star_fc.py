@@ -1,0 +1,222 @@
+"""STAR-FC (Shen et al., CVPR 2021): structure-preserving sampling, graph parsing, refinement.
+
+Training draws sub-graphs that keep both local and global structure: ``seed_clusters``
+random classes, for each of them its ``nearest_clusters`` most similar classes (by class
+centre), plus ``random_clusters`` random classes, each thinned to ``node_ratio`` of its
+points. A one-layer GCN embeds the sub-graph's k-NN graph and a head scores every k-NN edge
+(same class or not). At test time the whole k-NN graph is scored once; graph parsing drops
+edges scored below ``prune`` and graph refinement drops edges whose intimacy (shared
+neighbours over neighbourhood size, the larger of the two ends) is below ``intimacy``.
+Connected components are the clusters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from .._validation import check_float, check_int, l2_normalize
+from ..graph import KNNGraph, build_knn_graph
+from ..persistence import register_model
+from ._base import SupervisedClusterer, split_classes
+from ._subgraphs import adjacency, components, edge_tensors, subset_graph
+from .layers import GCNStack, MLPHead
+
+
+class STARFCNet(nn.Module):
+    """One-layer mean GCN; the head scores an edge from its two ends' embeddings."""
+
+    def __init__(self, in_dim: int, hidden: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.gcn = GCNStack(in_dim, [hidden], dropout)
+        self.head = MLPHead(2 * hidden, hidden)
+
+    def embed(self, x: torch.Tensor, edge_index: torch.Tensor,
+              edge_weight: torch.Tensor) -> torch.Tensor:
+        return self.gcn(x, edge_index, edge_weight)
+
+    def score(self, h: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([h[src], h[dst]], dim=1))
+
+
+def knn_edges(graph: KNNGraph, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    src, dst, sim = graph.edges()
+    keep = sim >= threshold
+    return src[keep], dst[keep]
+
+
+def intimacy_filter(n: int, src: np.ndarray, dst: np.ndarray, threshold: float) -> np.ndarray:
+    """Mask of edges whose intimacy ``|N_i ∩ N_j| / min(|N_i|, |N_j|)`` reaches ``threshold``.
+
+    ``max(c/|N_i|, c/|N_j|)`` as in the paper; neighbourhoods are taken closed (a node
+    belongs to its own), so an isolated linked pair keeps its edge instead of scoring 0.
+    """
+    if src.size == 0:
+        return np.zeros(0, dtype=bool)
+    B = sp.csr_matrix((np.ones(src.size, dtype=np.float32), (src, dst)), shape=(n, n))
+    B = ((B + B.T + sp.identity(n, format="csr")) > 0).astype(np.float32).tocsr()
+    deg = np.asarray(B.sum(axis=1)).ravel()
+    common = np.asarray(B[src].multiply(B[dst]).sum(axis=1)).ravel()
+    intimacy = np.maximum(common / deg[src], common / deg[dst])
+    return intimacy >= threshold
+
+
+@register_model
+class STARFC(SupervisedClusterer):
+    """STAR-FC link predictor with structure-preserving sampling, parsing and refinement.
+
+    Parameters (study Appendix E.2.3, Table 26)
+    ----------
+    k : neighbours of the k-NN graph (N); adj_threshold : edges below it are cut (tau).
+    seed_clusters, nearest_clusters, random_clusters : SC, NC, RC of the sampler.
+    node_ratio : share of each sampled class's points kept (RNP).
+    prune : link-probability threshold of graph parsing (P).
+    intimacy : intimacy threshold of graph refinement (I).
+    hidden, epochs, lr, momentum, weight_decay, dropout : training (H, LR, MOM, l2). An
+        epoch draws about as many sub-graphs as it takes to visit every class once.
+    """
+
+    def __init__(self, k: int = 10, adj_threshold: float = 0.0, seed_clusters: int = 4,
+                 nearest_clusters: int = 6, random_clusters: int = 10, node_ratio: float = 0.9,
+                 prune: float = 0.5, intimacy: float = 0.6, hidden: int = 256,
+                 epochs: int = 20, lr: float = 0.1, momentum: float = 0.9,
+                 weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
+                 val_fraction: float = 0.2, patience: int = 8, lr_patience: int = 3,
+                 normalize: bool = True, seed: int = 0, progress: bool = False) -> None:
+        self.k = k
+        self.adj_threshold = adj_threshold
+        self.seed_clusters = seed_clusters
+        self.nearest_clusters = nearest_clusters
+        self.random_clusters = random_clusters
+        self.node_ratio = node_ratio
+        self.prune = prune
+        self.intimacy = intimacy
+        self.hidden = hidden
+        self.epochs = epochs
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.dropout = dropout
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.lr_patience = lr_patience
+        self.normalize = normalize
+        self.seed = seed
+        self.progress = progress
+
+    @property
+    def graph_k(self) -> int:
+        return self.k
+
+    def _check_params(self) -> None:
+        self._check_common()
+        check_int(self.k, "k", low=1)
+        check_int(self.seed_clusters, "seed_clusters", low=1)
+        check_int(self.nearest_clusters, "nearest_clusters", low=0)
+        check_int(self.random_clusters, "random_clusters", low=0)
+        check_float(self.adj_threshold, "adj_threshold", low=-1, high=1)
+        check_float(self.node_ratio, "node_ratio", low=0, low_open=True, high=1)
+        check_float(self.prune, "prune", low=0, high=1)
+        check_float(self.intimacy, "intimacy", low=0, high=1)
+        check_float(self.dropout, "dropout", low=0, high=1, high_open=True)
+
+    # -- training -----------------------------------------------------------------------------
+
+    def _sample_nodes(self, y: np.ndarray, members: list[np.ndarray], near: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+        """Structure-preserving sample: seeds, their nearest classes, random classes."""
+        n_cls = len(members)
+        seeds = rng.choice(n_cls, size=min(self.seed_clusters, n_cls), replace=False)
+        chosen = set(seeds.tolist())
+        for s in seeds:
+            chosen.update(near[s, :self.nearest_clusters].tolist())
+        rest = np.setdiff1d(np.arange(n_cls), np.fromiter(chosen, dtype=np.int64))
+        if rest.size and self.random_clusters:
+            chosen.update(rng.choice(rest, size=min(self.random_clusters, rest.size),
+                                     replace=False).tolist())
+        parts = []
+        for c in sorted(chosen):
+            idx = members[c]
+            keep = max(1, int(round(idx.size * self.node_ratio)))
+            parts.append(rng.choice(idx, size=keep, replace=False))
+        return np.concatenate(parts)
+
+    def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
+        self.net_ = STARFCNet(Xn.shape[1], self.hidden, self.dropout)
+        val = split_classes(y, self.val_fraction, self.seed)
+        train_idx = np.flatnonzero(~val)
+        Xt, yt = Xn[train_idx], np.unique(y[train_idx], return_inverse=True)[1]
+        members = [np.flatnonzero(yt == c) for c in range(int(yt.max()) + 1)]
+        centres = l2_normalize(np.stack([Xt[m].mean(axis=0) for m in members]))
+        n_cls = len(members)
+        # each class's nearest other classes by centre similarity
+        near = (build_knn_graph(centres, min(self.nearest_clusters, n_cls - 1)).indices
+                if self.nearest_clusters > 0 and n_cls > 1 else np.zeros((n_cls, 0), int))
+        per_sub = self.seed_clusters * (1 + self.nearest_clusters) + self.random_clusters
+        n_sub = max(1, int(np.ceil(n_cls / per_sub)))
+        loss_fn = nn.BCEWithLogitsLoss()
+        net = self.net_
+
+        def edge_loss(x, g: KNNGraph, labels: np.ndarray) -> torch.Tensor:
+            ei, ew = edge_tensors(adjacency(g, self.adj_threshold))
+            src, dst = knn_edges(g, self.adj_threshold)
+            h = net.embed(torch.from_numpy(x), ei, ew)
+            target = torch.from_numpy((labels[src] == labels[dst]).astype(np.float32))
+            return loss_fn(net.score(h, torch.from_numpy(src), torch.from_numpy(dst)), target)
+
+        def train_epoch(opt: torch.optim.Optimizer, rng: np.random.Generator) -> float:
+            total = 0.0
+            for _ in range(n_sub):
+                idx = self._sample_nodes(yt, members, near, rng)
+                if idx.size < 3:
+                    continue
+                # the sample gets its own k-NN graph, as in STAR-FC's training
+                g = build_knn_graph(Xt[idx], min(self.k, idx.size - 1),
+                                    normalize=self.normalize)
+                loss = edge_loss(Xt[idx], g, yt[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item()
+            return total / n_sub
+
+        val_loss = None
+        if val.any():
+            g_val = subset_graph(graph, val)
+            X_val, y_val = Xn[val], y[val]
+
+            def val_loss() -> float:
+                return edge_loss(X_val, g_val, y_val).item()
+
+        self._train(net, train_epoch, val_loss, "STAR-FC")
+
+    # -- inference ----------------------------------------------------------------------------
+
+    def edge_probabilities(self, Xn: np.ndarray, graph: KNNGraph):
+        """``(src, dst, probability)`` of every k-NN edge kept by ``adj_threshold``."""
+        ei, ew = edge_tensors(adjacency(graph, self.adj_threshold))
+        src, dst = knn_edges(graph, self.adj_threshold)
+        with torch.no_grad():
+            h = self.net_.embed(torch.from_numpy(Xn), ei, ew)
+            prob = torch.sigmoid(self.net_.score(h, torch.from_numpy(src),
+                                                 torch.from_numpy(dst))).numpy()
+        return src, dst, prob
+
+    def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
+        n = Xn.shape[0]
+        src, dst, prob = self.edge_probabilities(Xn, graph)
+        keep = prob >= self.prune  # graph parsing
+        src, dst = src[keep], dst[keep]
+        keep = intimacy_filter(n, src, dst, self.intimacy)  # graph refinement
+        return components(n, src[keep], dst[keep])
+
+    def _state(self) -> dict:
+        return {"net": self.net_.state_dict()}
+
+    def _set_state(self, state: dict) -> None:
+        self.net_ = STARFCNet(self.n_features_in_, self.hidden, self.dropout)
+        self.net_.load_state_dict(state["net"])
+        self.net_.eval()
