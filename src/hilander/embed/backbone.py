@@ -88,7 +88,8 @@ class ImageBackbone:
     def __init__(
         self, *, embed_dim: int = 64, channels: int = 32, epochs: int = 25,
         batch_size: int = 128, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = True,
-        weight_decay: float = 5e-5, tau_init: float = 2.0, lr_patience: int = 3,
+        weight_decay: float = 5e-5, tau_init: float = 2.0, warmup_epochs: int = 1,
+        lr_patience: int = 3,
         stop_patience: int = 6, augment: float = 1.0, monitor: str = "l2_normalized",
         seed: int = 0, progress: bool = False,
     ) -> None:
@@ -101,6 +102,7 @@ class ImageBackbone:
         self.nesterov = nesterov
         self.weight_decay = weight_decay
         self.tau_init = tau_init
+        self.warmup_epochs = warmup_epochs
         self.lr_patience = lr_patience
         self.stop_patience = stop_patience
         self.augment = augment
@@ -124,6 +126,7 @@ class ImageBackbone:
             raise InputError("nesterov=True needs momentum > 0")
         check_float(self.weight_decay, "weight_decay", low=0.0)
         check_float(self.tau_init, "tau_init", low=-10.0, high=10.0)
+        check_int(self.warmup_epochs, "warmup_epochs", low=0)
         check_int(self.lr_patience, "lr_patience", low=1)
         check_int(self.stop_patience, "stop_patience", low=1)
         check_float(self.augment, "augment", low=0.0, high=3.0)
@@ -166,6 +169,9 @@ class ImageBackbone:
             self.history_: list[dict] = []
             best, best_state, best_epoch, since_best = -math.inf, None, 0, 0
             lr = self.lr
+            n_batches = math.ceil(xt.shape[0] / self.batch_size)
+            warmup_steps = self.warmup_epochs * n_batches
+            step = 0
             for epoch in range(1, self.epochs + 1):
                 net.train()
                 head.train()
@@ -178,6 +184,13 @@ class ImageBackbone:
                     xb = xt[idx]
                     if self.augment > 0:
                         xb = _augment(xb, gen, self.augment)
+                    if step < warmup_steps:
+                        # Not in the study (its ResNet starts pretrained): from scratch, a full
+                        # learning rate at once drives tau down before the features carry any
+                        # signal, and beta = exp(tau) then stays near 0 (loss stuck at ln C).
+                        for group in opt.param_groups:
+                            group["lr"] = lr * (step + 1) / warmup_steps
+                    step += 1
                     loss = F.cross_entropy(head(net(xb)), yt[idx])
                     opt.zero_grad()
                     loss.backward()
@@ -290,8 +303,8 @@ class ImageBackbone:
 
 _PARAM_NAMES = (
     "embed_dim", "channels", "epochs", "batch_size", "lr", "momentum", "nesterov",
-    "weight_decay", "tau_init", "lr_patience", "stop_patience", "augment", "monitor", "seed",
-    "progress",
+    "weight_decay", "tau_init", "warmup_epochs", "lr_patience", "stop_patience", "augment",
+    "monitor", "seed", "progress",
 )
 
 

