@@ -22,7 +22,6 @@ def register(subparsers) -> None:
             "meta.json and, for Omniglot, backbone.hlm; then print Recall@1 of each split, "
             "unnormalised and l2-normalised. Embeddings are cached, so a second run is quick."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("dataset", choices=DATASETS, help="which dataset")
     p.add_argument("data_dir", help="the dataset folder, or its parent (e.g. /work/shared/data)")
@@ -38,7 +37,7 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--long-tail-seed", type=int, default=0,
-        help="seed of the long-tailed resampling written to test_longtail.npz",
+        help="seed of the long-tailed resampling written to test_longtail.npz (default 0)",
     )
     p.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"

@@ -110,7 +110,7 @@ class ImageBackbone:
         self.seed = seed
         self.progress = progress
 
-    def get_params(self) -> dict:
+    def get_params(self, deep: bool = True) -> dict:
         return {k: getattr(self, k) for k in _PARAM_NAMES}
 
     def _check_params(self) -> None:
@@ -250,6 +250,9 @@ class ImageBackbone:
                 out.append(net(xb).numpy())
         net.train(was_training)
         return np.concatenate(out).astype(np.float32, copy=False)
+
+    def fit_transform(self, images, labels, val_images=None, val_labels=None) -> np.ndarray:
+        return self.fit(images, labels, val_images, val_labels).transform(images)
 
     def transform(self, images) -> np.ndarray:
         """Unnormalised embeddings, (n, embed_dim) float32."""
