@@ -245,7 +245,8 @@ def pack_omniglot_zip(blob: bytes, subset: str) -> tuple[np.ndarray, np.ndarray]
             if not (0 <= c < n and 0 <= k < N_DRAWERS):
                 raise InputError(f"unexpected Omniglot file {info.filename} in the {subset} zip")
             with Image.open(io.BytesIO(zf.read(info))) as im:
-                arr = np.asarray(im.convert("1"), dtype=bool)
+                # threshold rather than convert("1"), which would dither a grey image
+                arr = np.asarray(im.convert("L")) >= 128
             if arr.shape != (IMAGE_SIDE, IMAGE_SIDE):
                 raise InputError(f"{info.filename} is {arr.shape}, expected 105x105")
             imgs[c, k] = arr
