@@ -187,3 +187,31 @@ def test_n_clusters_carries_over_as_mean_cluster_size():
     fixed = BaselineRunner("kmeans", grid={"n_clusters": [5, 10, 40]}, scale_n_clusters=False)
     (km,) = run_benchmark(data, [fixed], settings="natural").settings[0].methods
     assert km.params["n_clusters"] == 10 and km.metrics["n_clusters"] == 10
+
+
+def test_load_bench_data_reads_embedded_splits(monkeypatch):
+    import hilander.embed as embed_mod
+
+    class Embedded(dict):
+        split = {"n_items": {"test": 200}, "rule": "by alphabet"}
+        recall_at_1 = {"test": {"l2_normalized": 0.9, "unnormalized": 0.8}}
+        info = {"train_seconds": 3.0, "history": [1, 2, 3]}
+        config = {"epochs": 15}
+
+    parts = {n: blobs(4, 5, 10 * i, i) for i, n in enumerate(
+        ["backbone_train", "clustering_train", "validation", "test"])}
+    seen = {}
+
+    def fake(name, data_dir, **kw):
+        seen.update(kw, name=name)
+        return Embedded(parts)
+
+    monkeypatch.setattr(embed_mod, "embed_dataset", fake)
+    d = bench_mod.load_bench_data("omniglot", "dir", cache_dir="c", seed=3, progress=False)
+    assert seen == {"name": "omniglot", "cache_dir": "c", "seed": 3, "progress": False}
+    assert np.array_equal(d.y_train, parts["clustering_train"][1])
+    assert np.array_equal(d.y_val, parts["validation"][1])
+    assert np.array_equal(d.y_test, parts["test"][1]) and d.dataset == "omniglot"
+    assert d.split["rule"] == "by alphabet"
+    assert d.embedding["info"] == {"train_seconds": 3.0}  # the per-epoch history is left out
+    assert d.embedding["recall_at_1"]["test"]["l2_normalized"] == 0.9
