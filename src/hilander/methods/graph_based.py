@@ -252,11 +252,19 @@ class Graclus(BaseClusterer):
 
     The similarity-weighted k-NN graph is coarsened by normalised heavy-edge matching (each
     unmatched node merges with the unmatched neighbour maximising e(x,y)/w(x) + e(x,y)/w(y))
-    until at most ``coarsen_to`` nodes remain (default 5 * n_clusters, at least 20); the
-    coarsest graph is split by spectral clustering; each finer level is refined by weighted
-    kernel k-means, which monotonically improves the normalised cut. The kernel shift sigma
-    of the paper is 0 here: batch moves are only accepted when the cut improves.
+    until at most ``coarsen_to`` nodes remain; the coarsest graph is split by spectral
+    clustering; each finer level is refined by weighted kernel k-means, which monotonically
+    improves the normalised cut. The kernel shift sigma of the paper is 0 here: batch moves
+    are only accepted when the cut improves.
+
+    Spectral clustering with hundreds of eigenvectors is what Graclus exists to avoid, so for
+    ``n_clusters`` above :attr:`SPECTRAL_MAX_K` the graph is coarsened down to ``n_clusters``
+    nodes and those become the initial clusters (a region-growing base, also in the paper's
+    code). Default ``coarsen_to``: max(20, 5 * n_clusters) in the spectral case. When strict
+    matching stalls, unmatched nodes join their best neighbour's pair so coarsening proceeds.
     """
+
+    SPECTRAL_MAX_K = 64
 
     uses_graph = True
 
@@ -288,21 +296,26 @@ class Graclus(BaseClusterer):
         A.eliminate_zeros()
         A = (A + sp.identity(n, format="csr") * 1e-8).tocsr()  # isolated nodes keep w > 0
         rng = np.random.default_rng(self.seed)
-        target = self.coarsen_to or max(20, 5 * k)
+        spectral = k <= self.SPECTRAL_MAX_K
+        target = self.coarsen_to or (max(20, 5 * k) if spectral else k)
+        target = max(target, k)
 
         graphs, maps = [A], []
         while graphs[-1].shape[0] > target:
+            cur = graphs[-1].shape[0]
             match = heavy_edge_matching(graphs[-1], rng)
+            if match.max() + 1 > 0.95 * cur:
+                match = heavy_edge_matching(graphs[-1], rng, join_unmatched=True)
             m = int(match.max()) + 1
-            if m > 0.95 * graphs[-1].shape[0]:
-                break  # matching stalled (mostly isolated nodes)
+            if m > 0.95 * cur:
+                break  # only isolated nodes are left to merge
             P = sp.csr_matrix((np.ones(match.size), (np.arange(match.size), match)),
                               shape=(match.size, m))
             graphs.append((P.T @ graphs[-1] @ P).tocsr())
             maps.append(match)
 
         coarse = graphs[-1]
-        if coarse.shape[0] <= k:
+        if coarse.shape[0] <= k or not spectral:
             labels = np.arange(coarse.shape[0])
         else:
             model = _SkSpectral(n_clusters=k, affinity="precomputed", random_state=self.seed,
@@ -319,8 +332,13 @@ class Graclus(BaseClusterer):
         return relabel(labels)
 
 
-def heavy_edge_matching(A: sp.csr_matrix, rng: np.random.Generator) -> np.ndarray:
-    """Graclus' normalised heavy-edge matching: node -> coarse node id."""
+def heavy_edge_matching(A: sp.csr_matrix, rng: np.random.Generator,
+                        join_unmatched: bool = False) -> np.ndarray:
+    """Graclus' normalised heavy-edge matching: node -> coarse node id.
+
+    With ``join_unmatched`` a node whose neighbours are all taken joins the group of its best
+    neighbour instead of staying alone (groups may then exceed two nodes).
+    """
     n = A.shape[0]
     w = np.asarray(A.sum(axis=1)).ravel()
     match = np.full(n, -1, dtype=np.int64)
@@ -332,13 +350,20 @@ def heavy_edge_matching(A: sp.csr_matrix, rng: np.random.Generator) -> np.ndarra
         nb = indices[indptr[x]:indptr[x + 1]]
         ew = data[indptr[x]:indptr[x + 1]]
         free = (match[nb] < 0) & (nb != x)
-        match[x] = nxt
         if free.any():
             nb, ew = nb[free], ew[free]
             y = nb[np.argmax(ew / w[x] + ew / w[nb])]
-            match[y] = nxt
-        nxt += 1
-    return match
+            match[x] = match[y] = nxt
+            nxt += 1
+            continue
+        others = nb != x
+        if join_unmatched and others.any():
+            nb, ew = nb[others], ew[others]
+            match[x] = match[nb[np.argmax(ew / w[x] + ew / w[nb])]]
+        else:
+            match[x] = nxt
+            nxt += 1
+    return np.unique(match, return_inverse=True)[1]
 
 
 def normalized_cut(A: sp.csr_matrix, labels: np.ndarray) -> float:
