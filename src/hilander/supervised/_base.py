@@ -66,6 +66,20 @@ class SupervisedClusterer(ClusterMixin, BaseEstimator):
         self.n_clusters_ = int(self.labels_.max()) + 1
         return self.labels_
 
+    def link_probabilities(self, X, *, graph: KNNGraph | None = None):
+        """``(src, dst, p)``: the model's probability that ``src`` and ``dst`` share a cluster,
+        for every pair it scores (no labels needed). Not defined for GCN-V, which scores
+        points rather than links."""
+        self._check_fitted()
+        X_raw = self._check_X(X)
+        Xn = self._prepare(X_raw)
+        graph = self._neighbors(Xn, graph)
+        with torch.no_grad():
+            return self._links(Xn, X_raw, graph)
+
+    def _links(self, Xn, X_raw, graph):
+        raise InputError(f"{type(self).__name__} does not score links")
+
     def fit_predict(self, X, y, *, graph: KNNGraph | None = None) -> np.ndarray:
         """Fit on labeled ``X`` and cluster the same points (labels are not used to predict)."""
         return self.fit(X, y, graph=graph).predict(X, graph=graph)

@@ -107,3 +107,9 @@ def link_probabilities(net: DenseLinkNet, data: PivotSubgraphs, Xn: np.ndarray,
         prob = torch.sigmoid(net(x, adj, mask)).numpy()
         out[rows] = np.where(data.score[rows], prob, np.nan)
     return out
+
+
+def scored_pairs(data: PivotSubgraphs, prob: np.ndarray):
+    """Flatten per-pivot probabilities to ``(pivot, node, probability)`` arrays."""
+    rows, cols = np.nonzero(data.score)
+    return data.pivots[rows], data.nodes[rows, cols], prob[rows, cols]

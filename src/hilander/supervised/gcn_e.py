@@ -19,7 +19,13 @@ from .._validation import check_choice, check_float, check_int
 from ..graph import KNNGraph
 from ..persistence import register_model
 from ._base import SupervisedClusterer, split_classes
-from ._dense import PivotSubgraphs, fit_link_net, link_probabilities, normalize_rows
+from ._dense import (
+    PivotSubgraphs,
+    fit_link_net,
+    link_probabilities,
+    normalize_rows,
+    scored_pairs,
+)
 from ._subgraphs import (
     adjacency,
     higher_candidates,
@@ -112,6 +118,17 @@ class _GCNEMixin:
         held = part(val) if val.any() else None
         fit_link_net(self, self.edge_net_, train, held, f"{type(self).__name__} (GCN-E)")
 
+    def _links(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph):
+        g_e, conf = self._edge_graph_and_confidence(Xn, X_raw, graph)
+        data = candidate_subgraphs(g_e, conf, adjacency(g_e, self.adj_threshold),
+                                   self.ignore_ratio)[0]
+        return scored_pairs(data, link_probabilities(self.edge_net_, data, Xn,
+                                                     self.batch_size))
+
+    def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
+        g_e, conf = self._edge_graph_and_confidence(Xn, X_raw, graph)
+        return self._deduce(Xn, g_e, conf)
+
     def _deduce(self, Xn: np.ndarray, graph: KNNGraph, conf: np.ndarray) -> np.ndarray:
         A = adjacency(graph, self.adj_threshold)
         data, sims, parent, parent_sim = candidate_subgraphs(graph, conf, A, self.ignore_ratio)
@@ -181,9 +198,8 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
         conf = unsupervised_confidence(self.confidence, X_raw, graph)
         self._fit_gcne(Xn, y, graph, conf)
 
-    def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
-        conf = unsupervised_confidence(self.confidence, X_raw, graph)
-        return self._deduce(Xn, graph, conf)
+    def _edge_graph_and_confidence(self, Xn, X_raw, graph):
+        return graph, unsupervised_confidence(self.confidence, X_raw, graph)
 
     def _state(self) -> dict:
         return {"edge_net": self.edge_net_.state_dict()}
@@ -269,10 +285,9 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
         conf = confidence_of(self.vertex_net_, Xn, g_v, self.adj_threshold_v)
         self._fit_gcne(Xn, y, g_e, conf)
 
-    def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
+    def _edge_graph_and_confidence(self, Xn, X_raw, graph):
         g_v, g_e = self._graphs(graph)
-        conf = confidence_of(self.vertex_net_, Xn, g_v, self.adj_threshold_v)
-        return self._deduce(Xn, g_e, conf)
+        return g_e, confidence_of(self.vertex_net_, Xn, g_v, self.adj_threshold_v)
 
     def _state(self) -> dict:
         return {"vertex_net": self.vertex_net_.state_dict(),

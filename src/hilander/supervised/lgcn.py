@@ -17,7 +17,13 @@ from .._validation import check_float, check_int
 from ..graph import KNNGraph
 from ..persistence import register_model
 from ._base import SupervisedClusterer, split_classes
-from ._dense import PivotSubgraphs, fit_link_net, link_probabilities, normalize_rows
+from ._dense import (
+    PivotSubgraphs,
+    fit_link_net,
+    link_probabilities,
+    normalize_rows,
+    scored_pairs,
+)
 from ._subgraphs import components, ragged_rows, subset_graph
 from .layers import DenseLinkNet
 
@@ -65,22 +71,27 @@ def instance_pivot_subgraphs(graph: KNNGraph, k1: int, k2: int, active: int,
 
 
 def propagate(n: int, src: np.ndarray, dst: np.ndarray, score: np.ndarray, max_size: int,
-              threshold: float, step: float) -> np.ndarray:
-    """Pseudo-label propagation: components of edges with score >= threshold, with any
-    component above ``max_size`` re-split at a threshold raised by ``step`` (repeatedly)."""
+              threshold: float, step: float, max_rounds: int = 100) -> np.ndarray:
+    """Pseudo-label propagation (Zhan et al. 2018, used by L-GCN).
+
+    Components of the edges scored >= ``threshold``; every component above ``max_size`` is
+    re-split with its threshold moved ``step`` of the way to 1 (``th += (1 - th) * step``),
+    until all fit or the rounds run out.
+    """
     keep = score >= threshold
     labels = components(n, src[keep], dst[keep])
     th = threshold
-    while True:
+    for _ in range(max_rounds):
         sizes = np.bincount(labels)
         big = sizes[labels] > max_size
-        if not big.any() or th >= 1.0:
-            return labels
-        th += step
+        if not big.any():
+            break
+        th += (1.0 - th) * step
         inside = big[src] & big[dst] & (labels[src] == labels[dst]) & (score >= th)
         sub = components(n, src[inside], dst[inside])
         labels = np.where(big, labels.max() + 1 + sub, labels)
         _, labels = np.unique(labels, return_inverse=True)
+    return labels
 
 
 @register_model
@@ -93,12 +104,13 @@ class LGCN(SupervisedClusterer):
     active : nearest neighbours each IPS node is joined to inside the IPS (u).
     max_size : largest cluster propagation may output (the Hi-LANDER paper's "max cluster
         size in L-GCN").
-    threshold, step : first link-probability cut and its increment for over-sized clusters.
+    threshold, step : first link-probability cut, and the fraction of the way to 1 it moves
+        each time over-sized clusters are re-split.
     hidden, epochs, lr, momentum, weight_decay, dropout, batch_size : training.
     """
 
     def __init__(self, k1: int = 10, k2: int = 5, active: int = 5, max_size: int = 300,
-                 threshold: float = 0.5, step: float = 0.05, hidden: int = 64,
+                 threshold: float = 0.5, step: float = 0.5, hidden: int = 64,
                  epochs: int = 8, lr: float = 0.1, momentum: float = 0.9,
                  weight_decay: float = 1e-4, optimizer: str = "sgd", dropout: float = 0.0,
                  batch_size: int = 128, val_fraction: float = 0.2, patience: int = 4,
@@ -135,7 +147,7 @@ class LGCN(SupervisedClusterer):
             check_int(getattr(self, name), name, low=1)
         check_int(self.max_size, "max_size", low=1)
         check_float(self.threshold, "threshold", low=0, high=1)
-        check_float(self.step, "step", low=0, low_open=True, high=1)
+        check_float(self.step, "step", low=0, low_open=True, high=1, high_open=True)
         check_float(self.dropout, "dropout", low=0, high=1, high_open=True)
 
     def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
@@ -150,13 +162,13 @@ class LGCN(SupervisedClusterer):
         held = part(val) if val.any() else None
         fit_link_net(self, self.net_, train, held, "L-GCN")
 
+    def _links(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph):
+        data = instance_pivot_subgraphs(graph, self.k1, self.k2, self.active)
+        return scored_pairs(data, link_probabilities(self.net_, data, Xn, self.batch_size))
+
     def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
         n = Xn.shape[0]
-        data = instance_pivot_subgraphs(graph, self.k1, self.k2, self.active)
-        prob = link_probabilities(self.net_, data, Xn, self.batch_size)
-        p_idx, a_idx = np.nonzero(data.score)
-        src, dst = data.pivots[p_idx], data.nodes[p_idx, a_idx]
-        w = prob[p_idx, a_idx]
+        src, dst, w = self._links(Xn, X_raw, graph)
         # a pair scored from both ends gets the mean of its two scores
         lo, hi = np.minimum(src, dst), np.maximum(src, dst)
         key = lo.astype(np.int64) * n + hi

@@ -195,8 +195,8 @@ class STARFC(SupervisedClusterer):
 
     # -- inference ----------------------------------------------------------------------------
 
-    def edge_probabilities(self, Xn: np.ndarray, graph: KNNGraph):
-        """``(src, dst, probability)`` of every k-NN edge kept by ``adj_threshold``."""
+    def _links(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph):
+        # every k-NN edge kept by ``adj_threshold``
         ei, ew = edge_tensors(adjacency(graph, self.adj_threshold))
         src, dst = knn_edges(graph, self.adj_threshold)
         with torch.no_grad():
@@ -207,7 +207,7 @@ class STARFC(SupervisedClusterer):
 
     def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
         n = Xn.shape[0]
-        src, dst, prob = self.edge_probabilities(Xn, graph)
+        src, dst, prob = self._links(Xn, X_raw, graph)
         keep = prob >= self.prune  # graph parsing
         src, dst = src[keep], dst[keep]
         keep = intimacy_filter(n, src, dst, self.intimacy)  # graph refinement
