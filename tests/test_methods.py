@@ -190,6 +190,8 @@ def test_quadratic_memory_methods_refuse_large_inputs():
         methods.make("hac", linkage="average", n_neighbors=None).fit(X)
     with pytest.raises(InputError, match="limit"):
         methods.make("hdbscan", metric="cosine").fit(X)
+    with pytest.raises(InputError, match="n_neighbors"):
+        methods.make("dbscan", eps=0.1).fit(X)
     with pytest.raises(InputError, match="GiB"):
         methods.make("vmf_mixture", n_clusters=n // 2).fit(X)
 

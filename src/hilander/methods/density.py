@@ -27,9 +27,10 @@ def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str)
 class DBSCAN(BaseClusterer):
     """DBSCAN (Ester et al. 1996) through scikit-learn.
 
-    ``n_neighbors=None`` runs the exact radius search. An integer uses the shared k-NN graph as
-    a sparse precomputed distance matrix (the study's "sparse matrix" option): only the
-    ``n_neighbors`` nearest points can be neighbours, which bounds memory at O(n k).
+    ``n_neighbors=None`` runs the exact radius search, whose neighbourhoods can hold O(n^2)
+    indices for a wide ``eps``; it is refused above the memory budget. An integer uses the
+    shared k-NN graph as a sparse precomputed distance matrix (the study's "sparse matrix"
+    option): only the ``n_neighbors`` nearest points can be neighbours, so memory is O(n k).
     """
 
     uses_graph = True
@@ -52,6 +53,9 @@ class DBSCAN(BaseClusterer):
 
     def _fit(self, X, graph):
         if self.n_neighbors is None:
+            # the exact radius search stores every neighbourhood: n^2 indices when eps is wide
+            check_pairwise_memory(X.shape[0], "DBSCAN (exact radius search)", bytes_per_pair=16,
+                                  hint="set n_neighbors to search within the sparse k-NN graph")
             model = _SkDBSCAN(eps=self.eps, min_samples=self.min_samples, metric=self.metric)
             return relabel(model.fit_predict(X))
         g = self._neighbors(X, graph, min(self.n_neighbors, X.shape[0] - 1))

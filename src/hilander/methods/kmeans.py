@@ -212,8 +212,13 @@ class DPMeans(BaseClusterer):
         self.cluster_centers_ = C
         return relabel(labels)
 
+    def _best_chunked(self, X, C, chunk: int = 4096):
+        """``_best`` over row chunks: memory O(chunk * K) even when K approaches n."""
+        parts = [self._best(X[s:s + chunk], C) for s in range(0, X.shape[0], chunk)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
     def _batch_pass(self, X, C, order):
-        j, far = self._best(X[order], C)
+        _, far = self._best_chunked(X[order], C)
         cand = order[far]
         new: list[np.ndarray] = []
         for i in cand:  # sequential over the far points only: each may open a cluster
@@ -224,7 +229,7 @@ class DPMeans(BaseClusterer):
             new.append(X[i])
         if new:
             C = np.vstack([C, np.asarray(new)])
-        labels, _ = self._best(X, C)
+        labels, _ = self._best_chunked(X, C)
         sums = np.zeros_like(C)
         np.add.at(sums, labels, X)
         counts = np.bincount(labels, minlength=C.shape[0]).astype(np.float64)
