@@ -1,9 +1,11 @@
 """Name -> method registry: ``make("hac", linkage="ward")`` and ``available()``.
 
-Each entry also carries the method's default tuning grid (study Appendix E.2.3 where it gives
-the searched values, otherwise ranges around the study's tuned values for l2-normalised
-embeddings). A grid over ``n_clusters`` is replaced by a data-size-dependent one in
-:func:`hilander.tune.default_grid`.
+Each entry also carries the method's default tuning grid. The study (Appendix E.2.3) lists the
+hyperparameters it searched and the values it selected, not the searched ranges, so every grid
+spans the study's hyperparameters and contains (or brackets) its selected values for
+l2-normalised embeddings, e.g. DP-vMF lam -0.55 / -0.38, ARO threshold 0.65 / 1.0, CDP
+threshold -0.2 / 0.6, tree-deduction thresholds 0.6-0.75. A grid over ``n_clusters`` is
+replaced by a data-size-dependent one in :func:`hilander.tune.default_grid`.
 """
 
 from __future__ import annotations
