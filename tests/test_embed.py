@@ -249,9 +249,13 @@ def test_cli_embed_writes_every_split(tmp_path, monkeypatch, capsys):
     assert meta["split"]["groups"]["validation"] == ["utility"]
     assert set(meta["recall_at_1"]) == set(SPLITS)
     with np.load(out / "test_longtail.npz") as z:
-        sizes = np.bincount(z["labels"])[105:]
-    assert sizes.max() == 150 and sizes.min() >= 1 and z is not None
-    assert meta["test_longtail"]["n_items"] == int(sizes.sum())
+        X_lt, y_lt = z["features"], z["labels"]
+    sizes = np.bincount(y_lt)[105:]
+    assert sizes.max() == 150 and sizes.min() >= 1
+    assert meta["test_longtail"]["n_items"] == int(sizes.sum()) == y_lt.size
+    assert meta["test_longtail"]["recall_at_1"]["l2_normalized"] == pytest.approx(
+        recall_at_1(X_lt, y_lt)
+    )
     assert main(argv) == 0 and calls == [0]  # the second run reads the cache
     assert "read from cache" in capsys.readouterr().out
 

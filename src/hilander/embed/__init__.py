@@ -158,9 +158,15 @@ class EmbeddedDataset(dict):
             path = out / "test_longtail.npz"
             _cache.save_split_arrays(path, X[idx], y[idx], indices=self.indices["test"][idx])
             written.append(path)
+            from ..metrics import recall_at_1
+
             meta["test_longtail"] = {
                 "seed": long_tail_seed, "n_items": int(idx.size),
                 "n_classes": int(np.unique(y[idx]).size), "source": "test",
+                "recall_at_1": {
+                    "unnormalized": recall_at_1(X[idx], y[idx], normalize=False),
+                    "l2_normalized": recall_at_1(X[idx], y[idx], normalize=True),
+                },
             }
         if self.backbone_path is not None:
             path = out / BACKBONE_FILE
