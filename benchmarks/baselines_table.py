@@ -30,6 +30,7 @@ LIGHT_GRIDS = {
     "dp_vmf_means": {"online": [False]},
     "hac": {"linkage": ["ward", "average"], "n_neighbors": [10, 40]},
     "meanshift": {"min_bin_freq": [1], "bin_seeding": [False]},
+    "spectral": {"n_neighbors": [20]},
     "vmf_mixture": {"posterior": ["soft"], "init": ["k-means++"]},
 }
 
