@@ -220,7 +220,7 @@ def _data_files(name: str, data_dir) -> list[Path]:
 
 
 def _cache_spec(name: str, files: list[Path], config: dict, seed: int) -> dict:
-    import torch
+    from importlib.metadata import version
 
     from .. import __version__
     from ..datasets import splits
@@ -232,7 +232,7 @@ def _cache_spec(name: str, files: list[Path], config: dict, seed: int) -> dict:
         else splits.CLINC150_SPLIT_RULE,
         "config": config, "seed": seed, "hilander": __version__,
         # float results of a given network can change with the torch build
-        "torch": torch.__version__,
+        "torch": version("torch"),  # from metadata: a cache hit need not import torch
     }
     if name == "clinc150":
         from .text import MODEL_NAME, model_version
