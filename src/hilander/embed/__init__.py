@@ -260,8 +260,6 @@ def embed_dataset(
     :data:`DEFAULT_CONFIGS`. Returns an :class:`EmbeddedDataset`: a dict ``{split: (features,
     labels)}`` with the split description and per-split Recall@1 as attributes.
     """
-    from ..metrics import recall_at_1
-
     check_choice(name, "dataset", DATASETS)
     seed = check_int(seed, "seed", low=0)
     config = resolve_config(name, config)
@@ -285,6 +283,8 @@ def embed_dataset(
                 seed=meta["seed"], info=meta.get("info", {}), from_cache=True,
                 cache_path=entry, backbone_path=backbone if backbone.is_file() else None,
             )
+
+    from ..metrics import recall_at_1  # imported here: a cache hit needs no faiss/sklearn
 
     t0 = time.perf_counter()
     _note(progress, f"{name}: loading data from {data_dir}")
