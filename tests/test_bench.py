@@ -148,6 +148,8 @@ def test_hilander_runner_reports_levels(data):
     assert hl.tuning["n_trials"] == 2 and hl.tuning["model_params"]["epochs"] == 2
     assert s.level_curve is not None and len(s.level_curve.levels) >= 1
     assert s.level_curve.converged_level == len(s.level_curve.levels)
+    assert hl.details["converged_level"] == s.level_curve.converged_level
+    assert hl.details["n_levels"] >= 1 and hl.details["timings"]["total"] > 0
     assert s.hierarchy is not None and len(s.hierarchy.class_sizes) == 3
 
 

@@ -455,6 +455,10 @@ def run_benchmark(
                 res.seconds = out.seconds
                 if out.params is not None:
                     res.params = dict(out.params)
+                if out.hierarchy:
+                    res.details = {k: out.hierarchy.get(k) for k in (
+                        "n_levels", "stopped_by", "early_stop_level", "converged_level",
+                        "timings")}
                 log(f"{runner.display_name} on {s} test: avg F {res.avg_f:.3f}, "
                     f"{res.metrics['n_clusters']} clusters, {out.seconds:.1f} s")
             except Exception as exc:  # noqa: BLE001 - recorded per method, see _failure

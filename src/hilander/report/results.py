@@ -34,6 +34,8 @@ class MethodResult:
     train_seconds: float | None = None
     tune_seconds: float | None = None
     tuning: dict | None = None
+    #: what the test run reports about itself, e.g. Hi-LANDER's stage timings and levels
+    details: dict | None = None
 
     @property
     def ok(self) -> bool:
