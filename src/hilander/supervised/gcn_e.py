@@ -162,7 +162,7 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
                  tau: float = 0.7, confidence: str = "l2norm", hidden: int = 128,
                  epochs: int = 20, lr: float = 0.1, momentum: float = 0.9,
                  weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
-                 batch_size: int = 256,
+                 batch_size: int = 16,
                  val_fraction: float = 0.2, patience: int = 8, lr_patience: int = 3,
                  normalize: bool = True, seed: int = 0, progress: bool = False) -> None:
         self.k = k
@@ -229,7 +229,7 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
                  tau: float = 0.7, hidden: int = 128, epochs: int = 20, lr: float = 0.1,
                  momentum: float = 0.9, weight_decay: float = 1e-5, optimizer: str = "sgd",
                  dropout: float = 0.0,
-                 batch_size: int = 256, val_fraction: float = 0.2, patience: int = 8,
+                 batch_size: int = 16, val_fraction: float = 0.2, patience: int = 8,
                  lr_patience: int = 3, normalize: bool = True, seed: int = 0,
                  progress: bool = False) -> None:
         self.k_v = k_v

@@ -113,7 +113,7 @@ class LGCN(SupervisedClusterer):
                  threshold: float = 0.5, step: float = 0.5, hidden: int = 64,
                  epochs: int = 8, lr: float = 0.1, momentum: float = 0.9,
                  weight_decay: float = 1e-4, optimizer: str = "sgd", dropout: float = 0.0,
-                 batch_size: int = 128, val_fraction: float = 0.2, patience: int = 4,
+                 batch_size: int = 16, val_fraction: float = 0.2, patience: int = 4,
                  lr_patience: int = 2, normalize: bool = True, seed: int = 0,
                  progress: bool = False) -> None:
         self.k1 = k1

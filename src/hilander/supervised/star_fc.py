@@ -74,14 +74,15 @@ class STARFC(SupervisedClusterer):
     node_ratio : share of each sampled class's points kept (RNP).
     prune : link-probability threshold of graph parsing (P).
     intimacy : intimacy threshold of graph refinement (I).
+    steps_per_subgraph : SGD updates made on each sampled sub-graph before drawing the next.
     hidden, epochs, lr, momentum, weight_decay, dropout : training (H, LR, MOM, l2). An
         epoch draws about as many sub-graphs as it takes to visit every class once.
     """
 
     def __init__(self, k: int = 10, adj_threshold: float = 0.0, seed_clusters: int = 4,
                  nearest_clusters: int = 6, random_clusters: int = 10, node_ratio: float = 0.9,
-                 prune: float = 0.5, intimacy: float = 0.6, hidden: int = 256,
-                 epochs: int = 20, lr: float = 0.1, momentum: float = 0.9,
+                 prune: float = 0.5, intimacy: float = 0.6, steps_per_subgraph: int = 5,
+                 hidden: int = 128, epochs: int = 20, lr: float = 0.1, momentum: float = 0.9,
                  weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
                  val_fraction: float = 0.2, patience: int = 8, lr_patience: int = 3,
                  normalize: bool = True, seed: int = 0, progress: bool = False) -> None:
@@ -93,6 +94,7 @@ class STARFC(SupervisedClusterer):
         self.node_ratio = node_ratio
         self.prune = prune
         self.intimacy = intimacy
+        self.steps_per_subgraph = steps_per_subgraph
         self.hidden = hidden
         self.epochs = epochs
         self.lr = lr
@@ -117,6 +119,7 @@ class STARFC(SupervisedClusterer):
         check_int(self.seed_clusters, "seed_clusters", low=1)
         check_int(self.nearest_clusters, "nearest_clusters", low=0)
         check_int(self.random_clusters, "random_clusters", low=0)
+        check_int(self.steps_per_subgraph, "steps_per_subgraph", low=1)
         check_float(self.adj_threshold, "adj_threshold", low=-1, high=1)
         check_float(self.node_ratio, "node_ratio", low=0, low_open=True, high=1)
         check_float(self.prune, "prune", low=0, high=1)
@@ -176,10 +179,12 @@ class STARFC(SupervisedClusterer):
                 # the sample gets its own k-NN graph, as in STAR-FC's training
                 g = build_knn_graph(Xt[idx], min(self.k, idx.size - 1),
                                     normalize=self.normalize)
-                loss = edge_loss(Xt[idx], g, yt[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                # several updates per sampled sub-graph, as STAR-FC's training does
+                for _ in range(self.steps_per_subgraph):
+                    loss = edge_loss(Xt[idx], g, yt[idx])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
                 total += loss.item()
             return total / n_sub
 
