@@ -16,8 +16,14 @@ from .._validation import check_float, check_int
 from ..graph import KNNGraph
 from ..persistence import register_model
 from ._base import SupervisedClusterer, split_classes
-from ._subgraphs import adjacency, edge_tensors, label_confidence, nearest_higher, subset_graph
-from ._subgraphs import tree_labels as _tree_labels
+from ._subgraphs import (
+    adjacency,
+    edge_tensors,
+    label_confidence,
+    nearest_higher,
+    subset_graph,
+    tree_labels,
+)
 from .layers import GCNStack, MLPHead
 
 
@@ -44,7 +50,9 @@ class GCNV(SupervisedClusterer):
     adj_threshold : cosine similarity below which adjacency edges are cut (tau).
     tau : similarity threshold of tree deduction; a link to a parent below it is cut.
     hidden : width of the GCN layer and of the head (H).
-    epochs, lr, momentum, weight_decay, dropout : SGD training (LR, MOM, l2, D).
+    epochs, lr, momentum, weight_decay, dropout : SGD training (LR, MOM, l2, D); one
+        full-graph step per epoch. ``hidden`` defaults to 256 rather than the study's 512 to
+        keep CPU training short. ``optimizer="adam"`` is an option the papers do not use.
     val_fraction : share of training points, as whole classes, held out to monitor the loss.
     patience, lr_patience : epochs without validation improvement before stopping / halving
         the learning rate.
@@ -101,7 +109,7 @@ class GCNV(SupervisedClusterer):
     def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
         conf = self._confidence(Xn, graph)
         parent, sim = nearest_higher(graph, conf)
-        return _tree_labels(parent, sim, self.tau)
+        return tree_labels(parent, sim, self.tau)
 
     def _state(self) -> dict:
         return {"net": self.net_.state_dict()}

@@ -76,7 +76,9 @@ class STARFC(SupervisedClusterer):
     intimacy : intimacy threshold of graph refinement (I).
     steps_per_subgraph : SGD updates made on each sampled sub-graph before drawing the next.
     hidden, epochs, lr, momentum, weight_decay, dropout : training (H, LR, MOM, l2). An
-        epoch draws about as many sub-graphs as it takes to visit every class once.
+        epoch draws about as many sub-graphs as it takes to visit every class once. The
+        head reads the two ends' GCN outputs concatenated (2 x hidden, the study's "1024D"
+        for H=512); ``hidden`` defaults to 128 instead of 512 for CPU budgets.
     """
 
     def __init__(self, k: int = 10, adj_threshold: float = 0.0, seed_clusters: int = 4,
