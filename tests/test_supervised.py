@@ -80,6 +80,13 @@ def test_nearest_higher_picks_first_more_confident_neighbour():
     np.testing.assert_allclose(sim[:2], [0.9, 0.7])
 
 
+def test_equal_confidences_are_ordered_by_index():
+    g = _graph([[1, 2], [0, 2], [1, 0]], [[0.9, 0.8], [0.9, 0.7], [0.7, 0.8]])
+    parent, _ = nearest_higher(g, np.ones(3))
+    # ties: lower index ranks higher, so 2 -> 1, 1 -> 0 and 0 is the root
+    np.testing.assert_array_equal(parent, [-1, 0, 1])
+
+
 def test_subset_graph_drops_outside_neighbours_and_reindexes():
     g = _graph([[1, 2], [2, 0], [0, 1]], [[0.9, 0.8], [0.7, 0.6], [0.5, 0.4]])
     sub = subset_graph(g, np.array([True, False, True]))

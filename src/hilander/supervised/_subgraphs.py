@@ -97,11 +97,23 @@ def label_confidence(graph: KNNGraph, y: np.ndarray, threshold: float = 0.0) -> 
     return (signed.sum(axis=1) / count).astype(np.float32)
 
 
+def confidence_rank(conf: np.ndarray) -> np.ndarray:
+    """Strict order of the points by confidence; ties go to the lower index.
+
+    Without it, equal confidences (e.g. l2-norms of unit vectors) would leave every tied
+    point without a "higher" neighbour; the order also guarantees the links form no cycle.
+    """
+    n = conf.shape[0]
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((-np.arange(n), conf))] = np.arange(n)
+    return rank
+
+
 def higher_candidates(graph: KNNGraph, conf: np.ndarray) -> np.ndarray:
-    """(n, k) mask of neighbours whose confidence is strictly above the node's own."""
+    """(n, k) mask of neighbours ranked above the node by :func:`confidence_rank`."""
     ids = graph.indices
-    valid = ids >= 0
-    return valid & (conf[np.maximum(ids, 0)] > conf[:, None])
+    rank = confidence_rank(conf)
+    return (ids >= 0) & (rank[np.maximum(ids, 0)] > rank[:, None])
 
 
 def nearest_higher(graph: KNNGraph, conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

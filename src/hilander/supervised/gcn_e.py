@@ -28,6 +28,7 @@ from ._dense import (
 )
 from ._subgraphs import (
     adjacency,
+    confidence_rank,
     higher_candidates,
     lookup,
     nearest_higher,
@@ -68,7 +69,7 @@ def candidate_subgraphs(graph: KNNGraph, conf: np.ndarray, A: sp.csr_matrix,
     if n_ignore >= n:
         ignored[:] = True
     elif n_ignore > 0:
-        ignored[np.argpartition(conf, n_ignore)[:n_ignore]] = True
+        ignored[np.argsort(confidence_rank(conf))[:n_ignore]] = True
     pivots = np.flatnonzero((count >= 2) & ~ignored)
     order = np.argsort(~cand[pivots], axis=1, kind="stable")
     width = max(int(count[pivots].max()) if pivots.size else 1, 1)
