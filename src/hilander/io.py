@@ -31,6 +31,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600 files; give outputs the permissions a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -113,7 +117,9 @@ def _read_parquet_matrix(path: Path) -> np.ndarray:
         try:
             return np.stack([np.asarray(v, dtype=np.float32) for v in df[list_cols[0]]])
         except ValueError as exc:
-            raise InputError(f"{path}: column {list_cols[0]!r} rows differ in length: {exc}")
+            raise InputError(
+                f"{path}: column {list_cols[0]!r} rows differ in length: {exc}"
+            ) from None
     if list_cols:
         raise InputError(
             f"{path} has several list columns {list_cols}; keep one embedding column"

@@ -50,7 +50,9 @@ def load_payload(path: str | Path) -> dict:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path} is not a hilander model file (corrupt or foreign): {first}")
+        raise InputError(
+            f"{path} is not a hilander model file (corrupt or foreign): {first}"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(f"{path} is not a hilander model file (no hilander header)")
     if payload.get("format_version", 0) > FORMAT_VERSION:
@@ -74,7 +76,7 @@ def load_model(path: str | Path):
 def _import_model_modules() -> None:
     import importlib
 
-    for mod in ("hilander.estimator", "hilander.supervised"):
+    for mod in ("hilander.estimator", "hilander.supervised", "hilander.embed.backbone"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

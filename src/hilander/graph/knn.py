@@ -152,8 +152,8 @@ def build_knn_graph(
     starts = range(0, n, chunk_size)
     for s in tqdm(starts, desc=f"k-NN ({method})", disable=not progress, leave=False):
         e = min(s + chunk_size, n)
-        D, I = index.search(Xn[s:e], k + 1)
-        ids[s:e], sims[s:e] = _dedupe_self(I, D, np.arange(s, e), k)
+        found_sims, found_ids = index.search(Xn[s:e], k + 1)
+        ids[s:e], sims[s:e] = _dedupe_self(found_ids, found_sims, np.arange(s, e), k)
     sims[ids < 0] = 0.0
     return KNNGraph(ids, sims, method)
 

@@ -1,0 +1,77 @@
+"""``hilander cluster``: label new embeddings with a trained model or an unsupervised method."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from .._validation import InputError
+from ..io import read_features, write_array, write_labels
+from ._common import parse_params
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "cluster", help="cluster embeddings with a trained model or an unsupervised method",
+        description="hilander cluster MODEL FEATURES --out PRED   (trained model)\n"
+                    "hilander cluster --method NAME FEATURES --out PRED   (no model file)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="[MODEL] FEATURES",
+                   help="model file then features; only features with --method")
+    p.add_argument("--out", required=True, help="predicted labels: .npy or .csv")
+    p.add_argument("--method", help="unsupervised method name (see `hilander methods`)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="method parameter (repeatable), e.g. --param linkage=ward")
+    p.add_argument("--hierarchy-out", metavar="FILE",
+                   help="Hi-LANDER only: write the per-level labels (levels × N, finest first) "
+                        "to this .npy")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    if args.method:
+        if len(args.inputs) != 1:
+            raise InputError("with --method give only FEATURES (no model file)")
+        if args.hierarchy_out:
+            raise InputError("--hierarchy-out needs a Hi-LANDER model, not --method")
+        from ..methods import make
+
+        X = read_features(args.inputs[0])
+        labels = np.asarray(make(args.method, **parse_params(args.param)).fit_predict(X))
+        levels = None
+        summary = f"{args.method}"
+    else:
+        if len(args.inputs) != 2:
+            raise InputError("give MODEL FEATURES, or --method NAME FEATURES")
+        if args.param:
+            raise InputError("--param goes with --method; a model file keeps its own settings")
+        from ..persistence import load_model
+
+        model = load_model(args.inputs[0])
+        if hasattr(model, "progress"):
+            model.progress = not args.quiet
+        X = read_features(args.inputs[1])
+        if hasattr(model, "cluster"):
+            result = model.cluster(X)
+            labels, levels = result.labels, result.level_labels
+            summary = f"{type(model).__name__}: {result.n_levels} level(s) ({result.stopped_by})"
+        else:
+            if args.hierarchy_out:
+                raise InputError(f"--hierarchy-out needs a Hi-LANDER model, "
+                                 f"not {type(model).__name__}")
+            labels, levels = np.asarray(model.predict(X)), None
+            summary = type(model).__name__
+    if args.hierarchy_out:
+        stack = np.stack(levels) if levels else labels[None, :]
+        write_array(args.hierarchy_out, stack)
+    write_labels(args.out, labels)
+    n_clusters = len(np.unique(labels))
+    print(f"{summary}, {X.shape[0]} points -> {n_clusters} clusters in "
+          f"{time.perf_counter() - t0:.1f}s -> {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+import torch
+
+from hilander import HiLander
+from hilander.datasets import make_open_set
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def open_set():
+    """Small class-disjoint set: 80 meta-training identities, 25 long-tailed test ones."""
+    return make_open_set(80, 25, max_test_size=400, seed=3)
+
+
+@pytest.fixture(scope="session")
+def trained(open_set):
+    return HiLander(tau=0.7, epochs=40, seed=0).fit(open_set.X_train, open_set.y_train)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from hilander import InputError
+from hilander.graph import KNNGraph, build_knn_graph
+
+
+def _data(n=600, d=16, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+
+
+def test_exact_graph_matches_brute_force():
+    X = _data()
+    g = build_knn_graph(X, 5)
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    S = Xn @ Xn.T
+    np.fill_diagonal(S, -np.inf)
+    expect = np.argsort(-S, axis=1)[:, :5]
+    assert (g.indices == expect).mean() > 0.999
+    np.testing.assert_allclose(g.similarities, np.take_along_axis(S, expect, 1), atol=1e-5)
+    assert not (g.indices == np.arange(len(X))[:, None]).any()
+
+
+@pytest.mark.parametrize("method", ["ivf", "hnsw"])
+def test_approximate_recall(method):
+    X = _data(3000, 16)
+    exact = build_knn_graph(X, 10, method="exact")
+    approx = build_knn_graph(X, 10, method=method)
+    hits = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx.indices, exact.indices)])
+    assert hits > 0.85
+    assert approx.method == method
+
+
+def test_auto_switches_to_ivf_above_limit():
+    X = _data(500)
+    assert build_knn_graph(X, 5, exact_limit=100).method == "ivf"
+    assert build_knn_graph(X, 5).method == "exact"
+
+
+def test_duplicates_never_list_self():
+    X = _data(50)
+    X[10:20] = X[0]  # 11 identical rows
+    g = build_knn_graph(X, 5)
+    assert not (g.indices == np.arange(50)[:, None]).any()
+    assert set(g.indices[0]) <= set(range(10, 20))
+    np.testing.assert_allclose(g.similarities[0], 1.0, atol=1e-5)
+
+
+def test_chunking_gives_the_same_graph():
+    X = _data(700)
+    a, b = build_knn_graph(X, 7), build_knn_graph(X, 7, chunk_size=64)
+    np.testing.assert_array_equal(a.indices, b.indices)
+
+
+def test_restrict_sparse_and_roundtrip(tmp_path):
+    X = _data(100)
+    g = build_knn_graph(X, 6)
+    g3 = g.restrict(3)
+    np.testing.assert_array_equal(g3.indices, g.indices[:, :3])
+    A = g.to_sparse(symmetric=True)
+    assert (A != A.T).nnz == 0 and A.shape == (100, 100)
+    g.save(tmp_path / "g.npz")
+    g2 = KNNGraph.load(tmp_path / "g.npz")
+    np.testing.assert_array_equal(g2.indices, g.indices)
+
+
+def test_zero_and_identical_vectors_do_not_crash():
+    g = build_knn_graph(np.zeros((20, 4), np.float32), 3)
+    assert g.indices.shape == (20, 3) and np.all(g.similarities == 0)
+    g = build_knn_graph(np.ones((20, 4), np.float32), 3)
+    assert np.allclose(g.similarities, 1.0, atol=1e-5)
+
+
+def test_bad_inputs():
+    with pytest.raises(InputError, match="at least 6"):
+        build_knn_graph(_data(5), 5)
+    X = _data(30)
+    X[3, 2] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        build_knn_graph(X, 5)
+    with pytest.raises(InputError, match="method"):
+        build_knn_graph(_data(30), 5, method="magic")

@@ -1,0 +1,136 @@
+import numpy as np
+import pytest
+import torch
+
+from hilander import HiLander, InputError
+from hilander.metrics import avg_f, evaluate
+from hilander.persistence import load_model
+
+
+def test_hilander_learns_and_beats_one_level(open_set, trained):
+    result = trained.cluster(open_set.X_test)
+    s = evaluate(open_set.y_test, result.labels)
+    assert avg_f(s) > 0.85, s
+    lander = HiLander(**{**trained.get_params(), "max_levels": 1})
+    lander.model_, lander.tau_, lander.n_features_in_ = trained.model_, trained.tau_, 64
+    one = evaluate(open_set.y_test, lander.predict(open_set.X_test))
+    assert avg_f(s) > avg_f(one) + 0.2
+    assert result.n_levels >= 2
+
+
+def test_untrained_model_is_much_worse(open_set, trained):
+    fresh = HiLander(**trained.get_params())
+    fresh.n_features_in_, fresh.tau_ = trained.n_features_in_, trained.tau_
+    torch.manual_seed(0)
+    fresh.model_ = fresh._new_model().eval()
+    s_fresh = avg_f(evaluate(open_set.y_test, fresh.predict(open_set.X_test)))
+    s_trained = avg_f(evaluate(open_set.y_test, trained.predict(open_set.X_test)))
+    assert s_trained > s_fresh + 0.3
+
+
+def test_hierarchy_levels_are_nested(open_set, trained):
+    levels = trained.predict_hierarchy(open_set.X_test)
+    assert len(levels) >= 2
+    for fine, coarse in zip(levels, levels[1:]):
+        # every fine cluster lies inside exactly one coarse cluster
+        pairs = np.unique(np.stack([fine, coarse]), axis=1)
+        assert len(np.unique(pairs[0])) == pairs.shape[1]
+        assert len(np.unique(coarse)) < len(np.unique(fine))
+    res = trained.cluster(open_set.X_test)
+    for lab, peaks in zip(res.level_labels, res.level_peaks):
+        assert len(peaks) == lab.max() + 1
+        assert np.array_equal(lab[peaks], np.arange(len(peaks)))  # a peak lies in its cluster
+
+
+def test_predict_is_deterministic_and_save_load_roundtrip(tmp_path, open_set, trained):
+    a = trained.predict(open_set.X_test)
+    path = tmp_path / "model.hlm"
+    trained.save(path)
+    loaded = HiLander.load(path)
+    assert loaded.get_params() == trained.get_params()
+    assert np.array_equal(loaded.predict(open_set.X_test), a)
+    assert isinstance(load_model(path), HiLander)
+
+
+def test_max_levels_and_early_stopping_flags(open_set, trained):
+    full = HiLander(**{**trained.get_params(), "early_stopping": False})
+    full.model_, full.tau_, full.n_features_in_ = trained.model_, trained.tau_, 64
+    r_full = full.cluster(open_set.X_test)
+    r_es = trained.cluster(open_set.X_test)
+    assert r_full.stopped_by in ("converged", "single node")
+    assert r_es.n_levels <= r_full.n_levels
+    # every level but the first added at most 1/k of the previous level's edges, except the
+    # last one, where early stopping fired
+    edges = r_es.level_edges
+    for prev, cur in zip(edges[:-2], edges[1:-1]):
+        assert cur <= prev / trained.k
+
+
+def test_tau_auto_picks_a_grid_value(open_set):
+    m = HiLander(tau="auto", epochs=15, tau_grid=(0.6, 0.9), seed=1)
+    m.fit(open_set.X_train, open_set.y_train)
+    assert m.tau_ in (0.6, 0.9)
+    assert m.tau_search_["best_params"]["tau"] == m.tau_
+    assert len(m.tau_search_["trials"]) == 2
+
+
+@pytest.mark.parametrize("encoder,aggregation", [("gcn", "mean"), ("gat", "concat")])
+def test_other_encoders_and_aggregations_run(open_set, encoder, aggregation):
+    m = HiLander(encoder=encoder, aggregation=aggregation, epochs=10)
+    m.fit(open_set.X_train[:800], open_set.y_train[:800])
+    labels = m.predict(open_set.X_test)
+    assert labels.shape == open_set.y_test.shape and labels.min() == 0
+
+
+def test_gcn_chunked_inference_matches_full_graph(open_set):
+    from hilander.graph import build_knn_graph
+    from hilander.models import LanderNet
+    from hilander.models.lander import knn_edge_index
+
+    torch.manual_seed(0)
+    for kind in ("gcn", "gat"):
+        net = LanderNet(64, 32, num_layers=2, encoder=kind).eval()
+        X = open_set.X_test[:300]
+        g = build_knn_graph(X, 5)
+        x = torch.from_numpy(X / np.linalg.norm(X, axis=1, keepdims=True))
+        nbr = torch.from_numpy(g.indices)
+        with torch.no_grad():
+            full = net.encoder(x, knn_edge_index(nbr)[0])
+        chunked = net.encoder.forward_chunked(x, nbr, chunk=37)
+        torch.testing.assert_close(full, chunked, atol=1e-5, rtol=1e-4)
+
+
+def test_parameter_validation_at_fit(open_set):
+    X, y = open_set.X_train[:200], open_set.y_train[:200]
+    for bad, match in [({"k": 0}, "k must be"), ({"tau": 1.5}, "tau must be"),
+                       ({"encoder": "mlp"}, "encoder must be"),
+                       ({"aggregation": "max"}, "aggregation must be"),
+                       ({"epochs": 0}, "epochs must be")]:
+        with pytest.raises(InputError, match=match):
+            HiLander(**bad).fit(X, y)
+
+
+def test_bad_fit_and_predict_inputs(open_set, trained):
+    X, y = open_set.X_train[:200], open_set.y_train[:200]
+    with pytest.raises(InputError, match="single class"):
+        HiLander().fit(X, np.zeros(200))
+    with pytest.raises(InputError, match="199 labels"):
+        HiLander().fit(X, y[:199])
+    with pytest.raises(InputError, match="NaN"):
+        Xn = X.copy()
+        Xn[5, 1] = np.nan
+        HiLander().fit(Xn, y)
+    with pytest.raises(InputError, match="not fitted"):
+        HiLander().predict(X)
+    with pytest.raises(InputError, match="32 features but the model was trained on 64"):
+        trained.predict(X[:, :32])
+    with pytest.raises(InputError, match="needs at least 11"):
+        trained.predict(X[:5])
+    with pytest.raises(InputError, match="empty"):
+        trained.predict(np.zeros((0, 64)))
+
+
+def test_identical_and_zero_vectors_do_not_crash(trained):
+    for X in (np.zeros((40, 64), np.float32), np.ones((40, 64), np.float32)):
+        labels = trained.predict(X)
+        assert labels.shape == (40,)
