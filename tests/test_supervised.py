@@ -257,3 +257,11 @@ def test_predict_checks_dimension_and_accepts_prebuilt_graph(data, trained):
                                   model.predict(data.X_test))
     with pytest.raises(InputError, match="needs k=10"):
         model.predict(data.X_test, graph=g.restrict(5))
+
+
+def test_fit_with_prebuilt_graph_matches_own_graph(data):
+    X, y = data.X_train[:400], data.y_train[:400]
+    params = dict(epochs=5, hidden=16)
+    own = supervised.GCNV(**params).fit(X, y).predict_confidence(X)
+    given = supervised.GCNV(**params).fit(X, y, graph=build_knn_graph(X, 20))
+    np.testing.assert_allclose(given.predict_confidence(X), own, rtol=1e-4, atol=1e-5)
