@@ -61,6 +61,11 @@ DISPLAY_NAMES = {
     "spherical_kmeans_random": "Spherical k-Means (random init)",
 }
 
+#: p_tau values tried on validation for Hi-LANDER and LANDER. Wider than the estimator's own
+#: "auto" grid: the paper uses 0.9 for faces but 0.1 for species (sec. 4.2), so low values
+#: must be on the table for datasets unlike faces.
+BENCH_TAU_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+
 Log = Callable[[str], None]
 
 
@@ -228,6 +233,8 @@ class HiLanderRunner(MethodRunner):
             raise InputError(f"unknown Hi-LANDER parameter(s) {unknown}; valid: {sorted(valid)}")
         if "tau" in self.params and tau_grid is None:
             tau_grid = [self.params["tau"]]  # a given tau is used as is, not tuned
+        elif tau_grid is None:
+            tau_grid = self.params.get("tau_grid", BENCH_TAU_GRID)
         self.tau_grid = tau_grid
         self.progress = progress
 

@@ -130,13 +130,13 @@ def plot_levels(curve: LevelCurve, path: str | Path, title: str = "",
             marks.setdefault(lvl, []).append(text)
     for lvl, texts in marks.items():
         ax.axvline(lvl, color="#e6b800", ls=":", lw=1.5)
-        ax.text(lvl, 0.03, " & ".join(texts), transform=ax.get_xaxis_transform(), fontsize=8,
-                color="#8a6d00", ha="center", va="bottom", rotation=90,
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1}, zorder=5)
+        # above the axes, so the label never hides a data point
+        ax.text(lvl, 1.01, " & ".join(texts), transform=ax.get_xaxis_transform(), fontsize=8,
+                color="#8a6d00", ha="center", va="bottom")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     fig.legend(h1 + h2, l1 + l2, loc="outside lower center", ncol=5, fontsize=8)
-    ax.set_title(title or f"{curve.method}: accuracy and cluster count per level")
+    ax.set_title(title or f"{curve.method}: accuracy and cluster count per level", pad=14)
     return _save(fig, path)
 
 
