@@ -326,3 +326,18 @@ def test_connect_components_links_everything():
     B = connect_components(A, X)
     assert connected_components(B, directed=False)[0] == 1
     assert B.nnz - A.nnz <= 2 * 2 * 5  # only a few edges per component were added
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_single_linkage_mst_equals_scikit_learn(metric):
+    from sklearn.cluster import AgglomerativeClustering
+
+    rng = np.random.default_rng(0)
+    X = l2_normalize(rng.standard_normal((300, 6)).astype(np.float32))
+    g = build_knn_graph(X, 8)
+    connectivity = connect_components(g.to_sparse("binary", symmetric=True), X)
+    for kw in [dict(n_clusters=20), dict(n_clusters=None, distance_threshold=0.2)]:
+        ours = methods.make("hac", linkage="single", metric=metric, **kw).fit(X, graph=g)
+        ref = AgglomerativeClustering(linkage="single", metric=metric,
+                                      connectivity=connectivity, **kw).fit_predict(X)
+        assert evaluate(ref, ours.labels_)["ari"] == pytest.approx(1.0)

@@ -102,5 +102,14 @@ def relabel(labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str) -> np.ndarray:
+    """Distances of the given point pairs, computed from ``X`` itself (not the cosine graph)."""
+    if metric == "euclidean":
+        return np.linalg.norm(X[src] - X[dst], axis=1)
+    norms = np.linalg.norm(X, axis=1)
+    dots = (X[src] * X[dst]).sum(1)
+    return 1.0 - dots / np.maximum(norms[src] * norms[dst], 1e-12)
+
+
 def check_seed(seed) -> int:
     return check_int(seed, "seed", low=0)

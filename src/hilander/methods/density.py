@@ -12,16 +12,7 @@ from sklearn.cluster import HDBSCAN as _SkHDBSCAN
 from sklearn.cluster import get_bin_seeds
 
 from .._validation import InputError, check_choice, check_float, check_int
-from ._base import BaseClusterer, check_pairwise_memory, relabel
-
-
-def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str) -> np.ndarray:
-    """Distances of the given point pairs, computed from ``X`` itself (not the cosine graph)."""
-    if metric == "euclidean":
-        return np.linalg.norm(X[src] - X[dst], axis=1)
-    norms = np.linalg.norm(X, axis=1)
-    dots = (X[src] * X[dst]).sum(1)
-    return 1.0 - dots / np.maximum(norms[src] * norms[dst], 1e-12)
+from ._base import BaseClusterer, check_pairwise_memory, edge_distances, relabel
 
 
 class DBSCAN(BaseClusterer):
