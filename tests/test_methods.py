@@ -337,7 +337,8 @@ def test_single_linkage_mst_equals_scikit_learn(metric):
     g = build_knn_graph(X, 8)
     connectivity = connect_components(g.to_sparse("binary", symmetric=True), X)
     for kw in [dict(n_clusters=20), dict(n_clusters=None, distance_threshold=0.2)]:
-        ours = methods.make("hac", linkage="single", metric=metric, **kw).fit(X, graph=g)
+        ours = methods.make("hac", linkage="single", metric=metric, n_neighbors=8,
+                            **kw).fit(X, graph=g)
         ref = AgglomerativeClustering(linkage="single", metric=metric,
                                       connectivity=connectivity, **kw).fit_predict(X)
         assert evaluate(ref, ours.labels_)["ari"] == pytest.approx(1.0)
