@@ -33,11 +33,14 @@ class SpectralClustering(BaseClusterer):
     row-normalised and clustered by k-means, as in Ng et al. (scikit-learn instead scales rows
     by D^-1/2 and uses shift-invert ARPACK, which is very slow for hundreds of eigenvectors).
     Up to :attr:`DENSE_LIMIT` points the eigenproblem is solved densely, above it by Lanczos
-    (ARPACK, largest algebraic). ``n_components=None`` uses ``n_clusters`` eigenvectors.
+    (ARPACK, largest algebraic). ``n_components=None`` uses ``n_clusters`` eigenvectors, at
+    most :attr:`MAX_AUTO_COMPONENTS` (k-means in a 1000-dimensional spectral space costs far
+    more than it adds); pass ``n_components`` to go beyond.
     """
 
     uses_graph = True
     DENSE_LIMIT = 4000
+    MAX_AUTO_COMPONENTS = 128
 
     def __init__(self, n_clusters: int = 8, n_neighbors: int = 20,
                  n_components: int | None = None, seed: int = 0, l2_normalize: bool = True):
@@ -60,7 +63,7 @@ class SpectralClustering(BaseClusterer):
         k = _check_n_clusters(self.n_clusters, n)
         g = self._neighbors(X, graph, min(self.n_neighbors, n - 1))
         C = g.to_sparse("binary")
-        n_comp = self.n_components or k
+        n_comp = self.n_components or min(k, self.MAX_AUTO_COMPONENTS)
         if n_comp >= n:
             raise InputError(f"n_components={n_comp} must be below the number of points ({n})")
         U = spectral_embedding(0.5 * (C + C.T), n_comp, self.seed, self.DENSE_LIMIT)
