@@ -13,6 +13,8 @@ import numpy as np
 from ._validation import InputError, check_features, check_labels
 
 FEATURE_FORMATS = (".npy", ".npz", ".csv", ".parquet")
+#: A first line equal to one of these is a header, not a label.
+LABEL_HEADERS = {"label", "labels", "y", "class", "identity", "id", "target", "cluster"}
 
 
 @contextlib.contextmanager
@@ -89,13 +91,20 @@ def _read_csv_matrix(path: Path) -> np.ndarray:
     import pandas as pd
 
     df = pd.read_csv(path, header=None)
-    # a header row of column names shows up as non-numeric first row
-    if df.shape[0] and not _row_numeric(df.iloc[0]):
-        df = pd.read_csv(path)
+    # a header row shows up as a non-numeric first row, or as the column numbers 0..d-1 / 1..d
+    # that pandas' to_csv writes for an unnamed frame
+    if df.shape[0] and (not _row_numeric(df.iloc[0]) or _is_column_numbers(df.iloc[0])):
+        df = df.iloc[1:]
     try:
         return df.to_numpy(dtype=np.float32)
     except ValueError as exc:
         raise InputError(f"{path} has non-numeric values: {exc}") from None
+
+
+def _is_column_numbers(row) -> bool:
+    values = np.asarray(row, dtype=np.float64)
+    return bool(values.size > 1 and (np.array_equal(values, np.arange(values.size))
+                                     or np.array_equal(values, np.arange(1, values.size + 1))))
 
 
 def _row_numeric(row) -> bool:
@@ -142,7 +151,8 @@ def read_labels(path: str | Path, n_samples: int | None = None) -> np.ndarray:
                 lines.pop()
             if lines and "," in lines[0]:
                 lines = [ln.split(",")[-1].strip() for ln in lines]
-            if lines and not _is_int(lines[0]) and all(_is_int(v) for v in lines[1:]):
+            if lines and (lines[0].lower() in LABEL_HEADERS
+                          or (not _is_int(lines[0]) and all(_is_int(v) for v in lines[1:]))):
                 lines = lines[1:]  # header
             arr = np.array(lines)
             if arr.size and all(_is_int(v) for v in arr):

@@ -1,0 +1,152 @@
+"""The command line end to end, and every bad input of the core issue."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hilander.cli import main
+
+SMALL_TRAIN = ["--epochs", "15", "--quiet"]
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hilander.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, open_set):
+    d = tmp_path_factory.mktemp("cli")
+    np.save(d / "train.npy", open_set.X_train)
+    np.savetxt(d / "train_labels.txt", open_set.y_train.astype(str), fmt="%s")
+    np.save(d / "test.npy", open_set.X_test)
+    np.save(d / "test_labels.npy", open_set.y_test)
+    assert main(["train", str(d / "train.npy"), str(d / "train_labels.txt"),
+                 "--out", str(d / "model.hlm"), *SMALL_TRAIN]) == 0
+    return d
+
+
+def test_round_trip_train_cluster_evaluate(files, capsys):
+    d = files
+    assert main(["cluster", str(d / "model.hlm"), str(d / "test.npy"), "--out",
+                 str(d / "pred.npy"), "--hierarchy-out", str(d / "levels.npy"), "--quiet"]) == 0
+    pred = np.load(d / "pred.npy")
+    levels = np.load(d / "levels.npy")
+    assert pred.shape == (len(np.load(d / "test.npy")),)
+    assert levels.ndim == 2 and np.array_equal(levels[-1], pred)
+    capsys.readouterr()
+    assert main(["evaluate", str(d / "pred.npy"), str(d / "test_labels.npy"), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert set(scores) == {"pairwise_f", "pairwise_precision", "pairwise_recall", "bcubed_f",
+                           "bcubed_precision", "bcubed_recall", "nmi", "ami", "ari",
+                           "n_clusters", "n_classes"}
+    assert scores["n_classes"] == 25
+    assert scores["nmi"] > 0.5
+
+
+@pytest.mark.parametrize("fmt", ["npz", "csv", "parquet"])
+def test_feature_formats_agree(files, fmt, tmp_path):
+    X = np.load(files / "test.npy")
+    path = tmp_path / f"test.{fmt}"
+    if fmt == "npz":
+        np.savez(path, features=X)
+    elif fmt == "csv":
+        pd.DataFrame(X).to_csv(path, index=False)
+    else:
+        pd.DataFrame({"id": np.arange(len(X)), "embedding": list(X)}).to_parquet(path)
+    assert main(["cluster", str(files / "model.hlm"), str(path), "--out",
+                 str(tmp_path / "p.csv"), "--quiet"]) == 0
+    ref = tmp_path / "ref.npy"
+    main(["cluster", str(files / "model.hlm"), str(files / "test.npy"), "--out", str(ref),
+          "--quiet"])
+    got = np.loadtxt(tmp_path / "p.csv", dtype=np.int64)
+    # csv round-trips floats through text; the partition must be the same
+    from hilander.metrics import evaluate
+
+    assert evaluate(np.load(ref), got)["ari"] > 0.99
+
+
+def test_help_on_every_command():
+    for cmd in ["train", "cluster", "evaluate", "demo"]:
+        out = run_cli(cmd, "--help")
+        assert out.returncode == 0 and "usage: hilander " + cmd in out.stdout
+
+
+def _assert_clean_error(result, match, out_path=None):
+    assert result.returncode == 2, result.stderr
+    lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("hilander: error:"), result.stderr
+    assert match in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+    if out_path is not None:
+        assert not out_path.exists()
+        assert not list(out_path.parent.glob(f".{out_path.name}.*"))
+
+
+def test_bad_inputs_give_one_line_errors(files, tmp_path):
+    d = files
+    X = np.load(d / "test.npy")
+    out = tmp_path / "pred.npy"
+    cases = []
+    nan = X.copy()
+    nan[3, 3] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    cases.append((["cluster", d / "model.hlm", tmp_path / "nan.npy"], "NaN"))
+    inf = X.copy()
+    inf[0, 0] = np.inf
+    np.save(tmp_path / "inf.npy", inf)
+    cases.append((["cluster", d / "model.hlm", tmp_path / "inf.npy"], "infinite"))
+    np.save(tmp_path / "empty.npy", np.zeros((0, 64), np.float32))
+    cases.append((["cluster", d / "model.hlm", tmp_path / "empty.npy"], "empty"))
+    np.save(tmp_path / "one.npy", X[:1])
+    cases.append((["cluster", d / "model.hlm", tmp_path / "one.npy"], "1 rows"))
+    np.save(tmp_path / "few.npy", X[:7])
+    cases.append((["cluster", d / "model.hlm", tmp_path / "few.npy"], "k=10 needs at least 11"))
+    np.save(tmp_path / "dim.npy", X[:, :20])
+    cases.append((["cluster", d / "model.hlm", tmp_path / "dim.npy"],
+                  "20 features but the model was trained on 64"))
+    (tmp_path / "corrupt.hlm").write_bytes(b"\x00garbage" * 100)
+    cases.append((["cluster", tmp_path / "corrupt.hlm", d / "test.npy"], "not a hilander model"))
+    import torch
+
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    cases.append((["cluster", tmp_path / "foreign.pt", d / "test.npy"], "no hilander header"))
+    (tmp_path / "bad.txt").write_text("not,a,matrix\n")
+    cases.append((["cluster", d / "model.hlm", tmp_path / "bad.txt"], "unsupported features"))
+    cases.append((["cluster", d / "model.hlm", tmp_path / "missing.npy"], "not found"))
+    for argv, match in cases:
+        _assert_clean_error(run_cli(*argv, "--out", out, "--quiet"), match, out)
+    unwritable = tmp_path / "no_such_dir" / "pred.npy"
+    _assert_clean_error(run_cli("cluster", d / "model.hlm", d / "test.npy", "--out",
+                                unwritable, "--quiet"), "does not exist")
+
+
+def test_bad_training_inputs(files, tmp_path):
+    d = files
+    X = np.load(d / "train.npy")
+    model = tmp_path / "m.hlm"
+    np.save(tmp_path / "y_short.npy", np.arange(len(X) - 1))
+    _assert_clean_error(run_cli("train", d / "train.npy", tmp_path / "y_short.npy", "--out",
+                                model, *SMALL_TRAIN), "labels but the features have", model)
+    np.save(tmp_path / "y_one.npy", np.zeros(len(X), dtype=int))
+    _assert_clean_error(run_cli("train", d / "train.npy", tmp_path / "y_one.npy", "--out",
+                                model, *SMALL_TRAIN), "single class", model)
+    _assert_clean_error(run_cli("train", d / "train.npy", d / "train_labels.txt", "--out",
+                                model, "--tau", "high", *SMALL_TRAIN), "--tau", model)
+    _assert_clean_error(run_cli("evaluate", d / "test_labels.npy", tmp_path / "y_one.npy"),
+                        "labels but")
+
+
+def test_string_labels_and_csv_predictions(files, tmp_path, capsys):
+    truth = tmp_path / "truth.csv"
+    truth.write_text("label\n" + "\n".join(["cat", "cat", "dog", "dog"]) + "\n")
+    pred = tmp_path / "pred.csv"
+    pred.write_text("1\n1\n2\n3\n")
+    assert main(["evaluate", str(pred), str(truth), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["n_classes"] == 2 and s["n_clusters"] == 3
+    assert s["pairwise_precision"] == 1.0 and s["pairwise_recall"] == 0.5
