@@ -24,16 +24,17 @@ DIM = 256
 
 
 def make_points(n: int, seed: int):
-    """n points of long-tailed unseen identities in 256-D (about 30 points per identity)."""
+    """n points of long-tailed unseen identities in the training data's 256-D space."""
+    import numpy as np
+
     from hilander.datasets import make_open_set
 
-    data = make_open_set(2, max(2, n // 30), dim=DIM, max_test_size=min(20_000, n // 10),
-                         seed=seed)
-    X, y = data.X_test, data.y_test
-    while len(X) < n:  # long-tail draws vary in total size: top up with another draw
-        more = make_open_set(2, max(2, (n - len(X)) // 20), dim=DIM, seed=seed + len(X))
-        X = __import__("numpy").concatenate([X, more.X_test])
-        y = __import__("numpy").concatenate([y, more.y_test + y.max() + 1])
+    X, y = np.empty((0, DIM), np.float32), np.empty(0, np.int64)
+    while len(X) < n:  # long-tail draws vary in total size: top up with more identities
+        more = make_open_set(2, max(2, (n - len(X)) // 30), dim=DIM, space_seed=0,
+                             max_test_size=max(10, min(20_000, n // 10)), seed=seed + len(X))
+        X = np.concatenate([X, more.X_test])
+        y = np.concatenate([y, more.y_test + (y.max() + 1 if len(y) else 0)])
     return X[:n], y[:n]
 
 
@@ -62,7 +63,7 @@ def train(n_train: int, out: Path) -> float:
     from hilander import HiLander
     from hilander.datasets import make_open_set
 
-    data = make_open_set(max(2, n_train // 30), 2, dim=DIM, seed=0)
+    data = make_open_set(max(2, n_train // 30), 2, dim=DIM, seed=0, space_seed=0)
     X, y = data.X_train[:n_train], data.y_train[:n_train]
     t0 = time.perf_counter()
     model = HiLander(progress=True).fit(X, y)

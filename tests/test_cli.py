@@ -26,7 +26,7 @@ def files(tmp_path_factory, open_set):
     np.save(d / "test.npy", open_set.X_test)
     np.save(d / "test_labels.npy", open_set.y_test)
     assert main(["train", str(d / "train.npy"), str(d / "train_labels.txt"),
-                 "--out", str(d / "model.hlm"), *SMALL_TRAIN]) == 0
+                 "--out", str(d / "model.hlm"), "--epochs", "40", "--quiet"]) == 0
     return d
 
 

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-classes", type=int, default=60)
     p.add_argument("--separation", type=float, default=1.0,
                    help="how discriminative the embeddings are (default 1.0)")
-    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_seed(p)
     p.set_defaults(func=run)

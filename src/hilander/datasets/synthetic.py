@@ -106,12 +106,15 @@ def make_open_set(
     points_per_mode: int = 25,
     intrinsic_dim: int = 8,
     seed: int = 0,
+    space_seed: int | None = None,
 ) -> OpenSetData:
     """Class-disjoint train/test embeddings.
 
     ``train_sizes`` / ``test_sizes`` pick the class-size law of each split: "moderate"
     (log-normal, mean 30, 5..120) or "longtail" (truncated Pareto, 1..``max_test_size``).
     ``separation`` > 1 makes classes tighter (higher Recall@1), < 1 more confusable.
+    ``space_seed`` (default: ``seed``) fixes the embedding space alone, so calls with other
+    seeds draw new identities in the same space, as one backbone would embed them.
     """
     check_int(n_train_classes, "n_train_classes", low=2)
     check_int(n_test_classes, "n_test_classes", low=1)
@@ -119,9 +122,10 @@ def make_open_set(
     check_float(separation, "separation", low=0, low_open=True)
     check_int(points_per_mode, "points_per_mode", low=1)
     check_int(intrinsic_dim, "intrinsic_dim", low=2, high=dim)
-    rng = np.random.default_rng(seed)
     # one embedding space shared by train and test classes
-    basis, _ = np.linalg.qr(rng.standard_normal((dim, intrinsic_dim)))
+    space_rng = np.random.default_rng(seed if space_seed is None else space_seed)
+    basis, _ = np.linalg.qr(space_rng.standard_normal((dim, intrinsic_dim)))
+    rng = np.random.default_rng([seed, 1])
 
     def sizes_for(law: str, n_classes: int) -> np.ndarray:
         if law == "moderate":
@@ -142,5 +146,5 @@ def make_open_set(
     params = dict(n_train_classes=n_train_classes, n_test_classes=n_test_classes, dim=dim,
                   separation=separation, train_sizes=train_sizes, test_sizes=test_sizes,
                   max_test_size=max_test_size, points_per_mode=points_per_mode,
-                  intrinsic_dim=intrinsic_dim, seed=seed)
+                  intrinsic_dim=intrinsic_dim, seed=seed, space_seed=space_seed)
     return OpenSetData(X_tr[p_tr], y_tr[p_tr], X_te[p_te], y_te[p_te], params)
