@@ -180,7 +180,7 @@ def test_fit_rejects_bad_data():
 
 @pytest.fixture(scope="module")
 def data():
-    return make_open_set(40, 20, separation=0.7, test_sizes="moderate", seed=3)
+    return make_open_set(40, 20, separation=0.7, test_sizes="moderate", seed=5)
 
 
 @pytest.fixture(scope="module")
