@@ -8,21 +8,28 @@ import json
 from .._validation import InputError
 
 
+def split_assignment(item: str, option: str = "--param") -> tuple[str, str]:
+    """``"k=10"`` -> ``("k", "10")``, with a clear error for anything else."""
+    if "=" not in item:
+        raise InputError(f"{option} expects key=value, got {item!r}")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key.isidentifier():
+        raise InputError(f"{option} key {key!r} is not a valid parameter name")
+    return key, raw.strip()
+
+
 def parse_params(items: list[str] | None) -> dict:
     """Turn ``["k=10", "linkage=ward", "l2_normalize=false"]`` into typed keyword arguments."""
     params: dict = {}
     for item in items or []:
-        if "=" not in item:
-            raise InputError(f"--param expects key=value, got {item!r}")
-        key, raw = item.split("=", 1)
-        key = key.strip()
-        if not key.isidentifier():
-            raise InputError(f"--param key {key!r} is not a valid parameter name")
-        params[key] = _parse_value(raw.strip())
+        key, raw = split_assignment(item)
+        params[key] = parse_value(raw)
     return params
 
 
-def _parse_value(raw: str):
+def parse_value(raw: str):
+    """``"10"`` -> 10, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None, else the text."""
     low = raw.lower()
     if low in ("true", "false"):
         return low == "true"

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from .._validation import InputError
-from ._common import _parse_value, parse_params
+from ._common import parse_params, parse_value, split_assignment
 
 
 def register(subparsers) -> None:
@@ -37,13 +37,8 @@ def parse_grid(items: list[str] | None) -> dict[str, list]:
     """``["k=10,20", "linkage=ward"]`` -> ``{"k": [10, 20], "linkage": ["ward"]}``."""
     grid: dict[str, list] = {}
     for item in items or []:
-        if "=" not in item:
-            raise InputError(f"--grid expects key=v1,v2,..., got {item!r}")
-        key, raw = item.split("=", 1)
-        key = key.strip()
-        if not key.isidentifier():
-            raise InputError(f"--grid key {key!r} is not a valid parameter name")
-        values = [_parse_value(v.strip()) for v in raw.split(",") if v.strip()]
+        key, raw = split_assignment(item, "--grid")
+        values = [parse_value(v.strip()) for v in raw.split(",") if v.strip()]
         if not values:
             raise InputError(f"--grid {key} has no values")
         grid[key] = values
