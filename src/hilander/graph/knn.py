@@ -144,7 +144,7 @@ def build_knn_graph(
         raise InputError(f"method must be auto, exact, ivf or hnsw, got {method!r}")
     if method == "auto":
         method = "exact" if n <= exact_limit else "ivf"
-    Xn = l2_normalize(X) if normalize else X
+    Xn = l2_normalize(X, copy=False) if normalize else X  # faiss copies what it indexes
     index = _make_index(Xn, method, nprobe=nprobe, hnsw_m=hnsw_m, seed=seed)
 
     ids = np.empty((n, k), dtype=np.int64)

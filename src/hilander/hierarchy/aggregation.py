@@ -15,10 +15,11 @@ def node_features(identity: np.ndarray, average: np.ndarray, aggregation: str) -
     "peak" is the paper's identity feature h̃, "mean" the average feature h̄ and "concat" is
     [h̃, h̄]; each half is normalised first so both weigh equally in the cosine similarity.
     """
+    # the features are only read downstream, so unit rows need no copy
     if aggregation == "peak":
-        return l2_normalize(identity)
+        return l2_normalize(identity, copy=False)
     if aggregation == "mean":
-        return l2_normalize(average)
+        return l2_normalize(average, copy=False)
     both = np.concatenate([l2_normalize(identity), l2_normalize(average)], axis=1)
     return l2_normalize(both)
 
