@@ -8,10 +8,11 @@ import json
 from .._validation import InputError
 
 
-def split_assignment(item: str, option: str = "--param") -> tuple[str, str]:
+def split_assignment(item: str, option: str = "--param",
+                     form: str = "key=value") -> tuple[str, str]:
     """``"k=10"`` -> ``("k", "10")``, with a clear error for anything else."""
     if "=" not in item:
-        raise InputError(f"{option} expects key=value, got {item!r}")
+        raise InputError(f"{option} expects {form}, got {item!r}")
     key, raw = item.split("=", 1)
     key = key.strip()
     if not key.isidentifier():

@@ -37,7 +37,7 @@ def parse_grid(items: list[str] | None) -> dict[str, list]:
     """``["k=10,20", "linkage=ward"]`` -> ``{"k": [10, 20], "linkage": ["ward"]}``."""
     grid: dict[str, list] = {}
     for item in items or []:
-        key, raw = split_assignment(item, "--grid")
+        key, raw = split_assignment(item, "--grid", "key=v1,v2,...")
         values = [parse_value(v.strip()) for v in raw.split(",") if v.strip()]
         if not values:
             raise InputError(f"--grid {key} has no values")
