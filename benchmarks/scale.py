@@ -102,6 +102,8 @@ def main() -> None:
     if args.child:
         child_cluster(args.child[0], args.child[1])
         return
+    import numpy as np
+
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "model.hlm"
         train(5_000 if args.skip_train else args.train_size, model)
@@ -109,8 +111,6 @@ def main() -> None:
         print(f"\n{'N':>10} {'k-NN s':>8} {'GNN s':>8} {'decode s':>9} {'total s':>8} "
               f"{'levels':>7} {'clusters':>9} {'Fp':>6} {'Fb':>6} {'peak GB':>8}  target")
         for n in args.sizes:
-            import numpy as np
-
             data = Path(tmp) / f"points_{n}.npz"
             X, y = make_points(n, seed=1)
             np.savez(data, X=X, y=y)

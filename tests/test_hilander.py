@@ -7,20 +7,24 @@ from hilander.metrics import avg_f, evaluate
 from hilander.persistence import load_model
 
 
+def _variant(trained, **params):
+    """The trained network under other inference settings, without re-training."""
+    est = HiLander(**{**trained.get_params(), **params})
+    est.model_, est.tau_, est.n_features_in_ = trained.model_, trained.tau_, trained.n_features_in_
+    return est
+
+
 def test_hilander_learns_and_beats_one_level(open_set, trained):
     result = trained.cluster(open_set.X_test)
     s = evaluate(open_set.y_test, result.labels)
     assert avg_f(s) > 0.85, s
-    lander = HiLander(**{**trained.get_params(), "max_levels": 1})
-    lander.model_, lander.tau_, lander.n_features_in_ = trained.model_, trained.tau_, 64
-    one = evaluate(open_set.y_test, lander.predict(open_set.X_test))
+    one = evaluate(open_set.y_test, _variant(trained, max_levels=1).predict(open_set.X_test))
     assert avg_f(s) > avg_f(one) + 0.2
     assert result.n_levels >= 2
 
 
 def test_untrained_model_is_much_worse(open_set, trained):
-    fresh = HiLander(**trained.get_params())
-    fresh.n_features_in_, fresh.tau_ = trained.n_features_in_, trained.tau_
+    fresh = _variant(trained)
     torch.manual_seed(0)
     fresh.model_ = fresh._new_model().eval()
     s_fresh = avg_f(evaluate(open_set.y_test, fresh.predict(open_set.X_test)))
@@ -53,9 +57,7 @@ def test_predict_is_deterministic_and_save_load_roundtrip(tmp_path, open_set, tr
 
 
 def test_max_levels_and_early_stopping_flags(open_set, trained):
-    full = HiLander(**{**trained.get_params(), "early_stopping": False})
-    full.model_, full.tau_, full.n_features_in_ = trained.model_, trained.tau_, 64
-    r_full = full.cluster(open_set.X_test)
+    r_full = _variant(trained, early_stopping=False).cluster(open_set.X_test)
     r_es = trained.cluster(open_set.X_test)
     assert r_full.stopped_by in ("converged", "single node")
     assert r_es.n_levels <= r_full.n_levels

@@ -178,12 +178,11 @@ def write_labels(path: str | Path, labels: np.ndarray) -> None:
     ext = _suffix(path)
     if ext not in (".npy", ".csv", ".txt"):
         raise InputError(f"prediction output must end in .npy or .csv, got {path.name}")
+    if ext == ".npy":
+        write_array(path, labels)
+        return
     with atomic_path(path) as tmp:
-        if ext == ".npy":
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.asarray(labels))
-        else:
-            np.savetxt(tmp, np.asarray(labels), fmt="%s")
+        np.savetxt(tmp, np.asarray(labels), fmt="%s")
 
 
 def write_array(path: str | Path, arr: np.ndarray) -> None:

@@ -73,10 +73,11 @@ def pairwise_scores(labels_true, labels_pred) -> tuple[float, float, float]:
 
 def bcubed_scores(labels_true, labels_pred) -> tuple[float, float, float]:
     """BCubed (precision, recall, F); F is the harmonic mean of the averaged P and R."""
-    C = contingency(labels_true, labels_pred).tocoo()
+    csr = contingency(labels_true, labels_pred)
+    a = np.asarray(csr.sum(axis=1)).ravel().astype(np.float64)  # class sizes
+    b = np.asarray(csr.sum(axis=0)).ravel().astype(np.float64)  # cluster sizes
+    C = csr.tocoo()
     n = float(C.sum())
-    a = np.asarray(C.tocsr().sum(axis=1)).ravel().astype(np.float64)  # class sizes
-    b = np.asarray(C.tocsr().sum(axis=0)).ravel().astype(np.float64)  # cluster sizes
     nij2 = C.data.astype(np.float64) ** 2
     precision = float((nij2 / b[C.col]).sum() / n)
     recall = float((nij2 / a[C.row]).sum() / n)

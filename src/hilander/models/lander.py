@@ -38,9 +38,9 @@ class LanderNet(nn.Module):
         h = self.encoder(x, edge_index)
         rows = edge_index[1]
         logits = self.head(h[rows], h[edge_index[0]], sim[valid])
-        p = F.softmax(logits, dim=1)[:, 1]
-        d_hat = _density(p, valid, sim)
-        return logits, valid, d_hat
+        p = torch.zeros(valid.shape, dtype=logits.dtype).masked_scatter(
+            valid, F.softmax(logits, dim=1)[:, 1])
+        return logits, valid, _density(p, valid, sim)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, nbr: torch.Tensor, sim: torch.Tensor,
@@ -57,24 +57,15 @@ class LanderNet(nn.Module):
             hi = h[s:e].unsqueeze(1).expand(-1, k, -1)[valid]
             hj = h[blk[valid]]
             p[s:e][valid] = F.softmax(self.head(hi, hj, sim[s:e][valid]), dim=1)[:, 1]
-        return p, _density_dense(p, nbr >= 0, sim)
+        return p, _density(p, nbr >= 0, sim)
 
 
-def _density(p_valid: torch.Tensor, valid: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
-    n, k = valid.shape
-    e_hat = torch.zeros(n, k, dtype=p_valid.dtype)
-    e_hat = e_hat.masked_scatter(valid, 2.0 * p_valid - 1.0)
-    return _density_dense_e(e_hat, valid, sim)
-
-
-def _density_dense(p: torch.Tensor, valid: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
-    return _density_dense_e(torch.where(valid, 2.0 * p - 1.0, torch.zeros_like(p)), valid, sim)
-
-
-def _density_dense_e(e_hat: torch.Tensor, valid: torch.Tensor, sim: torch.Tensor):
+def _density(p: torch.Tensor, valid: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
+    """d̂_i of eq. 4 from the (n, k) edge probabilities; padding contributes nothing."""
+    e_hat = torch.where(valid, 2.0 * p - 1.0, torch.zeros_like(p))
     # 1/k of eq. 4, with k the number of neighbours actually found
-    count = valid.sum(dim=1).clamp(min=1).to(e_hat.dtype)
-    return (e_hat * sim * valid).sum(dim=1) / count
+    count = valid.sum(dim=1).clamp(min=1).to(p.dtype)
+    return (e_hat * sim).sum(dim=1) / count
 
 
 def lander_loss(logits: torch.Tensor, valid: torch.Tensor, d_hat: torch.Tensor,
