@@ -1,6 +1,7 @@
 import numpy as np
 
-from hilander.decoding import component_peaks, components, count_edges, select_edges
+from hilander.graph import components
+from hilander.lander import component_peaks, count_edges, select_edges
 
 
 def test_select_edges_follows_eqs_5_and_6():

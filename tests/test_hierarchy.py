@@ -1,8 +1,7 @@
 import numpy as np
 
 from hilander.datasets import make_open_set
-from hilander.hierarchy import aggregate, build_training_levels, node_features
-from hilander.hierarchy.training import true_density
+from hilander.lander import aggregate, build_training_levels, node_features, true_density
 
 
 def test_true_density_is_eq4_with_labels():

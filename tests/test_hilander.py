@@ -86,8 +86,8 @@ def test_other_encoders_and_aggregations_run(open_set, encoder, aggregation):
 
 def test_gcn_chunked_inference_matches_full_graph(open_set):
     from hilander.graph import build_knn_graph
-    from hilander.models import LanderNet
-    from hilander.models.lander import knn_edge_index
+    from hilander.lander import LanderNet
+    from hilander.lander.network import knn_edge_index
 
     torch.manual_seed(0)
     for kind in ("gcn", "gat"):

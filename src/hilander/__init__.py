@@ -14,7 +14,7 @@ __all__ = ["HiLander", "InputError", "__version__"]
 def __getattr__(name: str):
     # lazy so that `import hilander` stays cheap for metric-only users
     if name == "HiLander":
-        from .estimator import HiLander
+        from .lander import HiLander
 
         return HiLander
     raise AttributeError(f"module 'hilander' has no attribute {name!r}")

@@ -8,20 +8,14 @@ import faiss
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.cluster import SpectralClustering as _SkSpectral
 
 from .._validation import InputError, check_float, check_int, l2_normalize
+from ..graph import components
 from ._base import BaseClusterer, check_seed, relabel
 from .kmeans import _check_n_clusters
-
-
-def components_from_edges(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Connected-component label of each of ``n`` nodes under undirected edges src-dst."""
-    A = sp.csr_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n, n))
-    return connected_components(A, directed=False)[1].astype(np.int64)
 
 
 class SpectralClustering(BaseClusterer):
@@ -122,7 +116,7 @@ class ApproximateRankOrder(BaseClusterer):
         b = g.indices.ravel()
         keep = (b >= 0) & (D.ravel() < self.threshold)
         self.distances_ = D
-        return relabel(components_from_edges(n, a[keep], b[keep]))
+        return relabel(components(n, a[keep], b[keep])[1])
 
 
 def rank_order_distances(indices: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -193,7 +187,7 @@ class CDP(BaseClusterer):
         n = X.shape[0]
         g = self._neighbors(X, graph, min(self.n_neighbors, n - 1))
         src, dst, sim = g.edges()
-        labels = components_from_edges(n, src[sim >= self.threshold], dst[sim >= self.threshold])
+        labels = components(n, src[sim >= self.threshold], dst[sim >= self.threshold])[1]
         th = float(self.threshold)
         while True:
             sizes = np.bincount(labels)
@@ -202,7 +196,7 @@ class CDP(BaseClusterer):
                 break
             th += self.step
             e = big[src] & big[dst] & (labels[src] == labels[dst]) & (sim >= th)
-            sub = components_from_edges(n, src[e], dst[e])
+            sub = components(n, src[e], dst[e])[1]
             # only nodes of oversized components take new labels, offset past existing ones
             labels = np.where(big, labels.max() + 1 + sub, labels)
             labels = np.unique(labels, return_inverse=True)[1]
@@ -240,7 +234,7 @@ class FINCH(BaseClusterer):
         g = self._neighbors(X, graph, 1)
         first = g.indices[:, 0]
         ok = first >= 0
-        labels = relabel(components_from_edges(n, np.flatnonzero(ok), first[ok]))
+        labels = relabel(components(n, np.flatnonzero(ok), first[ok])[1])
         levels = [labels]
         Xn = l2_normalize(X)  # FINCH uses cosine similarity between means
         while True:
@@ -254,7 +248,7 @@ class FINCH(BaseClusterer):
             index.add(means)
             _, nb = index.search(means, 2)
             nn = np.where(nb[:, 0] == np.arange(C), nb[:, 1], nb[:, 0])
-            merged = components_from_edges(C, np.arange(C), nn)
+            merged = components(C, np.arange(C), nn)[1]
             if merged.max() + 1 == C:
                 break
             labels = relabel(merged[labels])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_choice, check_float, check_int
+from ..graph import components
 from ._base import BaseClusterer, relabel
-from .graph_based import components_from_edges
 
 
 def tree_deduction(indices: np.ndarray, similarities: np.ndarray, confidence: np.ndarray,
@@ -28,7 +28,7 @@ def tree_deduction(indices: np.ndarray, similarities: np.ndarray, confidence: np
     has = ok.any(axis=1)
     parent = safe[np.arange(n), ok.argmax(axis=1)]
     src = np.flatnonzero(has)
-    return relabel(components_from_edges(n, src, parent[has]))
+    return relabel(components(n, src, parent[has])[1])
 
 
 class TreeDeduction(BaseClusterer):

@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.sparse.csgraph import connected_components
 
-from ..graph import KNNGraph
+from ..graph import KNNGraph, components
 
 
 def subset_graph(graph: KNNGraph, mask: np.ndarray) -> KNNGraph:
@@ -138,14 +137,7 @@ def tree_labels(parent: np.ndarray, sim: np.ndarray, tau: float) -> np.ndarray:
     """
     n = parent.shape[0]
     keep = (parent >= 0) & (sim >= tau)
-    return components(n, np.flatnonzero(keep), parent[keep])
-
-
-def components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Connected-component labels of the undirected graph with the given edges."""
-    G = sp.csr_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n, n))
-    _, labels = connected_components(G, directed=False)
-    return labels.astype(np.int64)
+    return components(n, np.flatnonzero(keep), parent[keep])[1]
 
 
 def ragged_rows(table: np.ndarray, pad: int = -1) -> tuple[np.ndarray, np.ndarray]:

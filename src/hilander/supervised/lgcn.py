@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_float, check_int
-from ..graph import KNNGraph
+from ..graph import KNNGraph, components
 from ..persistence import register_model
 from ._base import SupervisedClusterer, split_classes
 from ._dense import (
@@ -24,7 +24,7 @@ from ._dense import (
     normalize_rows,
     scored_pairs,
 )
-from ._subgraphs import components, ragged_rows, subset_graph
+from ._subgraphs import ragged_rows, subset_graph
 from .layers import DenseLinkNet
 
 
@@ -79,7 +79,7 @@ def propagate(n: int, src: np.ndarray, dst: np.ndarray, score: np.ndarray, max_s
     until all fit or the rounds run out.
     """
     keep = score >= threshold
-    labels = components(n, src[keep], dst[keep])
+    labels = components(n, src[keep], dst[keep])[1]
     th = threshold
     for _ in range(max_rounds):
         sizes = np.bincount(labels)
@@ -88,7 +88,7 @@ def propagate(n: int, src: np.ndarray, dst: np.ndarray, score: np.ndarray, max_s
             break
         th += (1.0 - th) * step
         inside = big[src] & big[dst] & (labels[src] == labels[dst]) & (score >= th)
-        sub = components(n, src[inside], dst[inside])
+        sub = components(n, src[inside], dst[inside])[1]
         labels = np.where(big, labels.max() + 1 + sub, labels)
         _, labels = np.unique(labels, return_inverse=True)
     return labels

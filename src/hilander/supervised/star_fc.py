@@ -18,10 +18,10 @@ import torch
 from torch import nn
 
 from .._validation import check_float, check_int, l2_normalize
-from ..graph import KNNGraph, build_knn_graph
+from ..graph import KNNGraph, build_knn_graph, components
 from ..persistence import register_model
 from ._base import SupervisedClusterer, split_classes
-from ._subgraphs import adjacency, components, edge_tensors, subset_graph
+from ._subgraphs import adjacency, edge_tensors, subset_graph
 from .layers import GCNStack, MLPHead
 
 
@@ -218,7 +218,7 @@ class STARFC(SupervisedClusterer):
         keep = prob >= self.prune  # graph parsing
         src, dst = src[keep], dst[keep]
         keep = intimacy_filter(n, src, dst, self.intimacy)  # graph refinement
-        return components(n, src[keep], dst[keep])
+        return components(n, src[keep], dst[keep])[1]
 
     def _state(self) -> dict:
         return {"net": self.net_.state_dict()}

@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..decoding import component_peaks, components, count_edges, select_edges
-from ..graph import build_knn_graph
-from ..models import LanderNet
+from ..graph import build_knn_graph, components
 from .aggregation import aggregate, node_features
+from .decoding import component_peaks, count_edges, select_edges
+from .network import LanderNet
 
 
 @dataclass

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..decoding import component_peaks, components, select_edges
-from ..graph import build_knn_graph
+from ..graph import build_knn_graph, components
 from .aggregation import aggregate, node_features
+from .decoding import component_peaks, select_edges
 
 
 @dataclass

@@ -1,10 +1,8 @@
-"""Graph decoding (paper eqs. 5–6) and connected components."""
+"""Graph decoding (paper eqs. 5–6): edge selection and component peaks."""
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 
 def select_edges(nbr: np.ndarray, p: np.ndarray, density: np.ndarray, tau: float,
@@ -23,13 +21,6 @@ def select_edges(nbr: np.ndarray, p: np.ndarray, density: np.ndarray, tau: float
     has = cand.any(axis=1)
     src = np.flatnonzero(has)
     return src, safe[src, best[has]]
-
-
-def components(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[int, np.ndarray]:
-    """Connected components of the undirected graph on ``n`` nodes with edges (src, dst)."""
-    A = sp.csr_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
-    n_comp, labels = connected_components(A, directed=False)
-    return int(n_comp), labels.astype(np.int64)
 
 
 def count_edges(src: np.ndarray, dst: np.ndarray) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._validation import (
+from .._validation import (
     InputError,
     check_choice,
     check_features,
@@ -19,10 +19,13 @@ from ._validation import (
     encode_labels,
     l2_normalize,
 )
-from .hierarchy import AGGREGATIONS, HierarchyResult, build_training_levels, run_hierarchy
-from .models import EDGE_INPUTS, ENCODERS, LanderNet
-from .models.training import train_lander
-from .persistence import load_payload, register_model, save_payload
+from ..persistence import load_payload, register_model, save_payload
+from .aggregation import AGGREGATIONS
+from .hierarchy import HierarchyResult, run_hierarchy
+from .layers import EDGE_INPUTS, ENCODERS
+from .levels import build_training_levels
+from .network import LanderNet
+from .training import train_lander
 
 #: Thresholds tried by ``tau="auto"``.
 DEFAULT_TAU_GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
@@ -49,7 +52,7 @@ class HiLander:
     hidden, num_layers, heads : encoder width, depth and GAT heads.
     edge_input : what the edge MLP sees: "concat" is the paper's [h_i, h_j]; "symmetric"
         (default) adds h_i ⊙ h_j and |h_i − h_j|, which generalises to unseen identities far
-        better (see :class:`hilander.models.EdgeHead`); "similarity" adds the cosine a_ij.
+        better (see :class:`hilander.lander.EdgeHead`); "similarity" adds the cosine a_ij.
     knn_method : "auto", "exact", "ivf" or "hnsw" (see :func:`hilander.graph.build_knn_graph`).
     seed : makes training and the "auto" hold-out reproducible.
     progress : show progress bars.
@@ -168,7 +171,7 @@ class HiLander:
 
     def _choose_tau(self, X: np.ndarray, y: np.ndarray) -> float:
         """Hold out 20% of the classes, train on the rest, pick p_τ on the held-out ones."""
-        from .tune import grid_search
+        from ..tune import grid_search
 
         rng = np.random.default_rng(self.seed)
         classes = rng.permutation(y.max() + 1)

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..hierarchy.training import LevelGraph
-from .lander import LanderNet, lander_loss
+from .levels import LevelGraph
+from .network import LanderNet, lander_loss
 
 
 def _to_tensors(level: LevelGraph) -> dict[str, torch.Tensor]:

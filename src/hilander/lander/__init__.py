@@ -1,0 +1,22 @@
+"""Hi-LANDER in one package: network, training, decoding, hierarchy and the estimator.
+
+The modules follow the pipeline: ``layers``/``network`` (the GNN, eqs. 3-4 and the loss),
+``levels`` (ground-truth training levels, sec. 3.5), ``training`` (meta-training loop),
+``decoding`` (eqs. 5-6), ``aggregation`` (ψ, eq. 7), ``hierarchy`` (Algorithm 1) and
+``estimator`` (:class:`HiLander`).
+"""
+
+from .aggregation import AGGREGATIONS, aggregate, node_features
+from .decoding import component_peaks, count_edges, select_edges
+from .estimator import HiLander
+from .hierarchy import HierarchyResult, run_hierarchy
+from .layers import EDGE_INPUTS, ENCODERS, EdgeHead, GraphEncoder
+from .levels import LevelGraph, build_training_levels, true_density
+from .network import LanderNet, lander_loss
+
+__all__ = [
+    "AGGREGATIONS", "EDGE_INPUTS", "ENCODERS", "EdgeHead", "GraphEncoder", "HiLander",
+    "HierarchyResult", "LanderNet", "LevelGraph", "aggregate", "build_training_levels",
+    "component_peaks", "count_edges", "lander_loss", "node_features", "run_hierarchy",
+    "select_edges", "true_density",
+]
