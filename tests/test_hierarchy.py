@@ -1,7 +1,7 @@
 import numpy as np
 
 from hilander.datasets import make_open_set
-from hilander.lander import aggregate, build_training_levels, node_features, true_density
+from hilander.lander import Aggregator, build_training_levels, true_density
 
 
 def test_true_density_is_eq4_with_labels():
@@ -12,14 +12,19 @@ def test_true_density_is_eq4_with_labels():
     np.testing.assert_allclose(true_density(nbr, sim, same), [0.35, 0.25, -0.3], atol=1e-6)
 
 
-def test_aggregate_peak_and_mean():
-    ident = np.array([[1, 0], [0, 1], [1, 1], [3, 3]], dtype=np.float32)
-    comp = np.array([0, 0, 1, 1])
-    new_id, new_mean = aggregate(ident, comp, 2, np.array([1, 3]))
-    np.testing.assert_array_equal(new_id, [[0, 1], [3, 3]])
-    np.testing.assert_allclose(new_mean, [[0.5, 0.5], [2, 2]])
-    f = node_features(new_id, new_mean, "concat")
+def test_aggregate_peak_and_size_weighted_mean():
+    X = np.array([[1, 0], [0, 1], [1, 1], [3, 3], [0, 2]], dtype=np.float32)
+    agg = Aggregator(X, "concat")
+    agg.merge(np.array([0, 0, 1, 1, 2]), 3, np.array([1, 3, 4]))
+    np.testing.assert_array_equal(agg.identity, [[0, 1], [3, 3], [0, 2]])
+    np.testing.assert_allclose(agg.average, [[0.5, 0.5], [2, 2], [0, 2]])
+    # level 2 merges a 2-point and a 1-point super-node: the mean weighs members, not nodes
+    agg.merge(np.array([0, 0, 1]), 2, np.array([0, 2]))
+    np.testing.assert_allclose(agg.average, [[(1 + 0 + 1 + 3) / 4, (0 + 1 + 1 + 3) / 4], [0, 2]])
+    np.testing.assert_array_equal(agg.size, [4, 1])
+    f = agg.features()
     assert f.shape == (2, 4) and np.allclose(np.linalg.norm(f, axis=1), 1)
+    assert Aggregator(X, "peak").total is None  # no second copy of the features
 
 
 def test_training_levels_converge_to_one_node_per_identity():

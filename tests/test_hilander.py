@@ -10,7 +10,9 @@ from hilander.persistence import load_model
 def _variant(trained, **params):
     """The trained network under other inference settings, without re-training."""
     est = HiLander(**{**trained.get_params(), **params})
-    est.model_, est.tau_, est.n_features_in_ = trained.model_, trained.tau_, trained.n_features_in_
+    for name in ("model_", "tau_", "tau_upper_", "decoding_", "n_features_in_"):
+        setattr(est, name, getattr(trained, name))
+    est.max_levels_ = params.get("max_levels", trained.max_levels_)
     return est
 
 
@@ -68,17 +70,26 @@ def test_max_levels_and_early_stopping_flags(open_set, trained):
         assert cur <= prev / trained.k
 
 
-def test_tau_auto_picks_a_grid_value(open_set):
-    m = HiLander(tau="auto", epochs=15, tau_grid=(0.6, 0.9), seed=1)
-    m.fit(open_set.X_train, open_set.y_train)
-    assert m.tau_ in (0.6, 0.9)
-    assert m.tau_search_["best_params"]["tau"] == m.tau_
-    assert len(m.tau_search_["trials"]) == 2
+def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained):
+    from hilander.lander.selection import SIMILARITY_GRID
+
+    sel = trained.selection_
+    chosen = sel["chosen"]
+    grid = SIMILARITY_GRID if chosen["decoding"] == "similarity" else trained.tau_grid
+    assert trained.tau_ == chosen["tau"] and trained.tau_ in grid
+    assert trained.max_levels_ in (None, 1) and trained.decoding_ in ("peak", "similarity")
+    # the choice is the best held-out trial, and the held-out identities are 20% of 80
+    assert chosen["held_out_avg_f"] == max(t["avg_f"] for t in sel["trials"])
+    assert sel["held_out_classes"] == 16
+    # checkpoint selection kept the best held-out link AUC, the calibrated cosine included
+    best = max(score for _, score in sel["link_auc_curve"])
+    assert dict(sel["link_auc_curve"])[sel["best_step"]] == best
+    assert sel["link_auc_curve"][0][0] == 0
 
 
 @pytest.mark.parametrize("encoder,aggregation", [("gcn", "mean"), ("gat", "concat")])
 def test_other_encoders_and_aggregations_run(open_set, encoder, aggregation):
-    m = HiLander(encoder=encoder, aggregation=aggregation, epochs=10)
+    m = HiLander(encoder=encoder, aggregation=aggregation, epochs=5, tau=0.5)
     m.fit(open_set.X_train[:800], open_set.y_train[:800])
     labels = m.predict(open_set.X_test)
     assert labels.shape == open_set.y_test.shape and labels.min() == 0
@@ -126,7 +137,7 @@ def test_bad_fit_and_predict_inputs(open_set, trained):
         HiLander().predict(X)
     with pytest.raises(InputError, match="32 features but the model was trained on 64"):
         trained.predict(X[:, :32])
-    with pytest.raises(InputError, match="needs at least 11"):
+    with pytest.raises(InputError, match="needs at least 11"):  # k=10
         trained.predict(X[:5])
     with pytest.raises(InputError, match="empty"):
         trained.predict(np.zeros((0, 64)))

@@ -6,17 +6,19 @@ The modules follow the pipeline: ``layers``/``network`` (the GNN, eqs. 3-4 and t
 ``estimator`` (:class:`HiLander`).
 """
 
-from .aggregation import AGGREGATIONS, aggregate, node_features
+from .aggregation import AGGREGATIONS, Aggregator, node_features
 from .decoding import component_peaks, count_edges, select_edges
 from .estimator import HiLander
-from .hierarchy import HierarchyResult, run_hierarchy
+from .features import EDGE_FEATURE_NAMES, EdgeFeaturizer
+from .hierarchy import DECODINGS, HierarchyResult, LevelTrace, run_hierarchy
 from .layers import EDGE_INPUTS, ENCODERS, EdgeHead, GraphEncoder
-from .levels import LevelGraph, build_training_levels, true_density
+from .levels import LEVEL_MODES, LevelGraph, build_training_levels, level_graph, true_density
 from .network import LanderNet, lander_loss
 
 __all__ = [
-    "AGGREGATIONS", "EDGE_INPUTS", "ENCODERS", "EdgeHead", "GraphEncoder", "HiLander",
-    "HierarchyResult", "LanderNet", "LevelGraph", "aggregate", "build_training_levels",
-    "component_peaks", "count_edges", "lander_loss", "node_features", "run_hierarchy",
+    "AGGREGATIONS", "DECODINGS", "EDGE_FEATURE_NAMES", "EDGE_INPUTS", "ENCODERS", "LEVEL_MODES",
+    "Aggregator", "EdgeFeaturizer", "EdgeHead", "GraphEncoder", "HiLander", "HierarchyResult",
+    "LanderNet", "LevelGraph", "LevelTrace", "build_training_levels", "component_peaks",
+    "count_edges", "lander_loss", "level_graph", "node_features", "run_hierarchy",
     "select_edges", "true_density",
 ]

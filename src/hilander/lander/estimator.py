@@ -20,15 +20,16 @@ from .._validation import (
     l2_normalize,
 )
 from ..persistence import load_payload, register_model, save_payload
+from ..training import deterministic
 from .aggregation import AGGREGATIONS
-from .hierarchy import HierarchyResult, run_hierarchy
+from .hierarchy import DECODINGS, HierarchyResult, run_hierarchy
 from .layers import EDGE_INPUTS, ENCODERS
-from .levels import build_training_levels
+from .levels import LEVEL_MODES, LevelGraph, build_training_levels, level_graph
 from .network import LanderNet
-from .training import train_lander
+from .training import steps_for, train_lander
 
-#: Thresholds tried by ``tau="auto"``.
-DEFAULT_TAU_GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+#: Thresholds tried by ``tau="auto"`` (the paper uses 0.1 for species, 0.9 for faces).
+DEFAULT_TAU_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
 @register_model
@@ -41,56 +42,91 @@ class HiLander:
     Parameters
     ----------
     k : neighbours per node of every level's k-NN graph.
-    tau : edge threshold p_τ, or "auto" to hold out 20% of the training classes, pick p_τ on
-        them among ``tau_grid`` by the harmonic mean of Fp and Fb, then re-train on all classes.
+    tau : edge threshold p_τ, or "auto" (default): hold out ``holdout`` of the training
+        identities, train on the rest keeping the checkpoint of best held-out link AUC, then
+        choose p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER and the decoding by avg F on
+        the held-out identities, and re-fit on all identities (``refit``).
+    tau_upper : p_τ of levels ≥ 2 when ``tau`` is a number (None: the same as ``tau``).
+    decoding : "peak" (eqs. 5-6) or "similarity" (the authors' code: threshold on a_ij).
     encoder : "gat" (paper default) or "gcn".
-    aggregation : super-node feature: "peak" (identity), "mean" or "concat" (sec. 3.4).
+    aggregation : super-node feature: "peak" (identity), "mean" (size-weighted mean of the
+        members' input features) or "concat" (sec. 3.4).
     max_levels : cap on inference levels; 1 gives one-level LANDER. None runs to convergence.
     early_stopping : stop once a level adds more than 1/k of the previous level's edges (4.3).
-    epochs, optimizer, lr, momentum, weight_decay : cosine-annealed full-graph training; "adam"
-        (default, lr 0.01) or the supplementary's "sgd" (lr 0.1, momentum 0.9, decay 1e-5).
+    epochs, batch_size : an epoch draws as many seed nodes (in mini-batches of
+        ``batch_size``, with full neighbourhoods) as the training levels hold.
+    optimizer, lr, momentum, weight_decay : cosine-annealed; "adam" (default, lr 0.01) or the
+        supplementary's "sgd" (lr 0.1, momentum 0.9, decay 1e-5).
+    balanced : class-balanced linkage loss (positives and negatives weigh half each).
+    feature_noise : std of Gaussian noise on node features during training (augmentation).
+    dropout : dropout before the edge head's hidden layer.
     hidden, num_layers, heads : encoder width, depth and GAT heads.
-    edge_input : what the edge MLP sees: "concat" is the paper's [h_i, h_j]; "symmetric"
-        (default) adds h_i ⊙ h_j and |h_i − h_j|, which generalises to unseen identities far
-        better (see :class:`hilander.lander.EdgeHead`); "similarity" adds the cosine a_ij.
+    edge_input : what the edge head sees: "relational" (default: calibrated cosine plus a
+        learnt correction from class-agnostic relations, see :class:`hilander.lander.EdgeHead`),
+        "symmetric", "similarity" or the paper's "concat".
+    levels_mode : ground-truth training levels "label_pure" (paper) or "density_tree"
+        (authors' code).
+    train_ks : neighbour counts of the training graphs (None: ``(k,)``); several give
+        multi-k training as in the authors' code.
+    train_levels : cap on ground-truth levels per training graph (None: to convergence).
+    holdout : share of the training identities held out for selection when tau="auto".
+    refit : after selection, re-train on all identities for the selected number of steps.
     knn_method : "auto", "exact", "ivf" or "hnsw" (see :func:`hilander.graph.build_knn_graph`).
-    seed : makes training and the "auto" hold-out reproducible.
+    tau_grid : thresholds tried by the selection.
+    seed : makes training, the hold-out and so the labels reproducible.
     progress : show progress bars.
     """
 
     def __init__(
-        self, k: int = 10, tau: float | str = 0.7, *, encoder: str = "gat",
-        aggregation: str = "peak", max_levels: int | None = None, early_stopping: bool = True,
-        epochs: int = 60, optimizer: str = "adam", lr: float = 0.01, momentum: float = 0.9,
-        weight_decay: float = 1e-5,
-        hidden: int = 128, num_layers: int = 1, heads: int = 1, edge_input: str = "symmetric",
-        knn_method: str = "auto",
-        tau_grid: tuple[float, ...] = DEFAULT_TAU_GRID, seed: int = 0, progress: bool = False,
+        self, k: int = 10, tau: float | str = "auto", *, tau_upper: float | None = None,
+        decoding: str = "peak", encoder: str = "gat", aggregation: str = "peak",
+        max_levels: int | None = None, early_stopping: bool = True, epochs: int = 30,
+        batch_size: int = 1024, optimizer: str = "adam", lr: float = 0.01,
+        momentum: float = 0.9, weight_decay: float = 1e-5, balanced: bool = True,
+        feature_noise: float = 0.0, dropout: float = 0.0, hidden: int = 128,
+        num_layers: int = 1, heads: int = 1, edge_input: str = "relational",
+        levels_mode: str = "label_pure", train_ks: tuple[int, ...] | None = None,
+        train_levels: int | None = None, holdout: float = 0.2, refit: bool = True,
+        knn_method: str = "auto", tau_grid: tuple[float, ...] = DEFAULT_TAU_GRID,
+        seed: int = 0, progress: bool = False,
     ) -> None:
         self.k = k
         self.tau = tau
+        self.tau_upper = tau_upper
+        self.decoding = decoding
         self.encoder = encoder
         self.aggregation = aggregation
         self.max_levels = max_levels
         self.early_stopping = early_stopping
         self.epochs = epochs
+        self.batch_size = batch_size
         self.optimizer = optimizer
         self.lr = lr
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.balanced = balanced
+        self.feature_noise = feature_noise
+        self.dropout = dropout
         self.hidden = hidden
         self.num_layers = num_layers
         self.heads = heads
         self.edge_input = edge_input
+        self.levels_mode = levels_mode
+        self.train_ks = train_ks
+        self.train_levels = train_levels
+        self.holdout = holdout
+        self.refit = refit
         self.knn_method = knn_method
         self.tau_grid = tau_grid
         self.seed = seed
         self.progress = progress
 
     # -- scikit-learn plumbing -------------------------------------------------------------
-    _PARAMS = ("k", "tau", "encoder", "aggregation", "max_levels", "early_stopping", "epochs",
-               "optimizer", "lr", "momentum", "weight_decay", "hidden", "num_layers", "heads",
-               "edge_input", "knn_method", "tau_grid", "seed", "progress")
+    _PARAMS = ("k", "tau", "tau_upper", "decoding", "encoder", "aggregation", "max_levels",
+               "early_stopping", "epochs", "batch_size", "optimizer", "lr", "momentum",
+               "weight_decay", "balanced", "feature_noise", "dropout", "hidden", "num_layers",
+               "heads", "edge_input", "levels_mode", "train_ks", "train_levels", "holdout",
+               "refit", "knn_method", "tau_grid", "seed", "progress")
 
     def get_params(self, deep: bool = True) -> dict:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -99,9 +135,7 @@ class HiLander:
         for name, value in params.items():
             if name not in self._PARAMS:
                 raise InputError(f"HiLander has no parameter {name!r}; valid: {self._PARAMS}")
-            setattr(self, name, value)
-            if name == "tau" and value != "auto" and hasattr(self, "model_"):
-                self.tau_ = check_float(value, "tau", low=0.0, high=1.0)
+            setattr(self, name, value)  # fitted state (tau_, ...) is left as fitted
         return self
 
     def __repr__(self) -> str:
@@ -117,7 +151,22 @@ class HiLander:
         check_choice(self.aggregation, "aggregation", AGGREGATIONS)
         if self.max_levels is not None:
             check_int(self.max_levels, "max_levels", low=1)
+        if self.tau_upper is not None:
+            check_float(self.tau_upper, "tau_upper", low=0.0, high=1.0)
+        check_choice(self.decoding, "decoding", DECODINGS)
         check_int(self.epochs, "epochs", low=1)
+        check_int(self.batch_size, "batch_size", low=2)
+        check_float(self.feature_noise, "feature_noise", low=0.0)
+        check_float(self.dropout, "dropout", low=0.0, high=1.0, high_open=True)
+        check_choice(self.levels_mode, "levels_mode", LEVEL_MODES)
+        if self.train_ks is not None:
+            if not len(self.train_ks):
+                raise InputError("train_ks must list at least one neighbour count")
+            for kk in self.train_ks:
+                check_int(kk, "train_ks value", low=1)
+        if self.train_levels is not None:
+            check_int(self.train_levels, "train_levels", low=1)
+        check_float(self.holdout, "holdout", low=0.0, high=0.5, low_open=True)
         check_choice(self.optimizer, "optimizer", ("adam", "sgd"))
         check_float(self.lr, "lr", low=0.0, low_open=True)
         check_float(self.momentum, "momentum", low=0.0, high=1.0)
@@ -144,67 +193,94 @@ class HiLander:
         X = l2_normalize(X)
         t0 = time.perf_counter()
         self.n_features_in_ = X.shape[1]
-        self.tau_search_ = None
-        if self.tau == "auto":
-            self.tau_ = self._choose_tau(X, y)
-        else:
-            self.tau_ = float(self.tau)
-        self.model_, self.history_, self.n_train_levels_ = self._train(X, y)
+        self.selection_ = None
+        self.tau_, self.tau_upper_ = self.tau, self.tau_upper
+        self.max_levels_, self.decoding_ = self.max_levels, self.decoding
+        steps = None
+        with deterministic():
+            if self.tau == "auto":
+                steps = self._select(X, y)
+            if self.tau != "auto" or self.refit:
+                self.model_, log, self.n_train_levels_ = self._train(X, y, steps=steps)
+                self.history_ = log.losses
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
-    def _train(self, X: np.ndarray, y: np.ndarray):
+    def _levels(self, X: np.ndarray, y: np.ndarray) -> list[LevelGraph]:
+        """Ground-truth levels of every training graph (one per neighbour count)."""
+        cap = self.train_levels if self.train_levels is not None else self.max_levels
+        levels: list[LevelGraph] = []
+        for kk in self.train_ks or (self.k,):
+            levels += build_training_levels(X, y, kk, aggregation=self.aggregation,
+                                            max_levels=cap, knn_method=self.knn_method,
+                                            mode=self.levels_mode)
+        return levels
+
+    def _train(self, X: np.ndarray, y: np.ndarray, *, steps: int | None = None,
+               held_out: LevelGraph | None = None):
         torch.manual_seed(self.seed)
-        # one-level LANDER learns from level-1 graphs only, like the paper's ablation
-        levels = build_training_levels(X, y, self.k, aggregation=self.aggregation,
-                                       max_levels=self.max_levels, knn_method=self.knn_method)
+        levels = self._levels(X, y)
         model = self._new_model()
-        history = train_lander(model, levels, epochs=self.epochs, lr=self.lr,
-                               optimizer=self.optimizer, momentum=self.momentum,
-                               weight_decay=self.weight_decay, progress=self.progress)
-        return model, history, len(levels)
+        if steps is None:
+            steps = steps_for(levels, self.epochs, self.batch_size)
+        log = train_lander(
+            model, levels, steps=steps, batch_size=self.batch_size, lr=self.lr,
+            optimizer=self.optimizer, momentum=self.momentum,
+            weight_decay=self.weight_decay, balanced=self.balanced,
+            feature_noise=self.feature_noise, held_out=held_out, seed=self.seed,
+            progress=self.progress,
+        )
+        return model, log, len(levels)
 
     def _new_model(self) -> LanderNet:
         in_dim = self.n_features_in_ * (2 if self.aggregation == "concat" else 1)
         return LanderNet(in_dim, self.hidden, self.num_layers, self.encoder, self.heads,
-                         edge_input=self.edge_input)
+                         dropout=self.dropout, edge_input=self.edge_input)
 
-    def _choose_tau(self, X: np.ndarray, y: np.ndarray) -> float:
-        """Hold out 20% of the classes, train on the rest, pick p_τ on the held-out ones."""
-        from ..tune import grid_search
+    def _select(self, X: np.ndarray, y: np.ndarray) -> int:
+        """Hold out identities, train on the rest, choose the decoding settings on them.
 
-        rng = np.random.default_rng(self.seed)
-        classes = rng.permutation(y.max() + 1)
-        n_val = max(1, int(round(0.2 * classes.size)))
-        val_mask = np.isin(y, classes[:n_val])
-        if (~val_mask).sum() <= self.k or val_mask.sum() <= self.k or n_val == classes.size:
-            raise InputError(
-                f'tau="auto" needs more data: the 20% held-out classes and the rest must each '
-                f"have more than k={self.k} points"
-            )
-        if np.unique(y[~val_mask]).size < 2:
-            raise InputError('tau="auto" needs at least 3 classes in y')
-        model, _, _ = self._train(X[~val_mask], y[~val_mask])
-        X_val = X[val_mask]
+        Returns the number of training steps whose weights were kept, for the re-fit.
+        """
+        from .selection import select_decoding, split_identities
 
-        def run(params: dict) -> np.ndarray:
-            return self._cluster_with(model, X_val, params["tau"]).labels
-
-        result = grid_search(run, {"tau": list(self.tau_grid)}, y[val_mask])
-        self.tau_search_ = result.to_dict()
-        return float(result.best_params["tau"])
+        val_mask = split_identities(y, self.holdout, self.k, self.seed)
+        X_val, y_val = X[val_mask], encode_labels(y[val_mask])
+        held_out = level_graph(X_val, y_val, self.k, self.knn_method)
+        model, log, _ = self._train(X[~val_mask], encode_labels(y[~val_mask]),
+                                    held_out=held_out)
+        self.model_, self.history_ = model, log.losses
+        self.n_train_levels_ = 0
+        choice, table = select_decoding(
+            lambda params: self._cluster_with(model, X_val, **params).labels, y_val,
+            tau_grid=self.tau_grid, levels_fixed=self.max_levels, progress=self.progress)
+        self.tau_, self.tau_upper_ = choice["tau"], choice["tau_upper"]
+        self.max_levels_, self.decoding_ = choice["max_levels"], choice["decoding"]
+        self.selection_ = {
+            "held_out_classes": int(y_val.max() + 1), "held_out_points": int(val_mask.sum()),
+            "best_step": log.best_step, "steps": len(log.losses),
+            "link_auc_curve": log.scores, "chosen": choice, "trials": table,
+        }
+        return log.best_step
 
     # -- inference ---------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise InputError("this HiLander is not fitted yet: call fit(X, y) or load a model")
 
-    def _cluster_with(self, model: LanderNet, X: np.ndarray, tau: float) -> HierarchyResult:
+    def _cluster_with(self, model: LanderNet, X: np.ndarray, *, tau: float,
+                      tau_upper: float | None, max_levels: int | None, decoding: str,
+                      observer=None) -> HierarchyResult:
         return run_hierarchy(
-            model, X, k=self.k, tau=tau, aggregation=self.aggregation,
-            max_levels=self.max_levels, early_stopping=self.early_stopping,
-            knn_method=self.knn_method, progress=self.progress,
+            model, X, k=self.k, tau=tau, tau_upper=tau_upper, aggregation=self.aggregation,
+            max_levels=max_levels, early_stopping=self.early_stopping,
+            knn_method=self.knn_method, progress=self.progress, decoding=decoding,
+            observer=observer,
         )
+
+    def _decoding_params(self) -> dict:
+        return {"tau": self.tau_, "tau_upper": self.tau_upper_,
+                "max_levels": self.max_levels_, "decoding": self.decoding_}
 
     def cluster(self, X) -> HierarchyResult:
         """Cluster new embeddings and return every level of the hierarchy."""
@@ -221,7 +297,8 @@ class HiLander:
             )
         torch.manual_seed(self.seed)
         t0 = time.perf_counter()
-        result = self._cluster_with(self.model_, l2_normalize(X), self.tau_)
+        with deterministic():
+            result = self._cluster_with(self.model_, l2_normalize(X), **self._decoding_params())
         result.timings["total"] = time.perf_counter() - t0
         return result
 
@@ -239,9 +316,15 @@ class HiLander:
         self._check_fitted()
         config = self.get_params()
         config["tau_grid"] = list(config["tau_grid"])
+        if config["train_ks"] is not None:
+            config["train_ks"] = list(config["train_ks"])
         state = {
             "weights": self.model_.state_dict(),
             "tau_": self.tau_,
+            "tau_upper_": self.tau_upper_,
+            "max_levels_": self.max_levels_,
+            "decoding_": self.decoding_,
+            "selection_": self.selection_,
             "n_features_in_": self.n_features_in_,
             "n_train_levels_": self.n_train_levels_,
             "history_": list(self.history_),
@@ -260,10 +343,16 @@ class HiLander:
         try:
             config = dict(payload["config"])
             config["tau_grid"] = tuple(config["tau_grid"])
+            if config.get("train_ks") is not None:
+                config["train_ks"] = tuple(config["train_ks"])
             est = cls(**config)
             state = payload["state"]
             est.n_features_in_ = int(state["n_features_in_"])
             est.tau_ = float(state["tau_"])
+            est.tau_upper_ = state["tau_upper_"]
+            est.max_levels_ = state["max_levels_"]
+            est.decoding_ = str(state["decoding_"])
+            est.selection_ = state["selection_"]
             est.n_train_levels_ = int(state["n_train_levels_"])
             est.history_ = list(state["history_"])
             model = est._new_model()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..graph import build_knn_graph, components
-from .aggregation import aggregate, node_features
+from .aggregation import Aggregator
 from .decoding import component_peaks, count_edges, select_edges
 from .network import LanderNet
 
@@ -41,18 +42,39 @@ class HierarchyResult:
         return int(self.labels.max() + 1) if self.labels.size else 0
 
 
+#: Decodings of a level: "peak" (eqs. 5-6: each node links to its best denser neighbour with
+#: p_ij ≥ τ) or "similarity" (the authors' code's alternative: the same tree, but the
+#: threshold is on the cosine a_ij and the best neighbour is the most similar one).
+DECODINGS = ("peak", "similarity")
+
+
+@dataclass
+class LevelTrace:
+    """What one level saw, for diagnostics: its graph, the model's outputs and its nodes."""
+
+    level: int
+    nbr: np.ndarray
+    sim: np.ndarray
+    p: np.ndarray
+    density: np.ndarray
+    rep: np.ndarray       # node -> input point holding its identity
+    n_edges: int
+
+
 def run_hierarchy(
     model: LanderNet, X: np.ndarray, *, k: int, tau: float, aggregation: str,
     max_levels: int | None = None, early_stopping: bool = True, knn_method: str = "auto",
-    chunk: int = 65536, progress: bool = False,
+    chunk: int = 65536, progress: bool = False, tau_upper: float | None = None,
+    decoding: str = "peak", observer: Callable[[LevelTrace], None] | None = None,
 ) -> HierarchyResult:
     """Cluster ``X`` (already validated, l2-normalised) level by level until no edge is added.
 
-    Early stopping (sec. 4.3): once a level adds more than 1/k of the previous level's edges,
-    the agglomeration is near convergence; that level is kept and the loop stops.
+    ``tau_upper`` is the threshold of levels ≥ 2 (None: ``tau``). Early stopping (sec. 4.3):
+    once a level adds more than 1/k of the previous level's edges, the agglomeration is near
+    convergence; that level is kept and the loop stops.
     """
     n_points = X.shape[0]
-    identity, average = X, X
+    agg = Aggregator(X, aggregation)
     assign = np.arange(n_points)        # input point -> current node
     rep = np.arange(n_points)           # current node -> input point holding its identity
     result = HierarchyResult(labels=np.arange(n_points))
@@ -61,22 +83,26 @@ def run_hierarchy(
     prev_edges = None
     model.eval()
     while max_levels is None or result.n_levels < max_levels:
-        n = identity.shape[0]
+        n = agg.identity.shape[0]
         if n < 2:
             result.stopped_by = "single node"
             break
         t0 = time.perf_counter()
-        feats = node_features(identity, average, aggregation)
+        feats = agg.features()
         g = build_knn_graph(feats, min(k, n - 1), normalize=False, method=knn_method,
                             progress=progress and n > 100_000)
         t1 = time.perf_counter()
-        p, dens = model.predict(torch.from_numpy(feats), torch.from_numpy(g.indices),
-                                torch.from_numpy(g.similarities), chunk=chunk)
-        p, dens = p.numpy(), dens.numpy()
+        p, dens = model.predict(torch.from_numpy(feats), g.indices, g.similarities, chunk=chunk)
         t2 = time.perf_counter()
-        src, dst = select_edges(g.indices, p, dens, tau)
-        n_edges = count_edges(src, dst)
         level = result.n_levels + 1
+        t = tau if level == 1 or tau_upper is None else tau_upper
+        if decoding == "similarity":
+            src, dst = select_edges(g.indices, g.similarities, dens, t)
+        else:
+            src, dst = select_edges(g.indices, p, dens, t)
+        n_edges = count_edges(src, dst)
+        if observer is not None:
+            observer(LevelTrace(level, g.indices, g.similarities, p, dens, rep, n_edges))
         times[f"level{level}_knn"] = t1 - t0
         times[f"level{level}_gnn"] = t2 - t1
         times["knn"] += t1 - t0
@@ -87,7 +113,7 @@ def run_hierarchy(
             break
         n_comp, comp = components(n, src, dst)
         peaks = component_peaks(comp, n_comp, dens)
-        identity, average = aggregate(identity, comp, n_comp, peaks)
+        agg.merge(comp, n_comp, peaks)
         assign = comp[assign]
         rep = rep[peaks]
         result.level_labels.append(assign.copy())

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch_geometric.nn import GATConv, GCNConv
 
+from .features import N_EDGE_FEATURES
+
 ENCODERS = ("gat", "gcn")
 
 
@@ -37,6 +39,7 @@ class GraphEncoder(nn.Module):
         self.out_dim = dim
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """Full-graph pass; ``edge_index`` flows neighbour -> node (self loops added here)."""
         if self.kind == "gat":
             loops = torch.arange(x.shape[0]).repeat(2, 1)
             edge_index = torch.cat([edge_index, loops], dim=1)
@@ -47,68 +50,128 @@ class GraphEncoder(nn.Module):
     @torch.no_grad()
     def forward_chunked(self, x: torch.Tensor, nbr: torch.Tensor, chunk: int) -> torch.Tensor:
         """``nbr`` is the (n, k) neighbour table; messages flow from neighbours to each node."""
-        n, k = nbr.shape
+        n = nbr.shape[0]
+        deg = _in_degree(nbr, x.dtype)
         for conv, act in zip(self.convs, self.acts, strict=True):
-            out = []
-            for s in range(0, n, chunk):
-                e = min(s + chunk, n)
-                rows = nbr[s:e]
-                valid = rows >= 0
-                dst_local = torch.arange(e - s).unsqueeze(1).expand(-1, k)[valid]
-                src = rows[valid]
-                if self.kind == "gat":
-                    ei = torch.stack([src, dst_local])
-                    # bipartite call: sources are all nodes, targets the chunk, plus self loops
-                    loops = torch.stack([torch.arange(s, e), torch.arange(e - s)])
-                    ei = torch.cat([ei, loops], dim=1)
-                    h = conv((x, x[s:e]), ei, size=(n, e - s))
-                else:
-                    # GCN normalisation needs global degrees: evaluate on the chunk's full
-                    # 1-hop neighbourhood instead
-                    h = _gcn_chunk(conv, x, nbr, s, e)
-                out.append(act(h))
-            x = torch.cat(out)
+            x = torch.cat([act(self._conv(conv, x, None, nbr, torch.arange(s, min(s + chunk, n)),
+                                          deg))
+                           for s in range(0, n, chunk)])
         return x
 
+    def forward_targets(self, x: torch.Tensor, nbr: torch.Tensor,
+                        targets: torch.Tensor) -> torch.Tensor:
+        """Embeddings of the ``targets`` nodes only, computed from their full neighbourhoods.
 
-def _gcn_chunk(conv: GCNConv, x: torch.Tensor, nbr: torch.Tensor, s: int, e: int):
-    n, k = nbr.shape
-    rows = nbr[s:e]
-    valid = rows >= 0
-    src = rows[valid]
-    dst = torch.arange(s, e).unsqueeze(1).expand(-1, k)[valid]
-    # messages flow into each node from its own k-NN row, so in-degree = valid row entries + loop
-    deg = (nbr >= 0).sum(dim=1).to(x.dtype) + 1.0
-    xw = conv.lin(x)
-    norm = (deg[src] * deg[dst]).rsqrt()
-    agg = torch.zeros(e - s, xw.shape[1])
-    agg.index_add_(0, dst - s, xw[src] * norm.unsqueeze(1))
-    agg += xw[s:e] / deg[s:e].unsqueeze(1)
-    if conv.bias is not None:
-        agg += conv.bias
-    return agg
+        Layer ``l`` is evaluated on the targets' (L − l)-hop neighbourhood and no further, so a
+        mini-batch of seed nodes costs its own receptive field, not the whole graph.
+        """
+        hops = [targets]
+        for _ in range(len(self.convs) - 1):
+            t = hops[-1]
+            rows = nbr[t]
+            hops.append(torch.unique(torch.cat([t, rows[rows >= 0]])))
+        hops.reverse()
+        deg = _in_degree(nbr, x.dtype)
+        src_ids = None  # layer 1 reads every node's input feature
+        for conv, act, t in zip(self.convs, self.acts, hops, strict=True):
+            x = act(self._conv(conv, x, src_ids, nbr, t, deg))
+            src_ids = t
+        return x
+
+    def _conv(self, conv, x: torch.Tensor, src_ids: torch.Tensor | None, nbr: torch.Tensor,
+              targets: torch.Tensor, deg: torch.Tensor) -> torch.Tensor:
+        """One layer on the ``targets``; ``x`` holds the nodes ``src_ids`` (None: all nodes)."""
+        rows = nbr[targets]
+        valid = rows >= 0
+        m, k = rows.shape
+        dst_local = torch.arange(m).unsqueeze(1).expand(-1, k)[valid]
+        src = rows[valid]
+        self_src = targets
+        if src_ids is not None:
+            # global ids -> positions in the previous layer's node set (sorted)
+            src = torch.searchsorted(src_ids, src)
+            self_src = torch.searchsorted(src_ids, targets)
+        if self.kind == "gat":
+            # bipartite call: sources are the known nodes, targets the given ones, plus self loops
+            ei = torch.cat([torch.stack([src, dst_local]),
+                            torch.stack([self_src, torch.arange(m)])], dim=1)
+            return conv((x, x[self_src]), ei, size=(x.shape[0], m))
+        # GCN normalisation uses global in-degrees (own k-NN row + self loop)
+        xw = conv.lin(x)
+        dst_global = targets.unsqueeze(1).expand(-1, k)[valid]
+        norm = (deg[rows[valid]] * deg[dst_global]).rsqrt()
+        agg = torch.zeros(m, xw.shape[1], dtype=xw.dtype)
+        agg.index_add_(0, dst_local, xw[src] * norm.unsqueeze(1))
+        agg = agg + xw[self_src] / deg[targets].unsqueeze(1)
+        if conv.bias is not None:
+            agg = agg + conv.bias
+        return agg
 
 
-EDGE_INPUTS = ("concat", "symmetric", "similarity")
+def _in_degree(nbr: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    # messages flow into each node from its own k-NN row, plus a self loop
+    return (nbr >= 0).sum(dim=1).to(dtype) + 1.0
+
+
+EDGE_INPUTS = ("relational", "symmetric", "concat", "similarity")
 
 
 class EdgeHead(nn.Module):
-    """Two-layer MLP on a pair of node embeddings giving two logits (different / same label).
+    """Edge MLP giving two logits (different / same identity) per edge.
 
-    ``"concat"`` is the paper's ``[h_i, h_j]``. On unseen identities an MLP on the bare
-    concatenation tends to learn *where* training identities lie rather than whether two
-    nodes are alike, so ``"symmetric"`` adds ``h_i ⊙ h_j`` and ``|h_i − h_j|`` and
-    ``"similarity"`` adds the input cosine similarity a_ij; both keep the paper's MLP.
+    ``"concat"`` is the paper's ``[h_i, h_j]``; ``"symmetric"`` adds ``h_i ⊙ h_j`` and
+    ``|h_i − h_j|``; ``"similarity"`` adds a_ij. On unseen identities an MLP on embeddings
+    tends to learn *where* the training identities lie rather than whether two nodes are alike,
+    so ``"relational"`` (default) scores a calibrated cosine ``scale · a_ij + bias`` plus a
+    learnt correction from the symmetric embedding terms and the class-agnostic relations of
+    :mod:`hilander.lander.features`. The correction's last layer starts at zero: before any
+    step the head *is* the calibrated cosine, and checkpoint selection on held-out identities
+    can always fall back to it.
     """
 
-    def __init__(self, dim: int, hidden: int, edge_input: str = "concat") -> None:
+    def __init__(self, dim: int, hidden: int, edge_input: str = "relational",
+                 dropout: float = 0.0) -> None:
         super().__init__()
         self.edge_input = edge_input
-        width = {"concat": 2 * dim, "symmetric": 4 * dim, "similarity": 2 * dim + 1}[edge_input]
-        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.PReLU(hidden), nn.Linear(hidden, 2))
+        width = {"concat": 2 * dim, "symmetric": 4 * dim, "similarity": 2 * dim + 1,
+                 "relational": 2 * dim + N_EDGE_FEATURES}[edge_input]
+        out = 1 if edge_input == "relational" else 2
+        self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, hidden),
+                                 nn.PReLU(hidden), nn.Linear(hidden, out))
+        if edge_input == "relational":
+            nn.init.zeros_(self.mlp[-1].weight)
+            nn.init.zeros_(self.mlp[-1].bias)
+            self.scale = nn.Parameter(torch.tensor(10.0))
+            self.bias = nn.Parameter(torch.tensor(-5.0))
+
+    @property
+    def needs_features(self) -> bool:
+        return self.edge_input == "relational"
+
+    @torch.no_grad()
+    def calibrate(self, sim: torch.Tensor, same: torch.Tensor, balanced: bool = True) -> None:
+        """Set ``scale`` and ``bias`` to a logistic fit of q_ij on a_ij (relational head only)."""
+        if self.edge_input != "relational":
+            return
+        from sklearn.linear_model import LogisticRegression
+
+        a = sim.reshape(-1, 1).double().numpy()
+        q = same.reshape(-1).numpy() > 0.5
+        if q.all() or not q.any():
+            return
+        lr = LogisticRegression(C=1e4, class_weight="balanced" if balanced else None)
+        lr.fit(a, q)
+        self.scale.fill_(float(lr.coef_[0, 0]))
+        self.bias.fill_(float(lr.intercept_[0]))
 
     def forward(self, h_src: torch.Tensor, h_dst: torch.Tensor,
-                sim: torch.Tensor | None = None) -> torch.Tensor:
+                edge_attr: torch.Tensor) -> torch.Tensor:
+        """``edge_attr`` is (E, F) with a_ij in column 0 (F = 1 suffices but for "relational")."""
+        sim = edge_attr[:, 0]
+        if self.edge_input == "relational":
+            parts = [h_src * h_dst, (h_src - h_dst).abs(), edge_attr]
+            z = self.scale * sim + self.bias + self.mlp(torch.cat(parts, dim=-1))[:, 0]
+            return torch.stack([torch.zeros_like(z), z], dim=1)
         parts = [h_src, h_dst]
         if self.edge_input == "symmetric":
             parts += [h_src * h_dst, (h_src - h_dst).abs()]

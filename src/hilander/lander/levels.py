@@ -7,8 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..graph import build_knn_graph, components
-from .aggregation import aggregate, node_features
+from .aggregation import Aggregator
 from .decoding import component_peaks, select_edges
+from .features import EdgeFeaturizer
+
+#: How the ground-truth levels merge: "label_pure" (paper sec. 3.5: a node links to its most
+#: similar same-label denser neighbour) or "density_tree" (the authors' code: a node links to
+#: its most similar denser neighbour whatever its label, by the true density).
+LEVEL_MODES = ("label_pure", "density_tree")
 
 
 @dataclass
@@ -20,6 +26,8 @@ class LevelGraph:
     sim: np.ndarray        # (n, k) a_ij, cosine similarity of node features
     same: np.ndarray       # (n, k) q_ij = 1(y_i == y_j), 0 on padding
     density: np.ndarray    # (n,) d_i = (1/k) Σ_j e_ij a_ij with e_ij = ±1
+    edge_attr: np.ndarray  # (n, k, F) relational edge features, a_ij first
+    labels: np.ndarray     # (n,) identity of each node
 
     @property
     def n_nodes(self) -> int:
@@ -32,39 +40,48 @@ def true_density(nbr: np.ndarray, sim: np.ndarray, same: np.ndarray) -> np.ndarr
     return ((e * sim).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)).astype(np.float32)
 
 
+def level_graph(feats: np.ndarray, labels: np.ndarray, k: int,
+                knn_method: str = "auto") -> LevelGraph:
+    """The supervised k-NN graph of one level's node features and identities."""
+    n = feats.shape[0]
+    g = build_knn_graph(feats, min(k, n - 1), normalize=False, method=knn_method)
+    nbr, sim = g.indices, g.similarities
+    safe = np.where(nbr >= 0, nbr, 0)
+    same = ((labels[safe] == labels[:, None]) & (nbr >= 0)).astype(np.float32)
+    return LevelGraph(feats, nbr, sim, same, true_density(nbr, sim, same),
+                      EdgeFeaturizer(nbr, sim).rows(), labels)
+
+
 def build_training_levels(
     X: np.ndarray, y: np.ndarray, k: int, *, aggregation: str = "peak",
-    max_levels: int | None = None, knn_method: str = "auto",
+    max_levels: int | None = None, knn_method: str = "auto", mode: str = "label_pure",
 ) -> list[LevelGraph]:
-    """Run Algorithm 1 with ground-truth edges E'_gt to get every level's graph.
+    """Run Algorithm 1 with ground-truth edges to get every level's graph.
 
-    A node links to its most similar same-label neighbour among those at least as dense;
-    super-nodes inherit their members' label. Stops when no edge is added.
+    Super-nodes inherit their peak's label. Stops when no edge is added.
     """
-    identity = X.astype(np.float32)
-    average = identity
+    agg = Aggregator(X.astype(np.float32), aggregation)
     labels = np.asarray(y)
     levels: list[LevelGraph] = []
     while max_levels is None or len(levels) < max_levels:
-        n = identity.shape[0]
+        n = agg.identity.shape[0]
         if n < 2:
             break
-        feats = node_features(identity, average, aggregation)
-        g = build_knn_graph(feats, min(k, n - 1), normalize=False, method=knn_method)
-        nbr, sim = g.indices, g.similarities
-        safe = np.where(nbr >= 0, nbr, 0)
-        same = ((labels[safe] == labels[:, None]) & (nbr >= 0)).astype(np.float32)
-        dens = true_density(nbr, sim, same)
-        level = LevelGraph(feats, nbr, sim, same, dens)
-        # ê_ij is 1 on every same-label edge: break ties by similarity, as the GNN would
-        src, dst = select_edges(nbr, same, dens, 0.5, score=np.where(same > 0, sim, -np.inf))
+        level = level_graph(agg.features(), labels, k, knn_method)
+        nbr, sim, same = level.nbr, level.sim, level.same
+        if mode == "label_pure":
+            # ê_ij is 1 on every same-label edge: break ties by similarity, as the GNN would
+            src, dst = select_edges(nbr, same, level.density, 0.5,
+                                    score=np.where(same > 0, sim, -np.inf))
+        else:
+            src, dst = select_edges(nbr, np.ones_like(sim), level.density, 0.5, score=sim)
         if len(src) == 0:
             if not levels:
                 levels.append(level)  # still teaches the model to add no edge
             break
         levels.append(level)
         n_comp, comp = components(n, src, dst)
-        peaks = component_peaks(comp, n_comp, dens)
-        identity, average = aggregate(identity, comp, n_comp, peaks)
+        peaks = component_peaks(comp, n_comp, level.density)
+        agg.merge(comp, n_comp, peaks)
         labels = labels[peaks]
     return levels

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .features import EdgeFeaturizer
 from .layers import EdgeHead, GraphEncoder
 
 
@@ -18,46 +20,61 @@ def knn_edge_index(nbr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class LanderNet(nn.Module):
-    """Graph encoder + edge MLP; densities come from the edge probabilities, no extra head.
+    """Graph encoder + edge head; densities come from the edge probabilities, no extra head.
 
-    For node ``i`` and its neighbours ``j``: p_ij = softmax(MLP([h_i, h_j]))[same],
+    For node ``i`` and its neighbours ``j``: p_ij = softmax(head(h_i, h_j, relations))[same],
     ê_ij = p_ij − (1 − p_ij) (eq. 3) and d̂_i = (1/k) Σ_j ê_ij · a_ij (eq. 4), where a_ij is
     the inner product of the (l2-normalised) input features.
     """
 
     def __init__(self, in_dim: int, hidden: int = 128, num_layers: int = 1,
                  encoder: str = "gat", heads: int = 1, dropout: float = 0.0,
-                 edge_input: str = "concat") -> None:
+                 edge_input: str = "relational") -> None:
         super().__init__()
-        self.encoder = GraphEncoder(in_dim, hidden, num_layers, encoder, heads, dropout)
-        self.head = EdgeHead(self.encoder.out_dim, hidden, edge_input)
+        self.encoder = GraphEncoder(in_dim, hidden, num_layers, encoder, heads)
+        self.head = EdgeHead(self.encoder.out_dim, hidden, edge_input, dropout)
 
-    def forward(self, x: torch.Tensor, nbr: torch.Tensor, sim: torch.Tensor):
-        """Return (edge logits (E, 2) over valid edges, valid mask (n, k), d̂ (n,))."""
-        edge_index, valid = knn_edge_index(nbr)
-        h = self.encoder(x, edge_index)
-        rows = edge_index[1]
-        logits = self.head(h[rows], h[edge_index[0]], sim[valid])
+    def forward(self, x: torch.Tensor, nbr: torch.Tensor, edge_attr: torch.Tensor,
+                rows: torch.Tensor | None = None):
+        """Scores of the edges of ``rows`` (every row when None).
+
+        ``edge_attr`` is (len(rows), k, F) for those rows, a_ij in column 0. Returns (edge
+        logits (E, 2) over the valid edges, valid mask (m, k), d̂ of the rows (m,)).
+        """
+        if rows is None:
+            rows = torch.arange(nbr.shape[0])
+        blk = nbr[rows]
+        valid = blk >= 0
+        targets = torch.unique(torch.cat([rows, blk[valid]]))
+        h = self.encoder.forward_targets(x, nbr, targets)
+        m, k = blk.shape
+        hi = h[torch.searchsorted(targets, rows)].unsqueeze(1).expand(-1, k, -1)[valid]
+        hj = h[torch.searchsorted(targets, blk[valid])]
+        logits = self.head(hi, hj, edge_attr[valid])
         p = torch.zeros(valid.shape, dtype=logits.dtype).masked_scatter(
             valid, F.softmax(logits, dim=1)[:, 1])
-        return logits, valid, _density(p, valid, sim)
+        return logits, valid, _density(p, valid, edge_attr[..., 0])
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, nbr: torch.Tensor, sim: torch.Tensor,
-                chunk: int = 65536):
-        """Memory-bounded inference: (p (n, k) with 0 on padding, d̂ (n,))."""
+    def predict(self, x: torch.Tensor, nbr: np.ndarray, sim: np.ndarray, chunk: int = 65536):
+        """Memory-bounded inference: (p (n, k) with 0 on padding, d̂ (n,)) as numpy arrays."""
         n, k = nbr.shape
-        h = self.encoder.forward_chunked(x, nbr, chunk)
-        p = torch.zeros(n, k)
+        nbr_t = torch.from_numpy(nbr)
+        h = self.encoder.forward_chunked(x, nbr_t, chunk)
+        featurizer = EdgeFeaturizer(nbr, sim) if self.head.needs_features else None
+        p = np.zeros((n, k), dtype=np.float32)
         rows_per = max(1, chunk // max(k, 1))
         for s in range(0, n, rows_per):
             e = min(s + rows_per, n)
-            blk = nbr[s:e]
-            valid = blk >= 0
-            hi = h[s:e].unsqueeze(1).expand(-1, k, -1)[valid]
-            hj = h[blk[valid]]
-            p[s:e][valid] = F.softmax(self.head(hi, hj, sim[s:e][valid]), dim=1)[:, 1]
-        return p, _density(p, nbr >= 0, sim)
+            attr = (featurizer.rows(s, e) if featurizer is not None
+                    else sim[s:e, :, None])
+            valid = nbr[s:e] >= 0
+            blk = nbr_t[s:e][torch.from_numpy(valid)]
+            hi = h[s:e].unsqueeze(1).expand(-1, k, -1)[torch.from_numpy(valid)]
+            logits = self.head(hi, h[blk], torch.from_numpy(attr[valid]))
+            p[s:e][valid] = F.softmax(logits, dim=1)[:, 1].numpy()
+        dens = _density(torch.from_numpy(p), torch.from_numpy(nbr >= 0), torch.from_numpy(sim))
+        return p, dens.numpy()
 
 
 def _density(p: torch.Tensor, valid: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
@@ -68,19 +85,26 @@ def _density(p: torch.Tensor, valid: torch.Tensor, sim: torch.Tensor) -> torch.T
     return (e_hat * sim).sum(dim=1) / count
 
 
-def lander_loss(logits: torch.Tensor, valid: torch.Tensor, d_hat: torch.Tensor,
-                nbr: torch.Tensor, same: torch.Tensor, density: torch.Tensor):
-    """L = L_conn + L_den (eqs. 8–11).
+def lander_loss(logits: torch.Tensor, same: torch.Tensor, mask: torch.Tensor,
+                d_hat: torch.Tensor, density: torch.Tensor, *, balanced: bool = False):
+    """L = L_conn + L_den (eqs. 8–11) over E edges and their rows.
 
-    ``same`` is q_ij for the valid edges (row-major), ``density`` the ground-truth d_i. Edges
-    with d_i > d_j contribute zero but still count in the 1/|E| average, as eq. 9 states.
+    ``same`` is q_ij and ``mask`` 1(d_i ≤ d_j) per edge, ``density`` the true d_i of the rows.
+    Masked edges contribute zero but still count in the 1/|E| average, as eq. 9 states. With
+    ``balanced`` the positive and negative kept edges weigh half each (unseen identities have
+    other positive shares than the training ones, and upper levels are mostly negative).
     """
-    n, k = nbr.shape
-    rows = torch.arange(n).unsqueeze(1).expand(n, k)[valid]
-    cols = nbr[valid]
-    mask = (density[rows] <= density[cols]).to(logits.dtype)
+    mask = mask.to(logits.dtype)
+    weight = mask
+    if balanced:
+        kept = mask.sum()
+        pos = (mask * same).sum()
+        neg = kept - pos
+        w_pos = kept / (2 * pos) if pos > 0 else torch.zeros(())
+        w_neg = kept / (2 * neg) if neg > 0 else torch.zeros(())
+        weight = mask * torch.where(same > 0.5, w_pos, w_neg)
     logp = F.log_softmax(logits, dim=1)
     per_edge = same * logp[:, 1] + (1.0 - same) * logp[:, 0]
-    l_conn = -(per_edge * mask).sum() / max(per_edge.numel(), 1)
+    l_conn = -(per_edge * weight).sum() / max(per_edge.numel(), 1)
     l_den = F.mse_loss(d_hat, density)
     return l_conn + l_den, l_conn.detach(), l_den.detach()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin
-from tqdm.auto import tqdm
 
 from .._validation import (
     InputError,
@@ -23,6 +21,7 @@ from .._validation import (
 )
 from ..graph import KNNGraph, build_knn_graph
 from ..persistence import load_payload, save_payload
+from ..training import run_training
 
 
 class SupervisedClusterer(ClusterMixin, BaseEstimator):
@@ -178,42 +177,15 @@ class SupervisedClusterer(ClusterMixin, BaseEstimator):
         the stop, and the weights of the best validation epoch are the ones kept. Without a
         validation split the training loss plays that role. Returns the monitored losses.
         """
-        if getattr(self, "optimizer", "sgd") == "adam":
-            # not in the papers: offered because plain SGD can stall on small synthetic sets
-            opt = torch.optim.Adam(model.parameters(), lr=self.lr,
-                                   weight_decay=self.weight_decay)
-        else:
-            opt = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
-                                  weight_decay=self.weight_decay)
-        rng = np.random.default_rng(self.seed)
-        best, best_state, since_best, since_cut = np.inf, None, 0, 0
-        history: list[float] = []
-        bar = tqdm(range(self.epochs), desc=desc, disable=not self.progress, leave=False)
-        for _ in bar:
-            model.train()
-            loss = train_epoch(opt, rng)
-            if val_loss is not None:
-                model.eval()
-                with torch.no_grad():
-                    loss = val_loss()
-            history.append(loss)
-            bar.set_postfix(loss=f"{loss:.4f}")
-            if loss < best - 1e-6:
-                best, since_best, since_cut = loss, 0, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                since_best += 1
-                since_cut += 1
-            if since_best >= self.patience:
-                break
-            if since_cut >= self.lr_patience:
-                for group in opt.param_groups:
-                    group["lr"] *= 0.5
-                since_cut = 0
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        model.eval()
-        return history
+        # "adam" is not in the papers: offered because plain SGD can stall on small sets
+        log = run_training(
+            model, train_epoch, steps=self.epochs,
+            optimizer=getattr(self, "optimizer", "sgd"), lr=self.lr, momentum=self.momentum,
+            weight_decay=self.weight_decay, schedule="plateau", evaluate=val_loss,
+            higher_is_better=False, patience=self.patience, lr_patience=self.lr_patience,
+            seed=self.seed, progress=self.progress, desc=desc,
+        )
+        return [score for _, score in log.scores]
 
 
 def split_classes(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:

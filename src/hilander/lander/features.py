@@ -1,0 +1,89 @@
+"""Class-agnostic relational features of every k-NN edge.
+
+What makes two points one identity must transfer to identities never seen in meta-training, so
+the edge head sees, besides the node embeddings, only relations that mean the same for any
+identity: the cosine a_ij, how i and j rank each other, how much their neighbourhoods overlap
+and how dense each end is. Rows are computed in chunks, so a million points stay bounded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Names of the columns of :meth:`EdgeFeaturizer.rows`, in order; column 0 is a_ij.
+EDGE_FEATURE_NAMES = (
+    "cosine",            # a_ij
+    "cosine_minus_di",   # a_ij − mean similarity of i to its neighbours (local density)
+    "cosine_minus_dj",   # a_ij − mean similarity of j to its neighbours
+    "rank_ij",           # position of j in i's list, 0 (nearest) .. 1 (k-th)
+    "rank_ji",           # position of i in j's list; 1 when i is not in it
+    "mutual",            # 1 when i is in j's list too
+    "jaccard",           # |N+(i) ∩ N+(j)| / |N+(i) ∪ N+(j)|, N+ = neighbours and self
+)
+N_EDGE_FEATURES = len(EDGE_FEATURE_NAMES)
+
+
+class EdgeFeaturizer:
+    """Relational edge features of a k-NN table ``nbr`` (n, k; -1 padding) with cosines ``sim``.
+
+    Built once per graph (a sorted key table for reverse look-ups, sorted neighbour sets for
+    the Jaccard overlap); :meth:`rows` then gives the (rows, k, F) block of any row range.
+    """
+
+    def __init__(self, nbr: np.ndarray, sim: np.ndarray) -> None:
+        self.nbr = nbr
+        self.sim = sim
+        n, k = nbr.shape
+        self.n, self.k = n, k
+        valid = nbr >= 0
+        self.count = valid.sum(axis=1)
+        self.local = np.where(valid, sim, 0.0).sum(axis=1) / np.maximum(self.count, 1)
+        rows = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], (n, k))
+        keys = rows[valid] * n + nbr[valid].astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        self._pos = np.broadcast_to(np.arange(k), (n, k))[valid][order]
+        # N+(i) sorted; padding gets distinct negative values so it never matches
+        sets = np.concatenate([np.arange(n)[:, None], nbr.astype(np.int64)], axis=1)
+        pad = sets < 0
+        sets[pad] = -1 - np.broadcast_to(np.arange(k + 1), sets.shape)[pad]
+        self._sets = np.sort(sets, axis=1)
+
+    def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Features (stop − start, k, F) of the edges of rows ``start:stop``; 0 on padding."""
+        stop = self.n if stop is None else stop
+        nbr = self.nbr[start:stop]
+        sim = self.sim[start:stop]
+        m, k = nbr.shape
+        valid = nbr >= 0
+        safe = np.where(valid, nbr, 0)
+        out = np.zeros((m, k, N_EDGE_FEATURES), dtype=np.float32)
+        out[..., 0] = sim
+        out[..., 1] = sim - self.local[start:stop, None]
+        out[..., 2] = sim - self.local[safe]
+        out[..., 3] = np.arange(k) / max(k - 1, 1)
+        # reverse rank: is i in j's list, and where
+        i = np.arange(start, stop, dtype=np.int64)[:, None]
+        want = safe.astype(np.int64) * self.n + i
+        at = np.minimum(np.searchsorted(self._keys, want), max(self._keys.size - 1, 0))
+        found = (self._keys[at] == want) if self._keys.size else np.zeros_like(valid)
+        out[..., 4] = np.where(found, self._pos[at] / max(k - 1, 1), 1.0)
+        out[..., 5] = found
+        out[..., 6] = self._jaccard(np.arange(start, stop), safe)
+        out[~valid] = 0.0
+        return out
+
+    def _jaccard(self, rows: np.ndarray, cols: np.ndarray, budget: int = 2**24) -> np.ndarray:
+        m, k = cols.shape
+        width = k + 1
+        out = np.empty((m, k), dtype=np.float32)
+        step = max(1, budget // (k * width * width))
+        for s in range(0, m, step):
+            e = min(s + step, m)
+            a = self._sets[rows[s:e]][:, None, :, None]           # (b, 1, w, 1)
+            b = self._sets[cols[s:e]][:, :, None, :]              # (b, k, 1, w)
+            inter = (a == b).sum(axis=(2, 3))
+            size_i = (self.count[rows[s:e]] + 1)[:, None]
+            size_j = self.count[cols[s:e]] + 1
+            out[s:e] = inter / (size_i + size_j - inter)
+        return out

@@ -1,0 +1,85 @@
+"""Choosing Hi-LANDER's decoding on held-out meta-training identities (inside ``fit``).
+
+Nothing here sees the identities to be clustered: the held-out identities are a class-disjoint
+share of the meta-training set, exactly the situation of new data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .._validation import InputError
+from ..metrics import avg_f, evaluate
+
+#: Cosine thresholds of the "similarity" decoding (a_ij, not p_ij).
+SIMILARITY_GRID = (0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+
+
+def split_identities(y: np.ndarray, share: float, k: int, seed: int) -> np.ndarray:
+    """Mask of a seeded, class-disjoint held-out share of the identities in ``y`` (codes)."""
+    rng = np.random.default_rng(seed)
+    classes = rng.permutation(int(y.max()) + 1)
+    n_val = max(1, int(round(share * classes.size)))
+    val = np.isin(y, classes[:n_val])
+    if n_val >= classes.size - 1 or val.sum() <= k or (~val).sum() <= k:
+        raise InputError(
+            f"selection (tau='auto') needs more data: the held-out {share:.0%} of the "
+            f"identities and the rest must each have more than k={k} points and the rest "
+            "at least 2 identities; pass a number as tau to skip selection"
+        )
+    return val
+
+
+def select_decoding(
+    run: Callable[[dict], np.ndarray], y: np.ndarray, *, tau_grid: Sequence[float],
+    levels_fixed: int | None = None, progress: bool = False,
+) -> tuple[dict, list[dict]]:
+    """Coordinate search over p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER and decoding.
+
+    ``run(params)`` clusters the held-out points; the score is avg F (harmonic mean of
+    pairwise and BCubed F). Stages: one p_τ for all levels; then the upper levels' p_τ; then
+    level 1's again; then one-level LANDER; then the similarity decoding. Returns the best
+    parameters and every trial.
+    """
+    table: list[dict] = []
+    bar = tqdm(desc="selecting on held-out identities", unit="run", disable=not progress,
+               leave=False)
+
+    def trial(params: dict) -> float:
+        t0 = time.perf_counter()
+        labels = run(params)
+        s = evaluate(y, labels)
+        table.append({**params, "avg_f": avg_f(s), "n_clusters": int(s["n_clusters"]),
+                      "seconds": time.perf_counter() - t0})
+        bar.update(1)
+        return table[-1]["avg_f"]
+
+    def best_of(candidates: list[dict]) -> tuple[dict, float]:
+        scores = [trial(c) for c in candidates]
+        i = int(np.argmax(scores))
+        return candidates[i], scores[i]
+
+    base = {"max_levels": levels_fixed, "decoding": "peak"}
+    grid = list(tau_grid)
+    best, score = best_of([{**base, "tau": t, "tau_upper": t} for t in grid])
+    if levels_fixed != 1:
+        best, score = _better(best, score, *best_of(
+            [{**best, "tau_upper": t} for t in grid if t != best["tau_upper"]]))
+        best, score = _better(best, score, *best_of(
+            [{**best, "tau": t} for t in grid if t != best["tau"]]))
+        if levels_fixed is None:
+            best, score = _better(best, score, *best_of(
+                [{**base, "max_levels": 1, "tau": t, "tau_upper": None} for t in grid]))
+    best, score = _better(best, score, *best_of(
+        [{**base, "decoding": "similarity", "tau": t, "tau_upper": t}
+         for t in SIMILARITY_GRID]))
+    bar.close()
+    return {**best, "held_out_avg_f": score}, table
+
+
+def _better(a: dict, sa: float, b: dict, sb: float) -> tuple[dict, float]:
+    return (b, sb) if sb > sa else (a, sa)

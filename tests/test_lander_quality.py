@@ -1,0 +1,156 @@
+"""Relational edge features, the loss (eqs. 9-11), mini-batches, selection, reproducibility."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from hilander import HiLander
+from hilander.lander import EdgeFeaturizer, LanderNet, lander_loss
+from hilander.lander.diagnose import diagnose
+from hilander.lander.training import link_auc
+
+
+def test_edge_features_by_hand():
+    nbr = np.array([[1, 2], [0, 2], [1, -1]])
+    sim = np.array([[0.9, 0.5], [0.9, 0.7], [0.7, 0.0]], dtype=np.float32)
+    f = EdgeFeaturizer(nbr, sim).rows()
+    # local densities: 0.7, 0.8, 0.7 (row 2 has one neighbour)
+    # columns: cos, cos - d_i, cos - d_j, rank_ij, rank_ji, mutual, jaccard
+    np.testing.assert_allclose(f[0, 0], [0.9, 0.2, 0.1, 0, 0, 1, 1.0], atol=1e-6)
+    np.testing.assert_allclose(f[0, 1], [0.5, -0.2, -0.2, 1, 1, 0, 2 / 3], atol=1e-6)
+    np.testing.assert_allclose(f[2, 0], [0.7, 0.0, -0.1, 0, 1, 1, 2 / 3], atol=1e-6)
+    np.testing.assert_array_equal(f[2, 1], 0)  # padding
+    # any row range gives the same rows
+    np.testing.assert_array_equal(EdgeFeaturizer(nbr, sim).rows(1, 3), f[1:3])
+
+
+def test_loss_matches_eqs_9_to_11_by_hand():
+    logits = torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)], [0.0, 0.0]])  # p = .5, .75, .5
+    same = torch.tensor([1.0, 0.0, 0.0])
+    mask = torch.tensor([True, True, True])
+    d_hat, dens = torch.tensor([0.2]), torch.tensor([0.5])
+    total, conn, den = lander_loss(logits, same, mask, d_hat, dens)
+    expect = (math.log(2) + math.log(4) + math.log(2)) / 3
+    assert conn.item() == pytest.approx(expect, rel=1e-6)
+    assert den.item() == pytest.approx(0.09, rel=1e-6)
+    assert total.item() == pytest.approx(expect + 0.09, rel=1e-6)
+    # d_i > d_j edges add zero but still count in 1/|E| (eq. 9)
+    _, conn, _ = lander_loss(logits, same, torch.tensor([True, False, False]), d_hat, dens)
+    assert conn.item() == pytest.approx(math.log(2) / 3, rel=1e-6)
+    # balanced: the one positive weighs 3/2, each of the two negatives 3/4
+    _, conn, _ = lander_loss(logits, same, mask, d_hat, dens, balanced=True)
+    expect = (1.5 * math.log(2) + 0.75 * math.log(4) + 0.75 * math.log(2)) / 3
+    assert conn.item() == pytest.approx(expect, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind,layers", [("gat", 1), ("gat", 2), ("gcn", 2)])
+def test_minibatch_forward_equals_full_graph_rows(open_set, kind, layers):
+    from hilander.graph import build_knn_graph
+
+    X = open_set.X_test[:200]
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    g = build_knn_graph(X, 6)
+    attr = torch.from_numpy(EdgeFeaturizer(g.indices, g.similarities).rows())
+    torch.manual_seed(0)
+    net = LanderNet(X.shape[1], 16, num_layers=layers, encoder=kind).eval()
+    torch.nn.init.normal_(net.head.mlp[-1].weight)  # a non-zero correction
+    x, nbr = torch.from_numpy(X), torch.from_numpy(g.indices)
+    with torch.no_grad():
+        full, valid, d_full = net(x, nbr, attr)
+        rows = torch.tensor([3, 50, 51, 199])
+        part, pvalid, d_part = net(x, nbr, attr[rows], rows)
+        p, d = net.predict(x, g.indices, g.similarities, chunk=64)
+    full_rows = full.reshape(200, 6, 2)[rows]  # every row has 6 valid neighbours
+    torch.testing.assert_close(part.reshape(4, 6, 2), full_rows, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(d_part, d_full[rows], atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(p, torch.softmax(full, 1)[:, 1].reshape(200, 6).numpy(),
+                               atol=1e-5)
+
+
+def test_relational_head_starts_as_the_calibrated_cosine():
+    torch.manual_seed(0)
+    net = LanderNet(8, 16)
+    sim = torch.tensor([0.9, 0.8, 0.85, 0.3, 0.2, 0.35])
+    same = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    net.head.calibrate(sim, same)
+    assert net.head.scale.item() > 0  # higher cosine, higher p
+    x = torch.randn(5, 8)
+    nbr = torch.tensor([[1, 2], [0, 2], [0, 1], [4, 0], [3, 0]])
+    sims = np.random.default_rng(0).uniform(0, 1, (5, 2)).astype(np.float32)
+    p, _ = net.predict(x, nbr.numpy(), sims)
+    expect = torch.sigmoid(net.head.scale * torch.from_numpy(sims) + net.head.bias)
+    np.testing.assert_allclose(p, expect.detach().numpy(), atol=1e-6)
+    # so its link AUC is the cosine's
+    same_tab = np.array([[1, 0], [1, 0], [0, 1], [1, 0], [1, 0]], dtype=np.float32)
+    assert link_auc(p, nbr.numpy(), same_tab) == link_auc(sims, nbr.numpy(), same_tab)
+
+
+def test_learnt_linkage_beats_raw_cosine_on_unseen_identities(open_set, trained):
+    d = diagnose(trained, open_set.X_test, open_set.y_test)
+    lv1 = d.levels[0]
+    assert lv1.auc_p > lv1.auc_cosine, d.format()
+    assert lv1.density_corr > 0.5
+    assert d.scores["n_clusters"] <= 2 * d.scores["n_classes"]
+    assert all(row["oracle"] for row in d.tau_curve)
+    assert "ORACLE" in d.format()
+
+
+_REPRO = """
+import numpy as np, sys
+from hilander import HiLander
+from hilander.datasets import make_open_set
+d = make_open_set(30, 10, max_test_size=100, seed=4)
+m = HiLander(epochs=3, seed=7).fit(d.X_train, d.y_train)
+np.save(sys.argv[1], m.predict(d.X_test))
+"""
+
+
+def test_same_seed_same_labels_in_two_processes(tmp_path):
+    outs = []
+    for i in range(2):
+        path = tmp_path / f"labels{i}.npy"
+        subprocess.run([sys.executable, "-c", _REPRO, str(path)], check=True)
+        outs.append(np.load(path))
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_diagnose_cli(tmp_path, open_set, trained, capsys):
+    from hilander.cli import main
+
+    model = tmp_path / "m.hlm"
+    trained.save(model)
+    np.save(tmp_path / "X.npy", open_set.X_test)
+    np.save(tmp_path / "y.npy", open_set.y_test)
+    assert main(["diagnose", str(model), str(tmp_path / "X.npy"), str(tmp_path / "y.npy"),
+                 "--json", str(tmp_path / "d.json"), "--no-curve"]) == 0
+    out = capsys.readouterr().out
+    assert "AUC(p)" in out and "avg F" in out
+    assert (tmp_path / "d.json").is_file()
+    assert main(["diagnose", str(model), str(tmp_path / "X.npy"),
+                 str(tmp_path / "X.npy")]) == 2  # labels file of the wrong shape
+
+
+def test_new_parameters_are_validated(open_set):
+    from hilander import InputError
+
+    X, y = open_set.X_train[:300], open_set.y_train[:300]
+    for bad, match in [({"decoding": "x"}, "decoding must be"),
+                       ({"levels_mode": "x"}, "levels_mode must be"),
+                       ({"train_ks": ()}, "train_ks"), ({"holdout": 0.9}, "holdout"),
+                       ({"batch_size": 1}, "batch_size"), ({"tau_upper": 2.0}, "tau_upper")]:
+        with pytest.raises(InputError, match=match):
+            HiLander(**bad).fit(X, y)
+
+
+def test_options_of_the_recipe_train(open_set):
+    X, y = open_set.X_train[:1500], open_set.y_train[:1500]
+    m = HiLander(tau=0.5, tau_upper=0.3, epochs=2, levels_mode="density_tree",
+                 train_levels=2, train_ks=(10, 5), aggregation="mean", feature_noise=0.3,
+                 optimizer="sgd", lr=0.1, seed=1).fit(X, y)
+    assert m.n_train_levels_ == 4  # two graphs of two levels
+    r = m.cluster(open_set.X_test)
+    assert r.labels.shape == open_set.y_test.shape
