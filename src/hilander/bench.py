@@ -28,7 +28,7 @@ from ._validation import (
     check_labels,
     l2_normalize,
 )
-from .metrics import evaluate
+from .metrics import avg_f, evaluate
 from .report import (
     FAILED,
     SKIPPED,
@@ -211,13 +211,15 @@ def summarize_trials(result) -> dict:
 class HiLanderRunner(MethodRunner):
     """Hi-LANDER (``max_levels=None``) or one-level LANDER (``max_levels=1``).
 
-    Trained once on the clustering-train split; p_tau is then chosen on validation by
-    re-thresholding the same model (a new tau needs no re-training).
+    Trained once on the clustering-train split (its own selection inside ``fit`` holds out
+    some of those identities); the decoding (p_tau, upper p_tau, LANDER vs Hi-LANDER,
+    peak/similarity) is then re-chosen on the validation split with the same weights, as every
+    baseline is tuned there. A given ``tau`` is used as is.
     """
 
     kind = "supervised"
-    SHOWN_PARAMS = ("k", "tau", "max_levels", "early_stopping", "encoder", "aggregation",
-                    "epochs", "hidden")
+    SHOWN_PARAMS = ("k", "tau", "tau_upper", "max_levels", "decoding", "encoder",
+                    "aggregation", "epochs", "edge_input")
 
     def __init__(self, name: str = "hilander", max_levels: int | None = None,
                  params: dict | None = None, tau_grid: Sequence[float] | None = None,
@@ -231,37 +233,43 @@ class HiLanderRunner(MethodRunner):
         unknown = sorted(set(self.params) - valid)
         if unknown:
             raise InputError(f"unknown Hi-LANDER parameter(s) {unknown}; valid: {sorted(valid)}")
-        if "tau" in self.params and tau_grid is None:
-            tau_grid = [self.params["tau"]]  # a given tau is used as is, not tuned
-        elif tau_grid is None:
-            tau_grid = self.params.get("tau_grid", BENCH_TAU_GRID)
-        self.tau_grid = tau_grid
+        if tau_grid is not None:
+            self.params["tau_grid"] = tuple(tau_grid)
         self.progress = progress
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
         from . import HiLander
-        from .tune import grid_search
+        from .tune import TuneResult
 
         params = {"seed": seed, **self.params, "max_levels": self.max_levels,
                   "progress": self.progress}
-        params.pop("tau", None)  # chosen on validation below
         model = HiLander(**params)
         t0 = time.perf_counter()
         model.fit(data.X_train, data.y_train)
         train_seconds = time.perf_counter() - t0
         log(f"{self.display_name}: trained in {train_seconds:.1f} s")
-        grid = list(self.tau_grid or model.get_params()["tau_grid"])
         t0 = time.perf_counter()
-        result = grid_search(lambda p: model.set_params(tau=p["tau"]).predict(data.X_val),
-                             {"tau": grid}, data.y_val, method=self.name)
+        if "tau" not in self.params:
+            model.tune_decoding(data.X_val, data.y_val)
         tune_seconds = time.perf_counter() - t0
-        model.set_params(tau=result.best_params["tau"])
         self.model_ = model
         config = {k: v for k, v in model.get_params().items() if k != "progress"}
-        config["tau"] = float(result.best_params["tau"])
-        config["tau_grid"] = list(config.get("tau_grid", grid))
+        config.update({"tau": model.tau_, "tau_upper": model.tau_upper_,
+                       "max_levels": model.max_levels_, "decoding": model.decoding_})
+        config["tau_grid"] = list(config["tau_grid"])
+        if config.get("train_ks") is not None:
+            config["train_ks"] = list(config["train_ks"])
         # the table shows what defines the model; the record keeps the whole configuration
         shown = {k: config[k] for k in self.SHOWN_PARAMS if k in config}
+        sel = (model.selection_ or {}).get("validation")
+        if sel is None:  # a fixed tau: one "trial", the model as given
+            scores = evaluate(data.y_val, model.predict(data.X_val))
+            sel = {"chosen": {"tau": model.tau_}, "trials": [
+                {"tau": model.tau_, **scores, "avg_f": avg_f(scores)}]}
+        trials = [({k: t[k] for k in ("tau", "tau_upper", "max_levels", "decoding") if k in t},
+                   t) for t in sel["trials"]]
+        best = max(trials, key=lambda tr: tr[1]["avg_f"])
+        result = TuneResult(best[0], best[1], trials, method=self.name)
         tuning = summarize_trials(result)
         tuning["model_params"] = config
         return Prepared(shown, tuning, tune_seconds, train_seconds)

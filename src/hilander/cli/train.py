@@ -23,12 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="hilander (default), lander (one level), or a supervised baseline "
                         "(see `hilander methods`)")
     p.add_argument("--k", type=int, default=10, help="neighbours per node (default 10)")
-    p.add_argument("--tau", default="0.7",
-                   help='edge threshold p_tau in [0, 1], or "auto" to pick it on held-out '
-                        "training classes (default 0.7)")
+    p.add_argument("--tau", default="auto",
+                   help='edge threshold p_tau in [0, 1], or "auto" (default) to choose it, the '
+                        "upper levels' p_tau, LANDER vs Hi-LANDER and the decoding on held-out "
+                        "training identities")
     p.add_argument("--encoder", choices=["gat", "gcn"], default="gat")
     p.add_argument("--aggregation", choices=["peak", "mean", "concat"], default="peak")
-    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="extra estimator parameter (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -254,14 +254,39 @@ class HiLander:
         choice, table = select_decoding(
             lambda params: self._cluster_with(model, X_val, **params).labels, y_val,
             tau_grid=self.tau_grid, levels_fixed=self.max_levels, progress=self.progress)
-        self.tau_, self.tau_upper_ = choice["tau"], choice["tau_upper"]
-        self.max_levels_, self.decoding_ = choice["max_levels"], choice["decoding"]
+        self._set_decoding(choice)
         self.selection_ = {
             "held_out_classes": int(y_val.max() + 1), "held_out_points": int(val_mask.sum()),
             "best_step": log.best_step, "steps": len(log.losses),
             "link_auc_curve": log.scores, "chosen": choice, "trials": table,
         }
         return log.best_step
+
+    def _set_decoding(self, choice: dict) -> None:
+        self.tau_, self.tau_upper_ = choice["tau"], choice["tau_upper"]
+        self.max_levels_, self.decoding_ = choice["max_levels"], choice["decoding"]
+
+    def tune_decoding(self, X, y) -> HiLander:
+        """Re-choose p_τ, upper p_τ, LANDER vs Hi-LANDER and decoding on a labeled validation
+        set of identities disjoint from the ones to cluster (the weights stay as trained).
+
+        The same search as ``tau="auto"`` runs inside ``fit``; use this when a separate
+        validation split exists, as in the empirical study's protocol.
+        """
+        from .selection import select_decoding
+
+        self._check_fitted()
+        X = l2_normalize(self._check_X(X))
+        y = encode_labels(check_labels(y, X.shape[0], name="y"))
+        with deterministic():
+            choice, table = select_decoding(
+                lambda params: self._cluster_with(self.model_, X, **params).labels, y,
+                tau_grid=self.tau_grid, levels_fixed=self.max_levels, progress=self.progress)
+        self._set_decoding(choice)
+        self.selection_ = {**(self.selection_ or {}), "validation": {
+            "classes": int(y.max() + 1), "points": int(X.shape[0]), "chosen": choice,
+            "trials": table}}
+        return self
 
     # -- inference ---------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -282,9 +307,7 @@ class HiLander:
         return {"tau": self.tau_, "tau_upper": self.tau_upper_,
                 "max_levels": self.max_levels_, "decoding": self.decoding_}
 
-    def cluster(self, X) -> HierarchyResult:
-        """Cluster new embeddings and return every level of the hierarchy."""
-        self._check_fitted()
+    def _check_X(self, X) -> np.ndarray:
         X = check_features(X, name="X")
         if X.shape[1] != self.n_features_in_:
             raise InputError(
@@ -295,6 +318,12 @@ class HiLander:
             raise InputError(
                 f"X has {X.shape[0]} rows; clustering with k={self.k} needs at least {self.k + 1}"
             )
+        return X
+
+    def cluster(self, X) -> HierarchyResult:
+        """Cluster new embeddings and return every level of the hierarchy."""
+        self._check_fitted()
+        X = self._check_X(X)
         torch.manual_seed(self.seed)
         t0 = time.perf_counter()
         with deterministic():

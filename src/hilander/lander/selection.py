@@ -53,8 +53,7 @@ def select_decoding(
         t0 = time.perf_counter()
         labels = run(params)
         s = evaluate(y, labels)
-        table.append({**params, "avg_f": avg_f(s), "n_clusters": int(s["n_clusters"]),
-                      "seconds": time.perf_counter() - t0})
+        table.append({**params, **s, "avg_f": avg_f(s), "seconds": time.perf_counter() - t0})
         bar.update(1)
         return table[-1]["avg_f"]
 
