@@ -163,17 +163,19 @@ class CDP(BaseClusterer):
     Keep k-NN edges whose cosine similarity is at least ``threshold`` and take connected
     components; any component larger than ``max_size`` is split again using only its own edges
     with the threshold raised by ``step``, repeatedly, until it fits (or the threshold passes 1,
-    leaving it whole).
+    leaving it whole). ``jaccard`` > 0 thresholds the shared-neighbour blend instead of the
+    cosine (see :meth:`hilander.graph.KNNGraph.jaccard`).
     """
 
     uses_graph = True
 
     def __init__(self, n_neighbors: int = 10, threshold: float = 0.6, step: float = 0.05,
-                 max_size: int = 300, l2_normalize: bool = True):
+                 max_size: int = 300, jaccard: float = 0.0, l2_normalize: bool = True):
         self.n_neighbors = n_neighbors
         self.threshold = threshold
         self.step = step
         self.max_size = max_size
+        self.jaccard = jaccard
         self.l2_normalize = l2_normalize
 
     def _check_params(self) -> None:
@@ -182,6 +184,7 @@ class CDP(BaseClusterer):
         check_float(self.threshold, "threshold", low=-1, high=1)
         check_float(self.step, "step", low=0, low_open=True)
         check_int(self.max_size, "max_size", low=1)
+        check_float(self.jaccard, "jaccard", low=0, high=1)
 
     def _fit(self, X, graph):
         n = X.shape[0]
