@@ -214,8 +214,10 @@ class FINCH(BaseClusterer):
     when j is i's first neighbour, i is j's, or they share one; connected components are the
     clusters. Each further level repeats this on the cluster means, until nothing merges. All
     partitions are kept in ``levels_`` (finest first). ``level`` picks one (negative counts
-    from the coarsest); ``n_clusters``, when set, instead picks the coarsest level that still
-    has at least that many clusters (FINCH's final refinement to an exact count is not done).
+    from the coarsest). ``n_clusters``, when set, gives exactly that many clusters as FINCH's
+    ``req_clust`` does: from the coarsest level that still has at least that many (the
+    singletons if none has), the two clusters with the most similar means merge, one pair at a
+    time, until the count is reached (:func:`merge_closest_means`).
     """
 
     uses_graph = True
@@ -259,13 +261,73 @@ class FINCH(BaseClusterer):
         self.levels_ = levels
         self.level_n_clusters_ = [int(lv.max()) + 1 for lv in levels]
         if self.n_clusters is not None:
-            fit = [i for i, c in enumerate(self.level_n_clusters_) if c >= self.n_clusters]
-            chosen = fit[-1] if fit else 0
+            target = _check_n_clusters(self.n_clusters, n)
+            fit = [i for i, c in enumerate(self.level_n_clusters_) if c >= target]
+            chosen = fit[-1] if fit else -1  # -1: start from the singletons
+            self.chosen_level_ = chosen
+            base = levels[chosen] if fit else np.arange(n, dtype=np.int64)
+            return relabel(merge_closest_means(Xn, base, target))
         else:
             chosen = self.level if self.level >= 0 else len(levels) + self.level
             chosen = min(max(chosen, 0), len(levels) - 1)  # past the top means the top
         self.chosen_level_ = chosen
         return levels[chosen]
+
+
+def merge_closest_means(Xn: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Merge the pair of clusters whose means have the highest cosine similarity, recompute
+    that mean, and repeat until ``n_clusters`` remain (FINCH's one-merge-per-step refinement).
+
+    Each cluster caches its most similar other cluster; a merge recomputes the similarities of
+    the merged cluster and of the clusters whose cached partner was one of the two, so a step
+    costs O(C d) rather than O(C^2 d).
+    """
+    labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    C = int(labels.max()) + 1
+    if C <= n_clusters:
+        return labels
+    sums = np.zeros((C, Xn.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels, Xn)
+    means = l2_normalize(sums)
+    alive = np.ones(C, dtype=bool)
+    owner = np.arange(C)
+
+    def best_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        S = means[rows] @ means.T
+        S[:, ~alive] = -np.inf
+        S[np.arange(rows.size), rows] = -np.inf
+        nb = S.argmax(1)
+        return S[np.arange(rows.size), nb], nb
+
+    best_sim = np.empty(C)
+    best_nb = np.empty(C, dtype=np.int64)
+    for s in range(0, C, 2048):
+        rows = np.arange(s, min(s + 2048, C))
+        best_sim[rows], best_nb[rows] = best_of(rows)
+    for _ in range(C - n_clusters):
+        a = int(np.argmax(np.where(alive, best_sim, -np.inf)))
+        b = int(best_nb[a])
+        sums[a] += sums[b]
+        means[a] = sums[a] / max(np.linalg.norm(sums[a]), 1e-12)
+        alive[b] = False
+        owner[b] = a
+        best_sim[b] = -np.inf
+        sim_a = means @ means[a]
+        # a cached partner that was a or b is stale; a higher similarity to the new a wins
+        stale = alive & ((best_nb == a) | (best_nb == b))
+        stale[a] = True
+        better = alive & ~stale & (sim_a > best_sim)
+        better[a] = False
+        best_sim[better], best_nb[better] = sim_a[better], a
+        rows = np.flatnonzero(stale)
+        best_sim[rows], best_nb[rows] = best_of(rows)
+    # follow merge chains to the surviving cluster
+    while True:
+        nxt = owner[owner]
+        if np.array_equal(nxt, owner):
+            break
+        owner = nxt
+    return owner[labels]
 
 
 class Graclus(BaseClusterer):
