@@ -222,7 +222,7 @@ class AutoCluster:
                 cost = self._predicted_cost(name, kind, X_fit, y_fit, Xv)
                 if cost > self.time_budget:
                     return _row(name, SKIPPED, kind=kind, note=(
-                        f"predicted {cost:.0f} s > time budget {self.time_budget:g} s"))
+                        f"predicted {cost:.2g} s > time budget {self.time_budget:g} s"))
             t0 = time.perf_counter()
             if kind == "learnt":
                 params, score = self._score_learnt(name, X_fit, y_fit, Xv, yv)
@@ -272,9 +272,16 @@ class AutoCluster:
             order = rng.permutation(np.unique(y_fit))
             take = np.isin(y_fit, order[: max(2, int(order.size * PILOT_POINTS / y_fit.size))])
             Xp, yp = X_fit[take], y_fit[take]
+            # two epochs stand for all of them: per-epoch cost is what grows with the data
+            settings, scale = dict(self._learnt_settings(name)), 1.0
+            for key in ("epochs", "epochs_v"):
+                full = settings.get(key, _default_of(name, key))
+                if full is not None:
+                    settings[key] = min(2, full)
+                    scale = max(scale, full / settings[key])
             t0 = time.perf_counter()
-            _make_learnt(name, self._learnt_settings(name), self.seed).fit(Xp, yp)
-            return (time.perf_counter() - t0) * y_fit.size / max(yp.size, 1)
+            _make_learnt(name, settings, self.seed).fit(Xp, yp)
+            return (time.perf_counter() - t0) * scale * y_fit.size / max(yp.size, 1)
         from .methods import make
         from .tune import default_grid, expand_grid
 
@@ -406,6 +413,11 @@ def _make_learnt(name: str, params: dict, seed: int):
     from .supervised import make
 
     return make(name, **{"seed": seed, **params})
+
+
+def _default_of(name: str, key: str):
+    """Default of a learnt method's setting ``key`` (None when it has no such setting)."""
+    return _make_learnt(name, {}, 0).get_params().get(key)
 
 
 def _param_names(name: str) -> set[str]:
