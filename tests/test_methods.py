@@ -56,6 +56,9 @@ BLOB_PARAMS = {
     "graclus": dict(n_clusters=8),
     "tree_deduction": dict(threshold=0.7),
     "tree_deduction_l2": dict(n_neighbors=20, threshold=0.7),
+    "infomap": dict(n_neighbors=10, min_similarity=0.5),
+    "leiden": dict(n_neighbors=10, resolution=2.0),
+    "chinese_whispers": dict(n_neighbors=10, min_similarity=0.5),
 }
 
 

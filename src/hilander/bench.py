@@ -47,6 +47,7 @@ SETTINGS = ("natural", "longtail")
 #: quadratic cost, as the study found on SOP); name them with ``methods=`` to run them anyway.
 DEFAULT_METHODS = (
     "hilander", "lander", "hac", "kmeans", "dbscan", "aro", "cdp", "finch", "dp_means",
+    "infomap", "leiden", "chinese_whispers", "auto",
 )
 
 #: Display names in the study's spelling; unknown names are shown as given.
@@ -59,6 +60,8 @@ DISPLAY_NAMES = {
     "finch": "FINCH", "graclus": "Graclus", "tree_deduction": "Tree deduction",
     "tree_deduction_l2": "Tree deduction (l2)", "kmeans_random": "k-Means (random init)",
     "spherical_kmeans_random": "Spherical k-Means (random init)",
+    "infomap": "Infomap", "leiden": "Leiden", "chinese_whispers": "Chinese whispers",
+    "auto": "auto",
 }
 
 #: p_tau values tried on validation for Hi-LANDER and LANDER. Wider than the estimator's own
@@ -352,6 +355,56 @@ class BaselineRunner(MethodRunner):
         return Clustering(np.asarray(labels), time.perf_counter() - t0, params=params)
 
 
+class AutoRunner(MethodRunner):
+    """``hilander auto`` (:class:`hilander.AutoCluster`) as one benchmark row.
+
+    It sees exactly the labels the other rows see: learnt candidates train on the
+    clustering-train split and every candidate is scored on the validation split (the other
+    rows' tuning set); the winner, if it learns, is re-fitted on train + validation. Test
+    labels are used for scoring only. Hi-LANDER as a candidate gets the same settings as the
+    Hi-LANDER row, so auto can match the best single method chosen on validation.
+    """
+
+    kind = "auto"
+
+    def __init__(self, methods: Sequence[str] | None = None, hilander_params: dict | None = None,
+                 time_budget: float | None = None, progress: bool = False) -> None:
+        self.name = "auto"
+        self.methods = methods
+        self.hilander_params = dict(hilander_params or {})
+        self.time_budget = time_budget
+        self.progress = progress
+
+    def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
+        from . import HiLander
+        from .auto import AutoCluster, format_row
+
+        valid = set(HiLander().get_params()) - {"tau", "max_levels", "progress", "seed"}
+        hl = {"epochs": HiLander().epochs,
+              **{k: v for k, v in self.hilander_params.items() if k in valid}}
+        model = AutoCluster(self.methods, time_budget=self.time_budget,
+                            learnt_params={"hilander": hl}, seed=seed, progress=self.progress)
+        t0 = time.perf_counter()
+        model.fit(data.X_train, data.y_train, data.X_val, data.y_val)
+        seconds = time.perf_counter() - t0
+        for row in model.table_:
+            log("auto: " + format_row(row))
+        log(f"auto: chose {model.winner_} (validation avg F {model.val_avg_f_:.3f})")
+        self.model_ = model
+        params = {"winner": model.winner_, **model.params_}
+        tuning = {"mode": "validation", "best_avg_f": model.val_avg_f_,
+                  "candidates": model.table_}
+        return Prepared(params, tuning, tune_seconds=seconds)
+
+    def cluster(self, X: np.ndarray) -> Clustering:
+        t0 = time.perf_counter()
+        labels = self.model_.predict(X)
+        params = None
+        if self.model_.winner_kind_ == "unsupervised":
+            params = {"winner": self.model_.winner_, **self.model_.params_for(X.shape[0])}
+        return Clustering(np.asarray(labels), time.perf_counter() - t0, params=params)
+
+
 def _param_names(name: str) -> set[str]:
     from .methods import make
 
@@ -360,7 +413,7 @@ def _param_names(name: str) -> set[str]:
 
 def available_methods() -> list[str]:
     """Every method name :func:`resolve_methods` accepts."""
-    names = ["hilander", "lander"]
+    names = ["hilander", "lander", "auto"]
     try:
         from .methods import available
 
@@ -395,6 +448,8 @@ def resolve_methods(methods: str | Sequence[str | MethodRunner] | None = None, *
         elif m in ("hilander", "lander"):
             runner = HiLanderRunner(m, None if m == "hilander" else 1, hilander_params,
                                     progress=progress)
+        elif m == "auto":
+            runner = AutoRunner(hilander_params=hilander_params, progress=progress)
         elif m in known:
             runner = BaselineRunner(m)
         elif explicit:

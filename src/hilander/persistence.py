@@ -76,7 +76,8 @@ def load_model(path: str | Path):
 def _import_model_modules() -> None:
     import importlib
 
-    for mod in ("hilander.lander", "hilander.supervised", "hilander.embed.backbone"):
+    for mod in ("hilander.lander", "hilander.supervised", "hilander.embed.backbone",
+                "hilander.auto"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

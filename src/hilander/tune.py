@@ -103,10 +103,13 @@ def grid_search(
     *,
     oracle: bool = False,
     method: str | None = None,
+    on_trial: Callable[[dict, dict], None] | None = None,
 ) -> TuneResult:
     """Evaluate ``run(params)`` for every combination of ``grid``; keep the best by avg F.
 
-    ``run`` must return predicted labels for the points labeled by ``y_val``. Trials that raise
+    ``run`` must return predicted labels for the points labeled by ``y_val``; ``on_trial``, when
+    given, is called with each trial's parameters and scores (e.g. to advance a progress bar).
+    Trials that raise
     :class:`InputError` (an invalid combination such as Ward linkage with cosine distance) are
     recorded as failed and skipped; other exceptions propagate. Ties keep the earliest trial, so
     the result is deterministic for a deterministic ``run``.
@@ -122,11 +125,15 @@ def grid_search(
             pred = check_labels(pred, y_val.shape[0], name="predicted labels")
         except InputError as exc:
             trials.append((params, {"error": str(exc)}))
+            if on_trial is not None:
+                on_trial(params, trials[-1][1])
             continue
         scores: dict[str, Any] = dict(evaluate(y_val, pred))
         scores["avg_f"] = avg_f(scores)
         scores["seconds"] = time.perf_counter() - start
         trials.append((params, scores))
+        if on_trial is not None:
+            on_trial(params, scores)
         if best is None or scores["avg_f"] > best[0]:
             best = (scores["avg_f"], params, scores)
     if best is None:
@@ -170,14 +177,15 @@ def tune_method(
     oracle: bool = False,
     graph=None,
     fixed: Mapping[str, Any] | None = None,
+    on_trial: Callable[[dict, dict], None] | None = None,
 ) -> TuneResult:
     """Grid-search method ``name`` on ``(X_val, y_val)``.
 
     ``grid`` overrides the default grid key by key (keys absent from ``grid`` keep their
     defaults); ``fixed`` holds parameters applied to every trial. A k-NN graph large enough for
     the largest ``n_neighbors`` in the grid is built once and shared by all trials unless
-    ``graph`` is given. Set ``oracle=True`` only when ``y_val`` are the test labels: the result
-    is then labeled as oracle everywhere.
+    ``graph`` is given; ``on_trial`` is passed to :func:`grid_search`. Set ``oracle=True``
+    only when ``y_val`` are the test labels: the result is then labeled as oracle everywhere.
     """
     from .graph import build_knn_graph
     from .methods.registry import get_spec, make
@@ -218,7 +226,7 @@ def tune_method(
             return est.fit_predict(X_val, graph=graph)
         return est.fit_predict(X_val)
 
-    result = grid_search(run, full_grid, y_val, oracle=oracle, method=name)
+    result = grid_search(run, full_grid, y_val, oracle=oracle, method=name, on_trial=on_trial)
     result.best_params = {**fixed, **result.best_params}
     return result
 

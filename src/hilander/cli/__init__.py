@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "embed",
     "bench",
     "diagnose",
+    "auto",
 ]
 
 

@@ -12,6 +12,7 @@ take ``l2_normalize`` (on by default) and those using neighbours accept a prebui
 """
 
 from ._base import MEMORY_BUDGET_BYTES, BaseClusterer
+from .community import ChineseWhispers, Infomap, Leiden
 from .density import DBSCAN, HDBSCAN, MeanShift
 from .graph_based import CDP, FINCH, ApproximateRankOrder, Graclus, SpectralClustering
 from .hac import HAC
@@ -22,7 +23,8 @@ from .tree_deduction import TreeDeduction, TreeDeductionL2
 
 __all__ = [
     "CDP", "DBSCAN", "FINCH", "HAC", "HDBSCAN", "MEMORY_BUDGET_BYTES",
-    "ApproximateRankOrder", "BaseClusterer", "DPMeans", "DPvMFMeans", "GaussianMixture",
-    "Graclus", "KMeans", "MeanShift", "SphericalKMeans", "SpectralClustering", "TreeDeduction",
-    "TreeDeductionL2", "VMFMixture", "available", "get_spec", "make", "names",
+    "ApproximateRankOrder", "BaseClusterer", "ChineseWhispers", "DPMeans", "DPvMFMeans",
+    "GaussianMixture", "Graclus", "Infomap", "KMeans", "Leiden", "MeanShift",
+    "SphericalKMeans", "SpectralClustering", "TreeDeduction", "TreeDeductionL2", "VMFMixture",
+    "available", "get_spec", "make", "names",
 ]

@@ -74,7 +74,17 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
             raise InputError(f"l2_normalize must be true or false, got {self.l2_normalize!r}")
 
     def _neighbors(self, X: np.ndarray, graph: KNNGraph | None, k: int) -> KNNGraph:
-        """The k-NN graph with ``k`` neighbours: the given one (restricted) or a new one."""
+        """The k-NN graph with ``k`` neighbours: the given one (restricted) or a new one.
+
+        A method with a ``jaccard`` parameter (blend in [0, 1]) gets the graph re-weighted by
+        shared neighbours (:meth:`KNNGraph.jaccard`); adding that parameter is all any graph
+        method needs to offer the cleaning step.
+        """
+        g = self._knn(X, graph, k)
+        blend = getattr(self, "jaccard", 0.0)
+        return g.jaccard(blend) if blend else g
+
+    def _knn(self, X: np.ndarray, graph: KNNGraph | None, k: int) -> KNNGraph:
         n = X.shape[0]
         if n <= k:
             raise InputError(

@@ -163,17 +163,19 @@ class CDP(BaseClusterer):
     Keep k-NN edges whose cosine similarity is at least ``threshold`` and take connected
     components; any component larger than ``max_size`` is split again using only its own edges
     with the threshold raised by ``step``, repeatedly, until it fits (or the threshold passes 1,
-    leaving it whole).
+    leaving it whole). ``jaccard`` > 0 thresholds the shared-neighbour blend instead of the
+    cosine (see :meth:`hilander.graph.KNNGraph.jaccard`).
     """
 
     uses_graph = True
 
     def __init__(self, n_neighbors: int = 10, threshold: float = 0.6, step: float = 0.05,
-                 max_size: int = 300, l2_normalize: bool = True):
+                 max_size: int = 300, jaccard: float = 0.0, l2_normalize: bool = True):
         self.n_neighbors = n_neighbors
         self.threshold = threshold
         self.step = step
         self.max_size = max_size
+        self.jaccard = jaccard
         self.l2_normalize = l2_normalize
 
     def _check_params(self) -> None:
@@ -182,6 +184,7 @@ class CDP(BaseClusterer):
         check_float(self.threshold, "threshold", low=-1, high=1)
         check_float(self.step, "step", low=0, low_open=True)
         check_int(self.max_size, "max_size", low=1)
+        check_float(self.jaccard, "jaccard", low=0, high=1)
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -211,8 +214,10 @@ class FINCH(BaseClusterer):
     when j is i's first neighbour, i is j's, or they share one; connected components are the
     clusters. Each further level repeats this on the cluster means, until nothing merges. All
     partitions are kept in ``levels_`` (finest first). ``level`` picks one (negative counts
-    from the coarsest); ``n_clusters``, when set, instead picks the coarsest level that still
-    has at least that many clusters (FINCH's final refinement to an exact count is not done).
+    from the coarsest). ``n_clusters``, when set, gives exactly that many clusters as FINCH's
+    ``req_clust`` does: from the coarsest level that still has at least that many (the
+    singletons if none has), the two clusters with the most similar means merge, one pair at a
+    time, until the count is reached (:func:`merge_closest_means`).
     """
 
     uses_graph = True
@@ -256,13 +261,73 @@ class FINCH(BaseClusterer):
         self.levels_ = levels
         self.level_n_clusters_ = [int(lv.max()) + 1 for lv in levels]
         if self.n_clusters is not None:
-            fit = [i for i, c in enumerate(self.level_n_clusters_) if c >= self.n_clusters]
-            chosen = fit[-1] if fit else 0
+            target = _check_n_clusters(self.n_clusters, n)
+            fit = [i for i, c in enumerate(self.level_n_clusters_) if c >= target]
+            chosen = fit[-1] if fit else -1  # -1: start from the singletons
+            self.chosen_level_ = chosen
+            base = levels[chosen] if fit else np.arange(n, dtype=np.int64)
+            return relabel(merge_closest_means(Xn, base, target))
         else:
             chosen = self.level if self.level >= 0 else len(levels) + self.level
             chosen = min(max(chosen, 0), len(levels) - 1)  # past the top means the top
         self.chosen_level_ = chosen
         return levels[chosen]
+
+
+def merge_closest_means(Xn: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Merge the pair of clusters whose means have the highest cosine similarity, recompute
+    that mean, and repeat until ``n_clusters`` remain (FINCH's one-merge-per-step refinement).
+
+    Each cluster caches its most similar other cluster; a merge recomputes the similarities of
+    the merged cluster and of the clusters whose cached partner was one of the two, so a step
+    costs O(C d) rather than O(C^2 d).
+    """
+    labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    C = int(labels.max()) + 1
+    if C <= n_clusters:
+        return labels
+    sums = np.zeros((C, Xn.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels, Xn)
+    means = l2_normalize(sums)
+    alive = np.ones(C, dtype=bool)
+    owner = np.arange(C)
+
+    def best_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        S = means[rows] @ means.T
+        S[:, ~alive] = -np.inf
+        S[np.arange(rows.size), rows] = -np.inf
+        nb = S.argmax(1)
+        return S[np.arange(rows.size), nb], nb
+
+    best_sim = np.empty(C)
+    best_nb = np.empty(C, dtype=np.int64)
+    for s in range(0, C, 2048):
+        rows = np.arange(s, min(s + 2048, C))
+        best_sim[rows], best_nb[rows] = best_of(rows)
+    for _ in range(C - n_clusters):
+        a = int(np.argmax(np.where(alive, best_sim, -np.inf)))
+        b = int(best_nb[a])
+        sums[a] += sums[b]
+        means[a] = sums[a] / max(np.linalg.norm(sums[a]), 1e-12)
+        alive[b] = False
+        owner[b] = a
+        best_sim[b] = -np.inf
+        sim_a = means @ means[a]
+        # a cached partner that was a or b is stale; a higher similarity to the new a wins
+        stale = alive & ((best_nb == a) | (best_nb == b))
+        stale[a] = True
+        better = alive & ~stale & (sim_a > best_sim)
+        better[a] = False
+        best_sim[better], best_nb[better] = sim_a[better], a
+        rows = np.flatnonzero(stale)
+        best_sim[rows], best_nb[rows] = best_of(rows)
+    # follow merge chains to the surviving cluster
+    while True:
+        nxt = owner[owner]
+        if np.array_equal(nxt, owner):
+            break
+        owner = nxt
+    return owner[labels]
 
 
 class Graclus(BaseClusterer):

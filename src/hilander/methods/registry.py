@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._validation import InputError
-from . import density, graph_based, hac, kmeans, mixtures, tree_deduction
+from . import community, density, graph_based, hac, kmeans, mixtures, tree_deduction
 from ._base import BaseClusterer
 
 _K_GRID = [10, 20, 50, 100, 200]
@@ -109,6 +109,18 @@ for _spec in [
     MethodSpec("graclus", graph_based.Graclus,
                "Graclus multilevel normalised cut (Dhillon et al. 2007)",
                {"n_clusters": _K_GRID, "n_neighbors": [10, 20]}),
+    MethodSpec("infomap", community.Infomap,
+               "Infomap (map equation) on the pruned k-NN graph (FaceMap; Yu et al. 2022)",
+               {"n_neighbors": [5, 10, 20], "min_similarity": [0.0, 0.4, 0.5, 0.6, 0.7, 0.8],
+                "jaccard": [0.0, 0.5]}),
+    MethodSpec("leiden", community.Leiden,
+               "Leiden community detection, modularity with resolution (Traag et al. 2019)",
+               {"n_neighbors": [10, 20], "resolution": [1.0, 2.0, 5.0, 10.0, 20.0, 50.0],
+                "min_similarity": [0.0, 0.5, 0.7]}),
+    MethodSpec("chinese_whispers", community.ChineseWhispers,
+               "Chinese whispers weighted label propagation (Biemann 2006)",
+               {"n_neighbors": [5, 10, 20],
+                "min_similarity": [0.0, 0.4, 0.5, 0.6, 0.7, 0.8]}),
     MethodSpec("tree_deduction", tree_deduction.TreeDeduction,
                "tree deduction, k-NN density confidence (study App. D)", dict(_TD_GRID)),
     MethodSpec("tree_deduction_l2", tree_deduction.TreeDeductionL2,

@@ -25,7 +25,7 @@ class MethodResult:
 
     name: str
     display_name: str
-    kind: str  # "unsupervised" | "supervised"
+    kind: str  # "unsupervised" | "supervised" | "auto"
     status: str = OK
     reason: str | None = None
     params: dict = field(default_factory=dict)

@@ -1,0 +1,447 @@
+"""``AutoCluster``: pick the best clustering method for a domain on its labeled identities.
+
+``fit(X, y)`` holds out a share of the identities (class-disjoint, seeded). Every candidate is
+then scored on those held-out identities by avg F (harmonic mean of pairwise and BCubed F):
+unsupervised methods after a grid search over their validation grid on the held-out points
+(:func:`hilander.tune.tune_method`), Hi-LANDER and the supervised GNNs after training on the
+other identities, with their edge threshold chosen on the held-out ones. The winner is re-fitted
+on all identities when it learns, and :meth:`AutoCluster.predict` clusters new data with it.
+The validation table (method, chosen parameters, avg F, seconds, status) is kept in
+``table_`` and printed as it fills.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ._validation import (
+    InputError,
+    check_features,
+    check_float,
+    check_int,
+    check_labels,
+    encode_labels,
+    l2_normalize,
+)
+from .persistence import load_payload, register_model, save_payload
+
+#: Learnt candidates with settings kept modest so ``auto`` on ~10k points takes minutes.
+LEARNT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "hilander": {"k": 10, "epochs": 20},
+    "gcn-v": {"epochs": 30},
+    "gcn-e": {"epochs": 4},
+    "gcn-ve": {"epochs_v": 30, "epochs": 4},
+    "lgcn": {"epochs": 3},
+    "star-fc": {"epochs": 5},
+}
+
+#: The prediction-time threshold of each learnt method, tuned on the held-out identities
+#: without re-training.
+THRESHOLD_GRIDS: dict[str, tuple[str, tuple[float, ...]]] = {
+    "gcn-v": ("tau", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
+    "gcn-e": ("tau", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
+    "gcn-ve": ("tau", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
+    "lgcn": ("threshold", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
+    "star-fc": ("prune", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
+}
+
+#: Unsupervised methods left out by default above this many held-out points: their cost grows
+#: quadratically or worse (dense eigenproblems, pairwise kernels, EM over many components).
+SIZE_LIMITS = {"spectral": 4000, "meanshift": 3000, "gmm": 5000, "vmf_mixture": 5000,
+               "graclus": 20000}
+
+#: Cost exponent in n used to extrapolate a pilot run to the full size (1 = about linear).
+COST_EXPONENT = {"spectral": 2.0, "meanshift": 2.0, "gmm": 1.5, "vmf_mixture": 1.5,
+                 "hac": 1.5, "dbscan": 1.5, "hdbscan": 1.5, "graclus": 1.5,
+                 "dp_means": 1.5, "dp_vmf_means": 1.5}
+
+PILOT_POINTS = 300
+
+OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+
+
+def learnt_methods() -> list[str]:
+    return list(LEARNT_DEFAULTS)
+
+
+def candidate_methods() -> list[str]:
+    """Every method ``AutoCluster`` can try: the unsupervised registry, then the learnt ones."""
+    from .methods import names
+
+    return names() + learnt_methods()
+
+
+@register_model
+class AutoCluster:
+    """Choose, tune and fit the best clustering method on labeled identities of a domain.
+
+    Parameters
+    ----------
+    methods : candidate names (default: every unsupervised method that suits the data's size,
+        Hi-LANDER and the supervised GNNs); see :func:`candidate_methods`.
+    holdout : share of the labeled points, taken as whole identities, used for scoring.
+    time_budget : seconds allowed per candidate; a candidate whose predicted cost (a pilot run
+        on a subsample, extrapolated with the method's cost exponent) exceeds it is skipped
+        and marked so in the table. ``None`` runs everything.
+    learnt_params : per learnt method, settings overriding :data:`LEARNT_DEFAULTS`.
+    seed : fixes the hold-out split and every seeded method.
+    progress : progress bars and the table printed to stderr while it fills.
+    """
+
+    def __init__(self, methods: Sequence[str] | str | None = None, *, holdout: float = 0.3,
+                 time_budget: float | None = None,
+                 learnt_params: dict[str, dict] | None = None, seed: int = 0,
+                 progress: bool = True) -> None:
+        self.methods = methods
+        self.holdout = holdout
+        self.time_budget = time_budget
+        self.learnt_params = learnt_params
+        self.seed = seed
+        self.progress = progress
+
+    _PARAMS = ("methods", "holdout", "time_budget", "learnt_params", "seed", "progress")
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def __repr__(self) -> str:
+        return f"AutoCluster(winner={getattr(self, 'winner_', None)!r})"
+
+    # -- checks --------------------------------------------------------------------------------
+    def _candidates(self, n_val: int) -> tuple[list[str], list[dict]]:
+        """Candidate names and table rows for the default ones left out by size."""
+        known = candidate_methods()
+        explicit = self.methods is not None
+        names = self.methods
+        if isinstance(names, str):
+            names = [m.strip() for m in names.split(",") if m.strip()]
+        names = list(known if names is None else names)
+        if not names:
+            raise InputError("methods lists no method")
+        out, rows = [], []
+        for name in names:
+            if name not in known:
+                raise InputError(f"unknown method {name!r}; choose from {', '.join(known)}")
+            if name in out:
+                raise InputError(f"method {name!r} is listed twice")
+            limit = SIZE_LIMITS.get(name)
+            if not explicit and limit is not None and n_val > limit:
+                rows.append(_row(name, SKIPPED, note=f"left out by default above {limit} "
+                                 f"held-out points ({n_val}); name it to run it"))
+                continue
+            out.append(name)
+        return out, rows
+
+    def _check_params(self) -> None:
+        check_float(self.holdout, "holdout", low=0.0, high=1.0, low_open=True, high_open=True)
+        if self.time_budget is not None:
+            check_float(self.time_budget, "time_budget", low=0.0, low_open=True)
+        check_int(self.seed, "seed", low=0)
+        if self.learnt_params is not None:
+            if not isinstance(self.learnt_params, dict):
+                raise InputError("learnt_params must map a learnt method to its settings")
+            unknown = sorted(set(self.learnt_params) - set(LEARNT_DEFAULTS))
+            if unknown:
+                raise InputError(f"learnt_params names unknown learnt method(s) {unknown}; "
+                                 f"choose from {learnt_methods()}")
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(self, X, y, X_val=None, y_val=None) -> AutoCluster:
+        """Score every candidate on held-out identities, keep and re-fit the winner.
+
+        Without ``X_val`` a ``holdout`` share of the identities of ``(X, y)`` is held out.
+        With ``X_val, y_val`` (identities not in ``y``), learnt methods train on ``(X, y)`` and
+        every method is scored on the given validation identities, as in the benchmark.
+        """
+        self._check_params()
+        X = check_features(X, name="X", min_rows=4)
+        y = check_labels(y, X.shape[0], name="y")
+        if X_val is None:
+            if y_val is not None:
+                raise InputError("y_val needs X_val")
+            codes = encode_labels(y)
+            val = holdout_identities(codes, self.holdout, self.seed)
+            X_fit, y_fit, Xv, yv = X[~val], codes[~val], X[val], codes[val]
+            X_all, y_all = X, codes
+        else:
+            Xv = check_features(X_val, name="X_val", min_rows=2)
+            yv = encode_labels(check_labels(y_val, Xv.shape[0], name="y_val"))
+            if Xv.shape[1] != X.shape[1]:
+                raise InputError(f"X_val has {Xv.shape[1]} features but X has {X.shape[1]}")
+            X_fit, y_fit = X, encode_labels(y)
+            # identities of the two parts stay distinct when both are coded from 0
+            X_all = np.concatenate([X_fit, Xv])
+            y_all = np.concatenate([y_fit, yv + y_fit.max() + 1])
+        X_fit, Xv, X_all = l2_normalize(X_fit), l2_normalize(Xv), l2_normalize(X_all)
+        self.n_features_in_ = int(X.shape[1])
+        self.n_val_ = int(Xv.shape[0])
+        names, table = self._candidates(self.n_val_)
+        self.table_ = table
+        for row in table:
+            self._log_row(row)
+        best: tuple[float, dict] | None = None
+        for name in names:
+            row = self._try(name, X_fit, y_fit, Xv, yv)
+            table.append(row)
+            self._log_row(row)
+            if row["status"] == OK and (best is None or row["avg_f"] > best[0]):
+                best = (row["avg_f"], row)
+        if best is None:
+            raise InputError("no candidate method could be scored; see the table: "
+                             + "; ".join(f"{r['method']}: {r['note']}" for r in table))
+        win = best[1]
+        self.winner_ = win["method"]
+        self.winner_kind_ = win["kind"]
+        self.params_ = dict(win["params"])
+        self.val_avg_f_ = float(win["avg_f"])
+        self.model_ = None
+        if self.winner_kind_ == "learnt":
+            t0 = time.perf_counter()
+            self.model_ = _make_learnt(self.winner_, self.params_, self.seed)
+            self.model_.fit(X_all, y_all)
+            self.refit_seconds_ = time.perf_counter() - t0
+        return self
+
+    def _log_row(self, row: dict) -> None:
+        if self.progress:
+            print(format_row(row), file=sys.stderr)
+
+    def _try(self, name: str, X_fit, y_fit, Xv, yv) -> dict:
+        kind = "learnt" if name in LEARNT_DEFAULTS else "unsupervised"
+        try:
+            if self.time_budget is not None:
+                cost = self._predicted_cost(name, kind, X_fit, y_fit, Xv)
+                if cost > self.time_budget:
+                    return _row(name, SKIPPED, kind=kind, note=(
+                        f"predicted {cost:.2g} s > time budget {self.time_budget:g} s"))
+            t0 = time.perf_counter()
+            if kind == "learnt":
+                params, score = self._score_learnt(name, X_fit, y_fit, Xv, yv)
+            else:
+                params, score = self._score_unsupervised(name, Xv, yv)
+            return _row(name, OK, kind=kind, params=params, avg_f=score,
+                        seconds=time.perf_counter() - t0)
+        except InputError as exc:
+            return _row(name, SKIPPED, kind=kind, note=str(exc))
+        except Exception as exc:  # noqa: BLE001 - one method's crash must not stop the others
+            return _row(name, FAILED, kind=kind, note=f"{type(exc).__name__}: {exc}")
+
+    def _bar(self, name: str, total: int):
+        return tqdm(total=total, desc=f"auto: {name}", leave=False, disable=not self.progress)
+
+    def _score_unsupervised(self, name: str, Xv, yv) -> tuple[dict, float]:
+        from .tune import default_grid, expand_grid, tune_method
+
+        fixed = {"seed": self.seed} if "seed" in _param_names(name) else None
+        total = len(expand_grid({k: v for k, v in default_grid(name, Xv.shape[0]).items()
+                                 if not fixed or k not in fixed}))
+        with self._bar(name, total) as bar:
+            result = tune_method(name, Xv, yv, fixed=fixed,
+                                 on_trial=lambda p, s: bar.update(1))
+        return dict(result.best_params), float(result.best_score)
+
+    def _score_learnt(self, name: str, X_fit, y_fit, Xv, yv) -> tuple[dict, float]:
+        from .tune import grid_search
+
+        params = self._learnt_settings(name)
+        if name == "hilander":
+            # Hi-LANDER chooses its decoding itself (inside fit, and here on the held-out
+            # identities); the re-fit on all identities runs that selection again
+            with self._bar(name, 1) as bar:
+                model = _make_learnt(name, params, self.seed).fit(X_fit, y_fit)
+                model.tune_decoding(Xv, yv)
+                bar.update(1)
+            return params, float(model.selection_["validation"]["chosen"]["held_out_avg_f"])
+        key, values = THRESHOLD_GRIDS[name]
+        with self._bar(name, 1 + len(values)) as bar:
+            model = _make_learnt(name, params, self.seed).fit(X_fit, y_fit)
+            bar.update(1)
+            result = grid_search(lambda p: model.set_params(**p).predict(Xv), {key: values},
+                                 yv, method=name, on_trial=lambda p, s: bar.update(1))
+        return {**params, **result.best_params}, float(result.best_score)
+
+    def _learnt_settings(self, name: str) -> dict:
+        return {**LEARNT_DEFAULTS[name], **(self.learnt_params or {}).get(name, {})}
+
+    def _predicted_cost(self, name: str, kind: str, X_fit, y_fit, Xv) -> float:
+        """Seconds for the whole candidate, from one pilot run on a subsample."""
+        rng = np.random.default_rng(self.seed)
+        if kind == "learnt":
+            # a pilot on a few whole identities, scaled linearly: training cost is per point
+            order = rng.permutation(np.unique(y_fit))
+            take = np.isin(y_fit, order[: max(2, int(order.size * PILOT_POINTS / y_fit.size))])
+            Xp, yp = X_fit[take], y_fit[take]
+            # two epochs stand for all of them: per-epoch cost is what grows with the data
+            settings, scale = dict(self._learnt_settings(name)), 1.0
+            for key in ("epochs", "epochs_v"):
+                full = settings.get(key, _default_of(name, key))
+                if full is not None:
+                    settings[key] = min(2, full)
+                    scale = max(scale, full / settings[key])
+            t0 = time.perf_counter()
+            _make_learnt(name, settings, self.seed).fit(Xp, yp)
+            return (time.perf_counter() - t0) * scale * y_fit.size / max(yp.size, 1)
+        from .methods import make
+        from .tune import default_grid, expand_grid
+
+        m = min(PILOT_POINTS, Xv.shape[0])
+        Xp = Xv[rng.choice(Xv.shape[0], size=m, replace=False)]
+        combos = expand_grid(default_grid(name, Xv.shape[0]))
+        params = dict(combos[0])
+        if "n_clusters" in params:
+            params["n_clusters"] = max(1, min(m - 1, round(params["n_clusters"] * m
+                                                           / Xv.shape[0])))
+        if "n_neighbors" in params and params["n_neighbors"] is not None:
+            params["n_neighbors"] = min(params["n_neighbors"], m - 1)
+        t0 = time.perf_counter()
+        make(name, **params).fit(Xp)
+        pilot = time.perf_counter() - t0
+        return pilot * (Xv.shape[0] / m) ** COST_EXPONENT.get(name, 1.0) * len(combos)
+
+    # -- prediction ----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "winner_"):
+            raise InputError("this AutoCluster is not fitted yet: call fit(X, y) or load one")
+
+    def params_for(self, n_samples: int) -> dict:
+        """The winner's parameters for ``n_samples`` points: a tuned ``n_clusters`` is kept as
+        the held-out mean cluster size (scaled by n), as the benchmark does."""
+        params = dict(self.params_)
+        if self.winner_kind_ == "unsupervised" and "n_clusters" in params:
+            scaled = round(params["n_clusters"] * n_samples / self.n_val_)
+            params["n_clusters"] = int(min(max(scaled, 1), n_samples))
+        return params
+
+    def predict(self, X) -> np.ndarray:
+        """Cluster new embeddings with the winning method; one label per row."""
+        self._check_fitted()
+        X = check_features(X, name="X", min_rows=2)
+        if X.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {X.shape[1]} features but AutoCluster was fitted on "
+                             f"{self.n_features_in_}")
+        if self.model_ is not None:
+            return np.asarray(self.model_.predict(X))
+        from .methods import make
+
+        return np.asarray(make(self.winner_, **self.params_for(X.shape[0])).fit_predict(X))
+
+    def fit_predict(self, X, y) -> np.ndarray:
+        return self.fit(X, y).predict(X)
+
+    def table(self) -> str:
+        """The validation table as aligned text."""
+        self._check_fitted()
+        lines = [f"{'method':<26}{'status':<9}{'avg F':>7}{'seconds':>9}  parameters / note"]
+        lines += [format_row(r) for r in self.table_]
+        lines.append(f"winner: {self.winner_} (avg F {self.val_avg_f_:.4f} on "
+                     f"{self.n_val_} held-out points)")
+        return "\n".join(lines)
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """One file: the choice, the table and, for a learnt winner, its weights."""
+        self._check_fitted()
+        nested = None
+        if self.model_ is not None:
+            # the winner writes its own payload; it is stored whole inside this one
+            with tempfile.TemporaryDirectory() as tmp:
+                inner = Path(tmp) / "winner.pt"
+                self.model_.save(inner)
+                nested = load_payload(inner)
+        config = {k: v for k, v in self.get_params().items() if k != "progress"}
+        if isinstance(config["methods"], (list, tuple)):
+            config["methods"] = list(config["methods"])
+        state = {
+            "winner_": self.winner_, "winner_kind_": self.winner_kind_,
+            "params_": self.params_, "val_avg_f_": self.val_avg_f_, "n_val_": self.n_val_,
+            "n_features_in_": self.n_features_in_, "table_": self.table_, "model": nested,
+        }
+        save_payload(path, type(self).__name__, config, state)
+
+    @classmethod
+    def load(cls, path: str | Path) -> AutoCluster:
+        payload = load_payload(path)
+        if payload.get("class") != cls.__name__:
+            raise InputError(f"{path} holds a {payload.get('class')} model, not a {cls.__name__}")
+        return cls._from_payload(payload)
+
+    @classmethod
+    def _from_payload(cls, payload: dict) -> AutoCluster:
+        from .persistence import _MODEL_CLASSES, _import_model_modules
+
+        try:
+            est = cls(**payload["config"], progress=False)
+            state = payload["state"]
+            for key in ("winner_", "winner_kind_", "params_", "val_avg_f_", "n_val_",
+                        "n_features_in_", "table_"):
+                setattr(est, key, state[key])
+            est.model_ = None
+            if state["model"] is not None:
+                _import_model_modules()
+                inner = state["model"]
+                est.model_ = _MODEL_CLASSES[inner["class"]]._from_payload(inner)
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"the AutoCluster model file is damaged: {exc}") from None
+        return est
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def holdout_identities(codes: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """Boolean mask of whole identities holding about ``share`` of the points (seeded).
+
+    Both sides keep at least two identities, so scoring and training both see several.
+    """
+    n_classes = int(codes.max()) + 1
+    if n_classes < 4:
+        raise InputError(f"y has {n_classes} identities; auto needs at least 4 to hold some "
+                         "out for scoring and learn from the rest")
+    order = np.random.default_rng(seed).permutation(n_classes)
+    sizes = np.bincount(codes, minlength=n_classes)[order]
+    n_val = int(np.searchsorted(np.cumsum(sizes), share * codes.size) + 1)
+    n_val = min(max(n_val, 2), n_classes - 2)
+    return np.isin(codes, order[:n_val])
+
+
+def _make_learnt(name: str, params: dict, seed: int):
+    if name == "hilander":
+        from .lander import HiLander
+
+        return HiLander(**{"seed": seed, **params})
+    from .supervised import make
+
+    return make(name, **{"seed": seed, **params})
+
+
+def _default_of(name: str, key: str):
+    """Default of a learnt method's setting ``key`` (None when it has no such setting)."""
+    return _make_learnt(name, {}, 0).get_params().get(key)
+
+
+def _param_names(name: str) -> set[str]:
+    from .methods import make
+
+    return set(make(name).get_params())
+
+
+def _row(method: str, status: str, *, kind: str = "unsupervised", params: dict | None = None,
+         avg_f: float | None = None, seconds: float | None = None, note: str = "") -> dict:
+    return {"method": method, "kind": kind, "status": status, "params": dict(params or {}),
+            "avg_f": avg_f, "seconds": seconds, "note": note}
+
+
+def format_row(row: dict) -> str:
+    score = "" if row["avg_f"] is None else f"{row['avg_f']:.4f}"
+    sec = "" if row["seconds"] is None else f"{row['seconds']:.1f}"
+    what = (" ".join(f"{k}={v}" for k, v in row["params"].items()) if row["status"] == OK
+            else row["note"])
+    return f"{row['method']:<26}{row['status']:<9}{score:>7}{sec:>9}  {what}"

@@ -1,0 +1,168 @@
+"""Community detection on the k-NN graph: Infomap, Leiden and Chinese whispers.
+
+All three cut the similarity-weighted k-NN graph (FaceMap-style pruning first: edges under
+``min_similarity`` are dropped) with the shared partitioners of
+:mod:`hilander.graph.partition`, optionally after shared-neighbour re-weighting
+(``jaccard``, see :meth:`hilander.graph.KNNGraph.jaccard`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import InputError, check_choice, check_float, check_int
+from ..graph import (
+    KNNGraph,
+    chinese_whispers_partition,
+    infomap_partition,
+    leiden_partition,
+)
+from ._base import BaseClusterer, check_seed, relabel
+
+
+class _PrunedGraphClusterer(BaseClusterer):
+    """Shared steps: neighbours, pruning of weak edges, outlier handling after partitioning.
+
+    ``min_cluster_size`` > 1 turns members of smaller clusters into outliers; ``outliers``
+    then says what becomes of them: "noise" (label -1, scored as singletons) or "attach" (join
+    the cluster of their most similar neighbour that is in a kept cluster, if any).
+    """
+
+    uses_graph = True
+
+    def _check_pruning(self) -> None:
+        self._check_common()
+        check_int(self.n_neighbors, "n_neighbors", low=1)
+        check_float(self.min_similarity, "min_similarity", low=-1.0, high=1.0)
+        check_float(self.jaccard, "jaccard", low=0.0, high=1.0)
+        check_int(self.min_cluster_size, "min_cluster_size", low=1)
+        check_choice(self.outliers, "outliers", ["noise", "attach"])
+        check_seed(self.seed)
+
+    def _partition(self, n: int, src: np.ndarray, dst: np.ndarray,
+                   weight: np.ndarray) -> np.ndarray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _fit(self, X, graph):
+        n = X.shape[0]
+        g = self._neighbors(X, graph, min(self.n_neighbors, n - 1))
+        src, dst, sim = g.edges()
+        keep = sim >= self.min_similarity
+        labels = self._partition(n, src[keep], dst[keep], sim[keep])
+        return relabel(self._handle_outliers(labels, g))
+
+    def _handle_outliers(self, labels: np.ndarray, g: KNNGraph) -> np.ndarray:
+        if self.min_cluster_size <= 1:
+            return labels
+        small = np.bincount(labels)[labels] < self.min_cluster_size
+        if not small.any():
+            return labels
+        out = labels.copy()
+        out[small] = -1
+        if self.outliers == "attach":
+            # most similar neighbour (rows are sorted) that belongs to a kept cluster
+            nb = g.indices[small]
+            ok = nb >= 0
+            host = np.where(ok, out[np.where(ok, nb, 0)], -1)
+            has = (host >= 0).any(1)
+            first = (host >= 0).argmax(1)
+            rows = np.flatnonzero(small)
+            out[rows[has]] = host[has, first[has]]
+        return out
+
+
+class Infomap(_PrunedGraphClusterer):
+    """Infomap (the map equation) on the pruned k-NN graph, as FaceMap does for faces.
+
+    Each point keeps its ``n_neighbors`` nearest neighbours whose cosine similarity is at least
+    ``min_similarity``, weighted by that similarity (or by the ``jaccard`` blend); two-level
+    Infomap partitions the result. ``markov_time`` scales the module granularity (above 1
+    coarser). ``num_trials`` > 1 keeps the best of several seeded runs.
+    """
+
+    def __init__(self, n_neighbors: int = 10, min_similarity: float = 0.0,
+                 markov_time: float = 1.0, jaccard: float = 0.0, min_cluster_size: int = 1,
+                 outliers: str = "noise", num_trials: int = 1, seed: int = 0,
+                 l2_normalize: bool = True):
+        self.n_neighbors = n_neighbors
+        self.min_similarity = min_similarity
+        self.markov_time = markov_time
+        self.jaccard = jaccard
+        self.min_cluster_size = min_cluster_size
+        self.outliers = outliers
+        self.num_trials = num_trials
+        self.seed = seed
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_pruning()
+        check_float(self.markov_time, "markov_time", low=0.0, low_open=True)
+        check_int(self.num_trials, "num_trials", low=1)
+
+    def _partition(self, n, src, dst, weight):
+        return infomap_partition(n, src, dst, weight, seed=self.seed,
+                                 num_trials=self.num_trials, markov_time=self.markov_time)
+
+
+class Leiden(_PrunedGraphClusterer):
+    """Leiden community detection (leidenalg) on the pruned, similarity-weighted k-NN graph.
+
+    ``objective="modularity"`` with ``resolution`` > 1 favours more, smaller communities (the
+    k-NN graphs of identities hold many small ones); ``"cpm"`` asks each community for an edge
+    density of at least ``resolution`` in similarity units.
+    """
+
+    def __init__(self, n_neighbors: int = 10, resolution: float = 1.0,
+                 objective: str = "modularity", min_similarity: float = 0.0,
+                 jaccard: float = 0.0, min_cluster_size: int = 1, outliers: str = "noise",
+                 n_iterations: int = 2, seed: int = 0, l2_normalize: bool = True):
+        self.n_neighbors = n_neighbors
+        self.resolution = resolution
+        self.objective = objective
+        self.min_similarity = min_similarity
+        self.jaccard = jaccard
+        self.min_cluster_size = min_cluster_size
+        self.outliers = outliers
+        self.n_iterations = n_iterations
+        self.seed = seed
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_pruning()
+        check_float(self.resolution, "resolution", low=0.0, low_open=True)
+        check_choice(self.objective, "objective", ["modularity", "cpm"])
+        if check_int(self.n_iterations, "n_iterations", low=-1) == 0:
+            raise InputError("n_iterations must be positive, or -1 to run until stable")
+
+    def _partition(self, n, src, dst, weight):
+        return leiden_partition(n, src, dst, weight, resolution=self.resolution,
+                                objective=self.objective, seed=self.seed,
+                                n_iterations=self.n_iterations)
+
+
+class ChineseWhispers(_PrunedGraphClusterer):
+    """Chinese whispers (Biemann 2006), the label-propagation baseline of learn-to-cluster.
+
+    Asynchronous weighted label propagation on the pruned k-NN graph; the visiting order is
+    drawn from ``seed``, so results are reproducible.
+    """
+
+    def __init__(self, n_neighbors: int = 10, min_similarity: float = 0.0,
+                 n_iterations: int = 20, jaccard: float = 0.0, min_cluster_size: int = 1,
+                 outliers: str = "noise", seed: int = 0, l2_normalize: bool = True):
+        self.n_neighbors = n_neighbors
+        self.min_similarity = min_similarity
+        self.n_iterations = n_iterations
+        self.jaccard = jaccard
+        self.min_cluster_size = min_cluster_size
+        self.outliers = outliers
+        self.seed = seed
+        self.l2_normalize = l2_normalize
+
+    def _check_params(self) -> None:
+        self._check_pruning()
+        check_int(self.n_iterations, "n_iterations", low=1)
+
+    def _partition(self, n, src, dst, weight):
+        return chinese_whispers_partition(n, src, dst, weight, n_iterations=self.n_iterations,
+                                          seed=self.seed)

@@ -1,0 +1,156 @@
+"""AutoCluster / ``hilander auto``: choice on held-out identities, persistence, CLI, bench row."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hilander import AutoCluster
+from hilander._validation import InputError
+from hilander.auto import holdout_identities
+from hilander.bench import AutoRunner, BenchData, run_benchmark
+from hilander.cli import main
+from hilander.datasets import make_open_set
+from hilander.metrics import avg_f, evaluate
+from hilander.persistence import load_model
+
+CANDIDATES = ["kmeans", "infomap", "cdp"]
+
+
+@pytest.fixture(scope="module")
+def domain():
+    # moderate class sizes on both sides: what is learnt on held-out identities should carry
+    return make_open_set(40, 15, test_sizes="moderate", separation=1.5, seed=5)
+
+
+@pytest.fixture(scope="module")
+def fitted(domain):
+    return AutoCluster(CANDIDATES, seed=0, progress=False).fit(domain.X_train, domain.y_train)
+
+
+def test_holdout_takes_whole_identities():
+    y = np.repeat(np.arange(10), 10)
+    val = holdout_identities(y, 0.3, seed=0)
+    held = np.unique(y[val])
+    assert held.size == 3 and val.sum() == 30
+    assert not np.isin(y[~val], held).any()  # class-disjoint
+    assert np.array_equal(val, holdout_identities(y, 0.3, seed=0))
+    assert not np.array_equal(val, holdout_identities(y, 0.3, seed=1))
+    with pytest.raises(InputError, match="at least 4"):
+        holdout_identities(np.repeat(np.arange(3), 5), 0.3, 0)
+
+
+def test_auto_picks_the_best_validation_row_and_clusters_new_identities(fitted, domain):
+    rows = {r["method"]: r for r in fitted.table_}
+    assert set(rows) == set(CANDIDATES)
+    assert all(r["status"] == "ok" and r["seconds"] > 0 for r in rows.values())
+    best = max(rows.values(), key=lambda r: r["avg_f"])
+    assert fitted.winner_ == best["method"] and fitted.val_avg_f_ == best["avg_f"]
+    assert fitted.params_ == best["params"]
+    # the held-out identities are ~30% of 40 moderate classes: a few hundred points
+    assert 0.2 * domain.y_train.size < fitted.n_val_ < 0.45 * domain.y_train.size
+    labels = fitted.predict(domain.X_test)
+    score = avg_f(evaluate(domain.y_test, labels))
+    assert fitted.val_avg_f_ >= 0.8 and score >= 0.75, (fitted.table(), score)
+    assert "winner: " + fitted.winner_ in fitted.table()
+
+
+def test_save_load_round_trip(fitted, domain, tmp_path):
+    path = tmp_path / "auto.pt"
+    fitted.save(path)
+    loaded = load_model(path)
+    assert isinstance(loaded, AutoCluster) and loaded.winner_ == fitted.winner_
+    assert loaded.table_ == fitted.table_
+    assert np.array_equal(loaded.predict(domain.X_test), fitted.predict(domain.X_test))
+    assert AutoCluster.load(path).params_ == fitted.params_
+
+
+def test_learnt_winner_is_refit_and_saved(domain, tmp_path):
+    # Hi-LANDER alone: it wins by default, is re-fitted on all identities and travels nested
+    auto = AutoCluster(["hilander"], learnt_params={"hilander": {"epochs": 3, "k": 5}},
+                       progress=False).fit(domain.X_train, domain.y_train)
+    (row,) = auto.table_
+    assert auto.winner_ == "hilander" and row["kind"] == "learnt"
+    assert row["params"]["epochs"] == 3 and 0 <= row["params"]["tau"] <= 1
+    assert auto.model_.tau_ == row["params"]["tau"] and auto.model_.epochs == 3
+    auto.save(tmp_path / "hl.pt")
+    again = load_model(tmp_path / "hl.pt")
+    assert np.array_equal(again.predict(domain.X_test), auto.predict(domain.X_test))
+
+
+def test_time_budget_skips_and_says_so(domain):
+    auto = AutoCluster(["kmeans", "hilander"], time_budget=1e-4, progress=False,
+                       learnt_params={"hilander": {"epochs": 2, "k": 5}})
+    with pytest.raises(InputError, match="no candidate") as err:
+        auto.fit(domain.X_train, domain.y_train)
+    assert "time budget" in str(err.value)
+    # a generous budget keeps the cheap method
+    auto = AutoCluster(["cdp"], time_budget=600, progress=False).fit(domain.X_train,
+                                                                     domain.y_train)
+    assert auto.winner_ == "cdp"
+
+
+def test_bad_input(domain):
+    X, y = domain.X_train, domain.y_train
+    with pytest.raises(InputError, match="unknown method 'nope'"):
+        AutoCluster(["nope"], progress=False).fit(X, y)
+    with pytest.raises(InputError, match="holdout"):
+        AutoCluster(CANDIDATES, holdout=1.0).fit(X, y)
+    with pytest.raises(InputError, match="time_budget"):
+        AutoCluster(CANDIDATES, time_budget=-1).fit(X, y)
+    with pytest.raises(InputError, match="NaN"):
+        AutoCluster(CANDIDATES).fit(np.where(np.eye(len(y), X.shape[1]) > 0, np.nan, X), y)
+    with pytest.raises(InputError, match="labels"):
+        AutoCluster(CANDIDATES).fit(X, y[:-1])
+    with pytest.raises(InputError, match="not fitted"):
+        AutoCluster().predict(X)
+    with pytest.raises(InputError, match="learnt"):
+        AutoCluster(learnt_params={"kmeans": {}}).fit(X, y)
+
+
+def test_cli_auto_then_cluster(domain, tmp_path, capsys):
+    np.save(tmp_path / "X.npy", domain.X_train)
+    np.save(tmp_path / "y.npy", domain.y_train)
+    np.save(tmp_path / "T.npy", domain.X_test)
+    rc = main(["auto", str(tmp_path / "X.npy"), str(tmp_path / "y.npy"), "--out",
+               str(tmp_path / "m.pt"), "--methods", "kmeans,cdp", "--quiet",
+               "--table-out", str(tmp_path / "table.json")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "winner:" in out and "kmeans" in out and "cdp" in out
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert {r["method"] for r in table["table"]} == {"kmeans", "cdp"}
+    assert main(["cluster", str(tmp_path / "m.pt"), str(tmp_path / "T.npy"), "--out",
+                 str(tmp_path / "pred.npy"), "--quiet"]) == 0
+    pred = np.load(tmp_path / "pred.npy")
+    model = load_model(tmp_path / "m.pt")
+    assert np.array_equal(pred, model.predict(domain.X_test))
+    assert main(["auto", str(tmp_path / "X.npy"), str(tmp_path / "y.npy"), "--out",
+                 str(tmp_path / "m2.pt"), "--methods", "nope", "--quiet"]) == 2
+    assert "hilander: error: unknown method 'nope'" in capsys.readouterr().err
+
+
+def test_bench_auto_row_matches_the_best_single_row():
+    rng = np.random.default_rng(0)
+
+    def blobs(n, size, offset):
+        centers = np.linalg.qr(rng.normal(size=(32, 32)))[0][:n]
+        y = np.repeat(np.arange(n), size) + offset
+        return (centers[y - offset] + 0.02 * rng.normal(size=(y.size, 32))).astype(
+            np.float32), y
+
+    data = BenchData(*blobs(8, 15, 0), *blobs(10, 20, 100), *blobs(10, 20, 200),
+                     dataset="blobs")
+    rec = run_benchmark(data, ["kmeans", "cdp", AutoRunner(methods=["kmeans", "cdp"])],
+                        settings="natural")
+    rows = {m.name: m for m in rec.settings[0].methods}
+    auto = rows["auto"]
+    assert auto.ok and auto.kind == "auto", auto.reason
+    winner = auto.params["winner"]
+    assert winner in ("kmeans", "cdp")
+    # same validation split, same grids: auto's test score is its winner's row
+    assert auto.avg_f == pytest.approx(rows[winner].avg_f)
+    assert auto.avg_f >= max(rows["kmeans"].avg_f, rows["cdp"].avg_f) - 0.01
+    assert [c["method"] for c in auto.tuning["candidates"]] == ["kmeans", "cdp"]
