@@ -77,7 +77,7 @@ def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained
     chosen = sel["chosen"]
     grid = SIMILARITY_GRID if chosen["decoding"] == "similarity" else trained.tau_grid
     assert trained.tau_ == chosen["tau"] and trained.tau_ in grid
-    assert trained.max_levels_ in (None, 1) and trained.decoding_ in ("peak", "similarity")
+    assert trained.max_levels_ in (None, 1) and trained.decoding_ in ("peak", "similarity", "infomap")
     # the choice is the best held-out trial, and the held-out identities are 20% of 80
     assert chosen["held_out_avg_f"] == max(t["avg_f"] for t in sel["trials"])
     assert sel["held_out_classes"] == 16

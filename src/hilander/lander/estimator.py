@@ -47,7 +47,8 @@ class HiLander:
         choose p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER and the decoding by avg F on
         the held-out identities, and re-fit on all identities (``refit``).
     tau_upper : p_τ of levels ≥ 2 when ``tau`` is a number (None: the same as ``tau``).
-    decoding : "peak" (eqs. 5-6) or "similarity" (the authors' code: threshold on a_ij).
+    decoding : "peak" (eqs. 5-6), "similarity" (the authors' code: threshold on a_ij) or
+        "infomap" (map equation on the edges with p_ij ≥ τ, weighted by p_ij).
     encoder : "gat" (paper default) or "gcn".
     aggregation : super-node feature: "peak" (identity), "mean" (size-weighted mean of the
         members' input features) or "concat" (sec. 3.4).
@@ -300,7 +301,7 @@ class HiLander:
             model, X, k=self.k, tau=tau, tau_upper=tau_upper, aggregation=self.aggregation,
             max_levels=max_levels, early_stopping=self.early_stopping,
             knn_method=self.knn_method, progress=self.progress, decoding=decoding,
-            observer=observer,
+            observer=observer, seed=self.seed,
         )
 
     def _decoding_params(self) -> dict:

@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..graph import build_knn_graph, components
+from ..graph.partition import infomap_partition
 from .aggregation import Aggregator
 from .decoding import component_peaks, count_edges, select_edges
 from .network import LanderNet
@@ -43,9 +44,10 @@ class HierarchyResult:
 
 
 #: Decodings of a level: "peak" (eqs. 5-6: each node links to its best denser neighbour with
-#: p_ij ≥ τ) or "similarity" (the authors' code's alternative: the same tree, but the
-#: threshold is on the cosine a_ij and the best neighbour is the most similar one).
-DECODINGS = ("peak", "similarity")
+#: p_ij ≥ τ), "similarity" (the authors' code's alternative: the same tree, but the threshold
+#: is on the cosine a_ij and the best neighbour is the most similar one) or "infomap" (the map
+#: equation on every edge with p_ij ≥ τ, weighted by p_ij, as FaceMap does on cosines).
+DECODINGS = ("peak", "similarity", "infomap")
 
 
 @dataclass
@@ -66,6 +68,7 @@ def run_hierarchy(
     max_levels: int | None = None, early_stopping: bool = True, knn_method: str = "auto",
     chunk: int = 65536, progress: bool = False, tau_upper: float | None = None,
     decoding: str = "peak", observer: Callable[[LevelTrace], None] | None = None,
+    seed: int = 0,
 ) -> HierarchyResult:
     """Cluster ``X`` (already validated, l2-normalised) level by level until no edge is added.
 
@@ -96,8 +99,11 @@ def run_hierarchy(
         t2 = time.perf_counter()
         level = result.n_levels + 1
         t = tau if level == 1 or tau_upper is None else tau_upper
+        comp = None
         if decoding == "similarity":
             src, dst = select_edges(g.indices, g.similarities, dens, t)
+        elif decoding == "infomap":
+            src, dst, comp = _infomap_level(g.indices, p, t, seed)
         else:
             src, dst = select_edges(g.indices, p, dens, t)
         n_edges = count_edges(src, dst)
@@ -111,7 +117,14 @@ def run_hierarchy(
             times["decode"] += time.perf_counter() - t2
             result.stopped_by = "converged"
             break
-        n_comp, comp = components(n, src, dst)
+        if comp is None:
+            n_comp, comp = components(n, src, dst)
+        else:
+            n_comp = int(comp.max()) + 1
+        if n_comp == n:
+            times["decode"] += time.perf_counter() - t2
+            result.stopped_by = "converged"
+            break
         peaks = component_peaks(comp, n_comp, dens)
         agg.merge(comp, n_comp, peaks)
         assign = comp[assign]
@@ -136,3 +149,11 @@ def run_hierarchy(
         result.labels = result.level_labels[-1]
     result.timings = times
     return result
+
+
+def _infomap_level(nbr: np.ndarray, p: np.ndarray, tau: float, seed: int):
+    """Edges with p_ij ≥ τ and the Infomap partition of the graph they form, weighted by p."""
+    keep = (nbr >= 0) & (p >= tau)
+    rows = np.broadcast_to(np.arange(nbr.shape[0])[:, None], nbr.shape)
+    src, dst = rows[keep], nbr[keep]
+    return src, dst, infomap_partition(nbr.shape[0], src, dst, p[keep], seed=seed)

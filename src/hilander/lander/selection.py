@@ -42,8 +42,8 @@ def select_decoding(
 
     ``run(params)`` clusters the held-out points; the score is avg F (harmonic mean of
     pairwise and BCubed F). Stages: one p_τ for all levels; then the upper levels' p_τ; then
-    level 1's again; then one-level LANDER; then the similarity decoding. Returns the best
-    parameters and every trial.
+    level 1's again; then one-level LANDER; then the similarity decoding; then Infomap on the
+    learnt edges. Returns the best parameters and every trial.
     """
     table: list[dict] = []
     bar = tqdm(desc="selecting on held-out identities", unit="run", disable=not progress,
@@ -76,6 +76,8 @@ def select_decoding(
     best, score = _better(best, score, *best_of(
         [{**base, "decoding": "similarity", "tau": t, "tau_upper": t}
          for t in SIMILARITY_GRID]))
+    best, score = _better(best, score, *best_of(
+        [{**base, "decoding": "infomap", "tau": t, "tau_upper": t} for t in grid]))
     bar.close()
     return {**best, "held_out_avg_f": score}, table
 
