@@ -38,7 +38,7 @@ class GraphEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         if self.kind == "gat":
-            loops = torch.arange(x.shape[0]).repeat(2, 1)
+            loops = torch.arange(x.shape[0], device=x.device).repeat(2, 1)
             edge_index = torch.cat([edge_index, loops], dim=1)
         for conv, act in zip(self.convs, self.acts, strict=True):
             x = act(conv(x, edge_index))
@@ -54,12 +54,13 @@ class GraphEncoder(nn.Module):
                 e = min(s + chunk, n)
                 rows = nbr[s:e]
                 valid = rows >= 0
-                dst_local = torch.arange(e - s).unsqueeze(1).expand(-1, k)[valid]
+                dst_local = torch.arange(e - s, device=x.device).unsqueeze(1).expand(-1, k)[valid]
                 src = rows[valid]
                 if self.kind == "gat":
                     ei = torch.stack([src, dst_local])
                     # bipartite call: sources are all nodes, targets the chunk, plus self loops
-                    loops = torch.stack([torch.arange(s, e), torch.arange(e - s)])
+                    loops = torch.stack([torch.arange(s, e, device=x.device),
+                                         torch.arange(e - s, device=x.device)])
                     ei = torch.cat([ei, loops], dim=1)
                     h = conv((x, x[s:e]), ei, size=(n, e - s))
                 else:
@@ -76,12 +77,12 @@ def _gcn_chunk(conv: GCNConv, x: torch.Tensor, nbr: torch.Tensor, s: int, e: int
     rows = nbr[s:e]
     valid = rows >= 0
     src = rows[valid]
-    dst = torch.arange(s, e).unsqueeze(1).expand(-1, k)[valid]
+    dst = torch.arange(s, e, device=x.device).unsqueeze(1).expand(-1, k)[valid]
     # messages flow into each node from its own k-NN row, so in-degree = valid row entries + loop
     deg = (nbr >= 0).sum(dim=1).to(x.dtype) + 1.0
     xw = conv.lin(x)
     norm = (deg[src] * deg[dst]).rsqrt()
-    agg = torch.zeros(e - s, xw.shape[1])
+    agg = torch.zeros(e - s, xw.shape[1], device=x.device)
     agg.index_add_(0, dst - s, xw[src] * norm.unsqueeze(1))
     agg += xw[s:e] / deg[s:e].unsqueeze(1)
     if conv.bias is not None:

@@ -13,7 +13,7 @@ def knn_edge_index(nbr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Message-passing ``edge_index`` (neighbour -> node) and the validity mask of ``nbr``."""
     n, k = nbr.shape
     valid = nbr >= 0
-    rows = torch.arange(n).unsqueeze(1).expand(n, k)
+    rows = torch.arange(n, device=nbr.device).unsqueeze(1).expand(n, k)
     return torch.stack([nbr[valid], rows[valid]]), valid
 
 
@@ -38,7 +38,7 @@ class LanderNet(nn.Module):
         h = self.encoder(x, edge_index)
         rows = edge_index[1]
         logits = self.head(h[rows], h[edge_index[0]], sim[valid])
-        p = torch.zeros(valid.shape, dtype=logits.dtype).masked_scatter(
+        p = torch.zeros(valid.shape, dtype=logits.dtype, device=x.device).masked_scatter(
             valid, F.softmax(logits, dim=1)[:, 1])
         return logits, valid, _density(p, valid, sim)
 
@@ -48,7 +48,7 @@ class LanderNet(nn.Module):
         """Memory-bounded inference: (p (n, k) with 0 on padding, d̂ (n,))."""
         n, k = nbr.shape
         h = self.encoder.forward_chunked(x, nbr, chunk)
-        p = torch.zeros(n, k)
+        p = torch.zeros(n, k, device=x.device)
         rows_per = max(1, chunk // max(k, 1))
         for s in range(0, n, rows_per):
             e = min(s + rows_per, n)
@@ -76,7 +76,7 @@ def lander_loss(logits: torch.Tensor, valid: torch.Tensor, d_hat: torch.Tensor,
     with d_i > d_j contribute zero but still count in the 1/|E| average, as eq. 9 states.
     """
     n, k = nbr.shape
-    rows = torch.arange(n).unsqueeze(1).expand(n, k)[valid]
+    rows = torch.arange(n, device=nbr.device).unsqueeze(1).expand(n, k)[valid]
     cols = nbr[valid]
     mask = (density[rows] <= density[cols]).to(logits.dtype)
     logp = F.log_softmax(logits, dim=1)

@@ -12,15 +12,11 @@ from .levels import LevelGraph
 from .network import LanderNet, lander_loss
 
 
-def _to_tensors(level: LevelGraph) -> dict[str, torch.Tensor]:
+def _to_tensors(level: LevelGraph, device: torch.device) -> dict[str, torch.Tensor]:
     valid = level.nbr >= 0
-    return {
-        "x": torch.from_numpy(level.x),
-        "nbr": torch.from_numpy(level.nbr),
-        "sim": torch.from_numpy(level.sim),
-        "same": torch.from_numpy(level.same[valid]),
-        "density": torch.from_numpy(level.density),
-    }
+    arrays = {"x": level.x, "nbr": level.nbr, "sim": level.sim, "same": level.same[valid],
+              "density": level.density}
+    return {name: torch.from_numpy(a).to(device) for name, a in arrays.items()}
 
 
 def train_lander(
@@ -36,7 +32,9 @@ def train_lander(
     on every set we tried, so it is the default and ``optimizer="sgd"`` keeps the paper's.
     Returns the mean loss of each epoch.
     """
-    data = [_to_tensors(lv) for lv in levels]
+    # the model's own device: tensors follow it, so CUDA is used when the model is there
+    device = next(model.parameters()).device
+    data = [_to_tensors(lv, device) for lv in levels]
     if optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                               weight_decay=weight_decay)
