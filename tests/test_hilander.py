@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from hilander import HiLander, InputError
+from hilander.lander import HierarchyResult
 from hilander.metrics import avg_f, evaluate
 from hilander.persistence import load_model
 
@@ -139,3 +140,60 @@ def test_identical_and_zero_vectors_do_not_crash(trained):
     for X in (np.zeros((40, 64), np.float32), np.ones((40, 64), np.float32)):
         labels = trained.predict(X)
         assert labels.shape == (40,)
+
+
+def _split_old_new(open_set, frac=0.2, seed=0):
+    perm = np.random.default_rng(seed).permutation(len(open_set.y_test))
+    cut = int(len(perm) * frac)
+    return perm[cut:], perm[:cut]
+
+
+def test_assign_puts_new_points_of_known_identities_in_their_clusters(open_set, trained):
+    old, new = _split_old_new(open_set)
+    res = trained.cluster(open_set.X_test[old])
+    labels_new = trained.assign(open_set.X_test[new], res)
+    y_old, y_new = open_set.y_test[old], open_set.y_test[new]
+    # ground truth via the old points: the majority identity of each earlier cluster
+    majority = {c: np.bincount(y_old[res.labels == c]).argmax() for c in np.unique(res.labels)}
+    joined = labels_new < res.n_clusters
+    assert joined.mean() > 0.9
+    hit = np.array([majority[c] == t for c, t in zip(labels_new[joined], y_new[joined])])
+    assert hit.mean() > 0.9, hit.mean()
+    # the earlier run is untouched, and its clusters are reused rather than renumbered
+    assert np.array_equal(res.labels, trained.cluster(open_set.X_test[old]).labels)
+    # a random assignment would hit far less often
+    rand = np.random.default_rng(1).integers(0, res.n_clusters, joined.sum())
+    assert np.mean([majority[c] == t for c, t in zip(rand, y_new[joined])]) < 0.5
+
+
+def test_assign_opens_new_clusters_for_unseen_identities(open_set, trained):
+    y = open_set.y_test
+    big = np.bincount(y).argsort()[::-1]
+    unseen = np.isin(y, big[:2])            # two whole identities held out of the first run
+    res = trained.cluster(open_set.X_test[~unseen])
+    labels_new = trained.assign(open_set.X_test[unseen], res)
+    opened = labels_new >= res.n_clusters
+    assert opened.mean() > 0.8, opened.mean()
+    # the held-out identities do not collapse into one new cluster
+    assert len(np.unique(labels_new[opened])) >= 2
+    assert np.array_equal(np.unique(labels_new[opened]),
+                          res.n_clusters + np.arange(len(np.unique(labels_new[opened]))))
+
+
+def test_result_save_load_roundtrip_feeds_assign(tmp_path, open_set, trained):
+    old, new = _split_old_new(open_set, seed=2)
+    res = trained.cluster(open_set.X_test[old])
+    path = tmp_path / "run.npz"
+    res.save(path)
+    back = HierarchyResult.load(path)
+    assert np.array_equal(back.labels, res.labels) and back.tau == res.tau
+    assert all(np.array_equal(a, b) for a, b in zip(back.level_peaks, res.level_peaks))
+    assert all(np.allclose(a, b) for a, b in zip(back.level_density, res.level_density))
+    a = trained.assign(open_set.X_test[new], res)
+    b = trained.assign(open_set.X_test[new], back)
+    assert np.array_equal(a, b)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="not a hilander result file"):
+        HierarchyResult.load(tmp_path / "bad.npz")
+    with pytest.raises(InputError, match="32 features"):
+        trained.assign(open_set.X_test[new][:, :32], res)
