@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         names = [n for n, e in info.items() if e["kind"] == kind]
         if not names:
             continue
-        print(f"# {kind} ({how})")
+        if args.name is None:
+            print(f"# {kind} ({how})")
         for name in names:
             entry = info[name]
             graph = "  [k-NN graph]" if entry["uses_graph"] else ""
