@@ -150,3 +150,92 @@ def test_string_labels_and_csv_predictions(files, tmp_path, capsys):
     s = json.loads(capsys.readouterr().out)
     assert s["n_classes"] == 2 and s["n_clusters"] == 3
     assert s["pairwise_precision"] == 1.0 and s["pairwise_recall"] == 0.5
+
+
+def test_train_passes_options_on_or_rejects_them(files, tmp_path):
+    from hilander.persistence import load_model
+
+    d = files
+    X, y = np.load(d / "train.npy")[:600], np.loadtxt(d / "train_labels.txt", dtype=str)[:600]
+    np.save(tmp_path / "x.npy", X)
+    np.savetxt(tmp_path / "y.txt", y, fmt="%s")
+    out = tmp_path / "gcnv.hlm"
+    assert main(["train", str(tmp_path / "x.npy"), str(tmp_path / "y.txt"), "--out", str(out),
+                 "--method", "gcn-v", "--k", "20", "--epochs", "5", "--tau", ".5",
+                 "--quiet"]) == 0
+    params = load_model(out).get_params()
+    assert (params["k"], params["epochs"], params["tau"]) == (20, 5, 0.5)
+    bad = tmp_path / "bad.hlm"
+    _assert_clean_error(run_cli("train", tmp_path / "x.npy", tmp_path / "y.txt", "--out", bad,
+                                "--method", "gcn-v", "--encoder", "gcn", "--quiet"),
+                        "--encoder does not apply to gcn-v", bad)
+
+
+def test_methods_lists_supervised_ones_too():
+    out = run_cli("methods")
+    assert out.returncode == 0
+    names = {line.split(":")[0] for line in out.stdout.splitlines()
+             if line and not line.startswith((" ", "#"))}
+    assert {"hilander", "lander", "gcn-v", "gcn-e", "gcn-ve", "lgcn", "star-fc", "kmeans",
+            "hac"} <= names
+    info = json.loads(run_cli("methods", "gcn-v", "--json").stdout)
+    assert info["gcn-v"]["kind"] == "supervised" and info["gcn-v"]["params"]["k"] == 10
+
+
+def test_cluster_tau_overrides_the_saved_threshold(files, tmp_path, capsys):
+    d = files
+    counts = {}
+    for tau in ("0.3", None):
+        out = tmp_path / f"p{tau}.npy"
+        extra = ["--tau", tau] if tau else []
+        assert main(["cluster", str(d / "model.hlm"), str(d / "test.npy"), "--out", str(out),
+                     "--quiet", *extra]) == 0
+        counts[tau] = len(np.unique(np.load(out)))
+    assert "p_tau=0.7" in capsys.readouterr().err
+    assert counts["0.3"] < counts[None]  # a lower threshold links more
+    _assert_clean_error(run_cli("cluster", "--method", "hac", d / "test.npy", "--out",
+                                tmp_path / "x.npy", "--tau", "0.5"), "--tau needs a Hi-LANDER")
+
+
+def test_outputs_are_checked_before_the_work(files, tmp_path):
+    import time
+
+    d = files
+    missing = tmp_path / "nope" / "out.npy"
+    t0 = time.perf_counter()
+    _assert_clean_error(run_cli("train", d / "train.npy", d / "train_labels.txt", "--out",
+                                missing, "--epochs", "200", "--quiet"), "does not exist")
+    # refused up front: 200 epochs of training would take minutes
+    assert time.perf_counter() - t0 < 30
+    _assert_clean_error(run_cli("cluster", d / "model.hlm", d / "test.npy", "--out",
+                                tmp_path / "ok.npy", "--hierarchy-out", missing),
+                        "does not exist", tmp_path / "ok.npy")
+
+
+def test_usage_errors_are_one_line(tmp_path):
+    _assert_clean_error(run_cli("cluster"), "required")
+    _assert_clean_error(run_cli("train", "a.npy"), "required")
+    _assert_clean_error(run_cli("nosuchcommand"), "invalid choice")
+
+
+def test_assign_across_processes(files, tmp_path, open_set):
+    d = files
+    perm = np.random.default_rng(0).permutation(len(open_set.y_test))
+    old, new = perm[100:], perm[:100]
+    np.save(tmp_path / "old.npy", open_set.X_test[old])
+    np.save(tmp_path / "new.npy", open_set.X_test[new])
+    run = tmp_path / "run.npz"
+    assert main(["cluster", str(d / "model.hlm"), str(tmp_path / "old.npy"), "--out",
+                 str(tmp_path / "old_pred.npy"), "--result-out", str(run), "--quiet"]) == 0
+    result = run_cli("assign", d / "model.hlm", run, tmp_path / "new.npy", "--out",
+                     tmp_path / "new_pred.npy")
+    assert result.returncode == 0, result.stderr
+    old_pred, new_pred = np.load(tmp_path / "old_pred.npy"), np.load(tmp_path / "new_pred.npy")
+    y_old, y_new = open_set.y_test[old], open_set.y_test[new]
+    majority = {c: np.bincount(y_old[old_pred == c]).argmax() for c in np.unique(old_pred)}
+    joined = new_pred < old_pred.max() + 1
+    assert joined.mean() > 0.9
+    assert np.mean([majority[c] == t for c, t in zip(new_pred[joined], y_new[joined])]) > 0.9
+    _assert_clean_error(run_cli("assign", d / "model.hlm", d / "test.npy", tmp_path / "new.npy",
+                                "--out", tmp_path / "x.npy"), "not a hilander result file",
+                        tmp_path / "x.npy")

@@ -158,8 +158,10 @@ def test_registry_errors_list_choices():
         methods.make("no_such_method")
     with pytest.raises(InputError, match="linkage"):
         methods.make("hac", linkage_type="ward")
-    with pytest.raises(InputError, match=r"\['ward', 'complete', 'average', 'single'\]"):
+    with pytest.raises(InputError, match="linkage") as err:
         methods.make("hac", linkage="centroid")
+    assert all(f"'{c}'" in str(err.value) for c in ("ward", "complete", "average", "single"))
+    assert "\n" not in str(err.value)
     with pytest.raises(InputError, match="n_clusters"):
         methods.make("kmeans", n_clusters=0)
     with pytest.raises(InputError, match="lam"):

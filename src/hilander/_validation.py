@@ -10,30 +10,63 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 
 class InputError(ValueError):
     """Bad user input: the message says what is wrong and with which argument."""
 
 
+class InputTypeError(InputError, TypeError):
+    """Bad input of the wrong kind (e.g. a dict inside X): also a ``TypeError``, as numpy and
+    scikit-learn raise for it, while still printing as one line on the command line."""
+
+
+def validate_constraints(estimator) -> None:
+    """Check ``estimator``'s parameters against its ``_parameter_constraints``.
+
+    scikit-learn's rules (``Interval``, ``StrOptions``...) do the checking; its
+    ``InvalidParameterError`` is re-raised as :class:`InputError` so the CLI prints one line.
+    """
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    try:
+        estimator._validate_params()
+    except InvalidParameterError as exc:
+        raise InputError(str(exc).splitlines()[0]) from None
+
+
 def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -> np.ndarray:
     """Return ``X`` as a C-contiguous 2-D float array, or raise :class:`InputError`."""
+    if sp.issparse(X):
+        raise InputError(f"{name} is a sparse matrix; dense embeddings are required "
+                         "(convert with X.toarray())")
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
         raise InputError(f"{name} could not be read as a numeric array: {exc}") from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
+    if arr.dtype == object:
+        # object arrays of numbers are accepted, as scikit-learn does; anything else is refused
+        try:
+            arr = arr.astype(np.float64)
+        except TypeError as exc:
+            raise InputTypeError(f"{name} must be numeric: {exc}") from None
+        except ValueError as exc:
+            raise InputError(f"{name} must be numeric: {exc}") from None
+    if np.iscomplexobj(arr):
+        raise InputError(f"{name} holds complex numbers: Complex data not supported")
+    if not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
         raise InputError(f"{name} must be numeric, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise InputError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise InputError(f"{name} is empty: 0 rows")
     if arr.shape[1] == 0:
-        raise InputError(f"{name} has 0 feature columns")
+        raise InputError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
+                         "is required.")
     if arr.shape[0] < min_rows:
-        raise InputError(f"{name} has {arr.shape[0]} row(s); at least {min_rows} are needed")
+        raise InputError(f"{name} has {arr.shape[0]} sample(s) (rows); at least {min_rows} "
+                         "are needed")
     arr = np.ascontiguousarray(arr, dtype=dtype)
     finite = np.isfinite(arr)
     if not finite.all():

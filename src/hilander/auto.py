@@ -374,7 +374,7 @@ class AutoCluster:
         return cls._from_payload(payload)
 
     @classmethod
-    def _from_payload(cls, payload: dict) -> AutoCluster:
+    def _from_payload(cls, payload: dict, path: str | Path = "model") -> AutoCluster:
         from .persistence import _MODEL_CLASSES, _import_model_modules
 
         try:
@@ -389,7 +389,7 @@ class AutoCluster:
                 inner = state["model"]
                 est.model_ = _MODEL_CLASSES[inner["class"]]._from_payload(inner)
         except (KeyError, TypeError) as exc:
-            raise InputError(f"the AutoCluster model file is damaged: {exc}") from None
+            raise InputError(f"{path} is a damaged AutoCluster model file: {exc}") from None
         return est
 
 

@@ -17,9 +17,8 @@ FEATURE_FORMATS = (".npy", ".npz", ".csv", ".parquet")
 LABEL_HEADERS = {"label", "labels", "y", "class", "identity", "id", "target", "cluster"}
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+def check_writable(path: str | Path) -> Path:
+    """Raise InputError unless ``path`` can be written; commands call it before any work."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
@@ -28,6 +27,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise InputError(f"cannot write {path}: directory {parent} is not writable")
     if path.is_dir():
         raise InputError(f"cannot write {path}: it is a directory")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    path = check_writable(path)
+    parent = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
     os.close(fd)
     tmp_path = Path(tmp)

@@ -63,6 +63,52 @@ def load_payload(path: str | Path) -> dict:
     return payload
 
 
+class PersistentModel:
+    """``save``/``load`` for every trainable hilander model, built on two hooks.
+
+    A model implements ``_check_fitted()``, ``_check_params()``, ``_state()`` (tensors and plain
+    values describing what was learnt) and ``_set_state(state)`` (the inverse, called on an
+    estimator constructed from the saved configuration, i.e. ``get_params()``). The class name,
+    configuration, state and package version travel together in one file.
+    """
+
+    def _state(self) -> dict[str, Any]:  # pragma: no cover - every model overrides
+        raise NotImplementedError
+
+    def _set_state(self, state: dict[str, Any]) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> None:
+        """Write configuration, learnt weights and package version to one file."""
+        self._check_fitted()
+        state = dict(self._state())
+        state["n_features_in_"] = int(self.n_features_in_)
+        save_payload(path, type(self).__name__, dict(self.get_params(deep=False)), state)
+
+    @classmethod
+    def load(cls, path: str | Path):
+        """Read a model written by :meth:`save`; refuses files of another model class."""
+        payload = load_payload(path)
+        if payload.get("class") != cls.__name__:
+            raise InputError(f"{path} holds a {payload.get('class')} model, not a {cls.__name__}")
+        return cls._from_payload(payload, path)
+
+    @classmethod
+    def _from_payload(cls, payload: dict, path: str | Path = "the model file"):
+        try:
+            model = cls(**payload["config"])
+            model._check_params()
+            state = payload["state"]
+            model.n_features_in_ = int(state["n_features_in_"])
+            model._set_state(state)
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{path} is a damaged {cls.__name__} model file: {first}") from None
+        return model
+
+
 def load_model(path: str | Path):
     """Load any hilander model file, whatever its class."""
     _import_model_modules()
@@ -70,7 +116,7 @@ def load_model(path: str | Path):
     cls = _MODEL_CLASSES.get(payload.get("class"))
     if cls is None:
         raise InputError(f"{path} holds an unknown model class {payload.get('class')!r}")
-    return cls._from_payload(payload)
+    return cls._from_payload(payload, path)
 
 
 def _import_model_modules() -> None:

@@ -16,6 +16,7 @@ from .._validation import InputError
 COMMAND_MODULES = [
     "train",
     "cluster",
+    "assign",
     "evaluate",
     "demo",
     "methods",
@@ -27,10 +28,18 @@ COMMAND_MODULES = [
 ]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse prints the usage block before its error; hilander's errors are one line."""
+
+    def error(self, message: str):
+        self.exit(2, f"hilander: error: {self.prog.removeprefix('hilander ')}: {message} "
+                     f"(see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="hilander",
         description="Learn how to cluster embeddings (Hi-LANDER and baselines).",
     )

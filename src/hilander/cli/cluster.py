@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from .._validation import InputError
-from ..io import read_features, write_array, write_labels
+from ..io import check_writable, read_features, write_array, write_labels
 from ._common import parse_params
 
 
@@ -29,17 +29,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hierarchy-out", metavar="FILE",
                    help="Hi-LANDER only: write the per-level labels (levels × N, finest first) "
                         "to this .npy")
+    p.add_argument("--result-out", metavar="FILE",
+                   help="Hi-LANDER only: save the whole run (.npz: labels, peaks, features) so "
+                        "`hilander assign` can add points to its clusters later")
+    p.add_argument("--tau", type=float, metavar="P",
+                   help="Hi-LANDER only: edge threshold p_tau for this run instead of the "
+                        "model's own")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
+    # fail on an unwritable output before minutes of work, not after
+    for out in (args.out, args.hierarchy_out, args.result_out):
+        if out:
+            check_writable(out)
+    lander_only = [flag for flag, value in (("--hierarchy-out", args.hierarchy_out),
+                                            ("--result-out", args.result_out),
+                                            ("--tau", args.tau)) if value is not None]
     if args.method:
         if len(args.inputs) != 1:
             raise InputError("with --method give only FEATURES (no model file)")
-        if args.hierarchy_out:
-            raise InputError("--hierarchy-out needs a Hi-LANDER model, not --method")
+        if lander_only:
+            raise InputError(f"{lander_only[0]} needs a Hi-LANDER model, not --method "
+                             "(method parameters go in --param KEY=VALUE)")
         from ..methods import make
 
         X = read_features(args.inputs[0])
@@ -58,12 +72,15 @@ def run(args: argparse.Namespace) -> int:
             model.progress = not args.quiet
         X = read_features(args.inputs[1])
         if hasattr(model, "cluster"):
-            result = model.cluster(X)
+            result = model.cluster(X, tau=args.tau)
             labels, levels = result.labels, result.level_labels
-            summary = f"{type(model).__name__}: {result.n_levels} level(s) ({result.stopped_by})"
+            summary = (f"{type(model).__name__}: {result.n_levels} level(s) "
+                       f"({result.stopped_by}), p_tau={result.tau:g}")
+            if args.result_out:
+                result.save(args.result_out)
         else:
-            if args.hierarchy_out:
-                raise InputError(f"--hierarchy-out needs a Hi-LANDER model, "
+            if lander_only:
+                raise InputError(f"{lander_only[0]} needs a Hi-LANDER model, "
                                  f"not {type(model).__name__}")
             labels, levels = np.asarray(model.predict(X)), None
             summary = type(model).__name__

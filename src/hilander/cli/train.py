@@ -6,8 +6,13 @@ import argparse
 import sys
 import time
 
-from ..io import read_features, read_labels
+from .._validation import InputError
+from ..io import check_writable, read_features, read_labels
 from ._common import add_seed, parse_params
+
+#: Hi-LANDER's defaults for the options below; other methods get only what the user typed
+LANDER_DEFAULTS = {"k": 10, "tau": "0.7", "encoder": "gat", "aggregation": "peak",
+                   "epochs": 60, "device": "auto"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,14 +27,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="hilander",
                    help="hilander (default), lander (one level), or a supervised baseline "
                         "(see `hilander methods`)")
-    p.add_argument("--k", type=int, default=10, help="neighbours per node (default 10)")
-    p.add_argument("--tau", default="auto",
-                   help='edge threshold p_tau in [0, 1], or "auto" (default) to choose it, the '
-                        "upper levels' p_tau, LANDER vs Hi-LANDER and the decoding on held-out "
-                        "training identities")
-    p.add_argument("--encoder", choices=["gat", "gcn"], default="gat")
-    p.add_argument("--aggregation", choices=["peak", "mean", "concat"], default="peak")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--k", type=int, help="neighbours per node (Hi-LANDER default 10)")
+    p.add_argument("--tau",
+                   help='edge threshold p_tau in [0, 1], or "auto" (Hi-LANDER default) to choose '
+                        "it, the upper levels' p_tau, LANDER vs Hi-LANDER and the decoding on "
+                        "held-out training identities")
+    p.add_argument("--encoder", choices=["gat", "gcn"], help="Hi-LANDER only (default gat)")
+    p.add_argument("--aggregation", choices=["peak", "mean", "concat"],
+                   help="Hi-LANDER only (default peak)")
+    p.add_argument("--epochs", type=int, help="training epochs (Hi-LANDER default 30)")
+    p.add_argument("--device", help='"auto" (CUDA when present, default), "cpu" or "cuda"')
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="extra estimator parameter (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -51,21 +58,38 @@ def _tau(value: str):
 def make_trainable(method: str, args: argparse.Namespace, extra: dict):
     from .. import HiLander
 
+    given = {name: getattr(args, name) for name in LANDER_DEFAULTS
+             if getattr(args, name) is not None}
+    if "tau" in given:
+        given["tau"] = _tau(given["tau"])
     if method in ("hilander", "lander"):
-        params = dict(k=args.k, tau=_tau(args.tau), encoder=args.encoder,
-                      aggregation=args.aggregation, epochs=args.epochs, seed=args.seed,
-                      progress=not args.quiet)
+        params = {**LANDER_DEFAULTS, "tau": 0.7, **given, "seed": args.seed,
+                  "progress": not args.quiet}
         if method == "lander":
             params["max_levels"] = 1
         params.update(extra)
         return HiLander(**params)
-    from ..supervised import make
+    import inspect
 
-    extra.setdefault("seed", args.seed)
-    return make(method, **extra)
+    from ..supervised import METHODS, _canonical, make
+
+    cls = METHODS.get(_canonical(method))
+    if cls is not None:
+        # an option the method does not take is an error: silently ignoring it misleads
+        accepted = set(inspect.signature(cls.__init__).parameters)
+        for name in given:
+            if name not in accepted:
+                raise InputError(f"--{name} does not apply to {method}; its parameters go in "
+                                 f"--param KEY=VALUE (see `hilander methods {method}`)")
+        if "progress" in accepted:
+            extra.setdefault("progress", not args.quiet)
+    params = {**given, **extra}
+    params.setdefault("seed", args.seed)
+    return make(method, **params)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_writable(args.out)
     X = read_features(args.features)
     y = read_labels(args.labels, X.shape[0])
     model = make_trainable(args.method, args, parse_params(args.param))

@@ -285,10 +285,10 @@ class ImageBackbone:
         payload = load_payload(path)
         if payload.get("class") != cls.__name__:
             raise InputError(f"{path} holds a {payload.get('class')}, not an {cls.__name__}")
-        return cls._from_payload(payload)
+        return cls._from_payload(payload, path)
 
     @classmethod
-    def _from_payload(cls, payload: dict) -> ImageBackbone:
+    def _from_payload(cls, payload: dict, path: str | Path = "model") -> ImageBackbone:
         model = cls(**payload["config"])
         state = payload["state"]
         net = ConvEmbedder(model.channels, model.embed_dim)

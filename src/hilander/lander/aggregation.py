@@ -58,3 +58,15 @@ class Aggregator:
             member = sp.csr_matrix((np.ones(comp.size, dtype=np.float32),
                                     (comp, np.arange(comp.size))), shape=(n_comp, comp.size))
             self.total = np.asarray(member @ self.total, dtype=np.float32)
+
+
+def aggregate(identity: np.ndarray, comp: np.ndarray, n_comp: int,
+              peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One merge of unit-size nodes: (peak identity, mean of the members' identities).
+
+    For callers that hold no running sums (incremental assignment replays one level at a
+    time); a whole run uses :class:`Aggregator`, which weighs members by their sizes.
+    """
+    agg = Aggregator(identity, "mean")
+    agg.merge(comp, n_comp, peaks)
+    return agg.identity, agg.average

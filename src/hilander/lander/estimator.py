@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import inspect
 import time
-from pathlib import Path
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._device import DEVICE_CONSTRAINT, resolve_device
 from .._validation import (
     InputError,
-    check_choice,
     check_features,
     check_float,
-    check_int,
     check_labels,
     encode_labels,
     l2_normalize,
+    validate_constraints,
 )
-from ..persistence import load_payload, register_model, save_payload
+from ..persistence import PersistentModel, register_model
 from ..training import deterministic
 from .aggregation import AGGREGATIONS
 from .hierarchy import DECODINGS, HierarchyResult, run_hierarchy
@@ -33,7 +34,7 @@ DEFAULT_TAU_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
 @register_model
-class HiLander:
+class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
     """Hierarchical GNN clustering learnt from a labeled meta-training set (Xing et al. 2021).
 
     ``fit(X_train, y_train)`` meta-trains one LANDER model shared by every level;
@@ -76,7 +77,48 @@ class HiLander:
     tau_grid : thresholds tried by the selection.
     seed : makes training, the hold-out and so the labels reproducible.
     progress : show progress bars.
+    device : "auto" (CUDA when present, else CPU), "cpu" or "cuda"; an explicit "cuda" without
+        a GPU is an InputError, never a silent fallback.
+
+    A scikit-learn clusterer: ``get_params``/``set_params``/``clone`` work as usual (setting
+    ``tau`` changes the next ``fit``, not the fitted ``tau_``; pass ``tau=`` to
+    :meth:`cluster` to try another threshold on a fitted model), and ``fit_predict(X, y)``
+    meta-trains and clusters the same points, storing ``labels_``.
     """
+
+    _parameter_constraints: dict = {
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "tau": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
+        "tau_upper": [Interval(Real, 0, 1, closed="both"), None],
+        "decoding": [StrOptions(set(DECODINGS))],
+        "encoder": [StrOptions(set(ENCODERS))],
+        "aggregation": [StrOptions(set(AGGREGATIONS))],
+        "max_levels": [Interval(Integral, 1, None, closed="left"), None],
+        "early_stopping": ["boolean"],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "optimizer": [StrOptions({"adam", "sgd"})],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "balanced": ["boolean"],
+        "feature_noise": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "hidden": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "heads": [Interval(Integral, 1, None, closed="left")],
+        "edge_input": [StrOptions(set(EDGE_INPUTS))],
+        "levels_mode": [StrOptions(set(LEVEL_MODES))],
+        "train_ks": ["array-like", None],
+        "train_levels": [Interval(Integral, 1, None, closed="left"), None],
+        "holdout": [Interval(Real, 0, 0.5, closed="right")],
+        "refit": ["boolean"],
+        "knn_method": [StrOptions({"auto", "exact", "ivf", "hnsw"})],
+        "tau_grid": ["array-like"],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "progress": ["boolean"],
+        "device": DEVICE_CONSTRAINT,
+    }
 
     def __init__(
         self, k: int = 10, tau: float | str = "auto", *, tau_upper: float | None = None,
@@ -89,7 +131,7 @@ class HiLander:
         levels_mode: str = "label_pure", train_ks: tuple[int, ...] | None = None,
         train_levels: int | None = None, holdout: float = 0.2, refit: bool = True,
         knn_method: str = "auto", tau_grid: tuple[float, ...] = DEFAULT_TAU_GRID,
-        seed: int = 0, progress: bool = False,
+        seed: int = 0, progress: bool = False, device: str = "auto",
     ) -> None:
         self.k = k
         self.tau = tau
@@ -121,72 +163,33 @@ class HiLander:
         self.tau_grid = tau_grid
         self.seed = seed
         self.progress = progress
+        self.device = device
 
     # -- scikit-learn plumbing -------------------------------------------------------------
-    _PARAMS = ("k", "tau", "tau_upper", "decoding", "encoder", "aggregation", "max_levels",
-               "early_stopping", "epochs", "batch_size", "optimizer", "lr", "momentum",
-               "weight_decay", "balanced", "feature_noise", "dropout", "hidden", "num_layers",
-               "heads", "edge_input", "levels_mode", "train_ks", "train_levels", "holdout",
-               "refit", "knn_method", "tau_grid", "seed", "progress")
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # meta-training learns from identities: fit(X) without y cannot apply
+        tags.target_tags.required = True
+        return tags
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def set_params(self, **params) -> HiLander:
-        for name, value in params.items():
-            if name not in self._PARAMS:
-                raise InputError(f"HiLander has no parameter {name!r}; valid: {self._PARAMS}")
-            setattr(self, name, value)  # fitted state (tau_, ...) is left as fitted
-        return self
-
-    def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__).parameters
-        changed = {k: v for k, v in self.get_params().items() if v != sig[k].default}
-        return "HiLander(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
-
-    def _validate_params(self) -> None:
-        check_int(self.k, "k", low=1)
-        if self.tau != "auto":
-            check_float(self.tau, "tau", low=0.0, high=1.0)
-        check_choice(self.encoder, "encoder", ENCODERS)
-        check_choice(self.aggregation, "aggregation", AGGREGATIONS)
-        if self.max_levels is not None:
-            check_int(self.max_levels, "max_levels", low=1)
-        if self.tau_upper is not None:
-            check_float(self.tau_upper, "tau_upper", low=0.0, high=1.0)
-        check_choice(self.decoding, "decoding", DECODINGS)
-        check_int(self.epochs, "epochs", low=1)
-        check_int(self.batch_size, "batch_size", low=2)
-        check_float(self.feature_noise, "feature_noise", low=0.0)
-        check_float(self.dropout, "dropout", low=0.0, high=1.0, high_open=True)
-        check_choice(self.levels_mode, "levels_mode", LEVEL_MODES)
+    def _check_params(self) -> None:
+        validate_constraints(self)
+        resolve_device(self.device)
+        if not len(self.tau_grid):
+            raise InputError("tau_grid must list at least one threshold")
+        for t in self.tau_grid:
+            check_float(t, "tau_grid value", low=0.0, high=1.0)
         if self.train_ks is not None:
             if not len(self.train_ks):
                 raise InputError("train_ks must list at least one neighbour count")
             for kk in self.train_ks:
-                check_int(kk, "train_ks value", low=1)
-        if self.train_levels is not None:
-            check_int(self.train_levels, "train_levels", low=1)
-        check_float(self.holdout, "holdout", low=0.0, high=0.5, low_open=True)
-        check_choice(self.optimizer, "optimizer", ("adam", "sgd"))
-        check_float(self.lr, "lr", low=0.0, low_open=True)
-        check_float(self.momentum, "momentum", low=0.0, high=1.0)
-        check_float(self.weight_decay, "weight_decay", low=0.0)
-        check_int(self.hidden, "hidden", low=1)
-        check_int(self.num_layers, "num_layers", low=1)
-        check_int(self.heads, "heads", low=1)
-        check_choice(self.edge_input, "edge_input", EDGE_INPUTS)
-        check_choice(self.knn_method, "knn_method", ("auto", "exact", "ivf", "hnsw"))
-        if not self.tau_grid:
-            raise InputError("tau_grid must list at least one threshold")
-        for t in self.tau_grid:
-            check_float(t, "tau_grid value", low=0.0, high=1.0)
-        check_int(self.seed, "seed", low=0)
+                if isinstance(kk, bool) or not isinstance(kk, Integral) or kk < 1:
+                    raise InputError(f"train_ks values must be integers >= 1, got {kk!r}")
 
     # -- training ----------------------------------------------------------------------------
     def fit(self, X, y) -> HiLander:
         """Meta-train on labeled embeddings ``X`` (n, d) with identities ``y``."""
-        self._validate_params()
+        self._check_params()
         X = check_features(X, name="X", min_rows=self.k + 1)
         y = encode_labels(check_labels(y, X.shape[0], name="y"))
         if y.max() < 1:
@@ -221,7 +224,7 @@ class HiLander:
                held_out: LevelGraph | None = None):
         torch.manual_seed(self.seed)
         levels = self._levels(X, y)
-        model = self._new_model()
+        model = self._new_model().to(resolve_device(self.device))
         if steps is None:
             steps = steps_for(levels, self.epochs, self.batch_size)
         log = train_lander(
@@ -298,7 +301,8 @@ class HiLander:
                       tau_upper: float | None, max_levels: int | None, decoding: str,
                       observer=None) -> HierarchyResult:
         return run_hierarchy(
-            model, X, k=self.k, tau=tau, tau_upper=tau_upper, aggregation=self.aggregation,
+            model.to(resolve_device(self.device)), X, k=self.k, tau=tau, tau_upper=tau_upper,
+            aggregation=self.aggregation,
             max_levels=max_levels, early_stopping=self.early_stopping,
             knn_method=self.knn_method, progress=self.progress, decoding=decoding,
             observer=observer, seed=self.seed,
@@ -321,75 +325,91 @@ class HiLander:
             )
         return X
 
-    def cluster(self, X) -> HierarchyResult:
-        """Cluster new embeddings and return every level of the hierarchy."""
+    def cluster(self, X, *, tau: float | None = None) -> HierarchyResult:
+        """Cluster new embeddings and return every level of the hierarchy.
+
+        ``tau`` overrides the fitted threshold ``tau_`` (of every level) for this run only.
+        """
         self._check_fitted()
         X = self._check_X(X)
+        params = self._decoding_params()
+        if tau is not None:
+            tau = check_float(tau, "tau", low=0.0, high=1.0)
+            params.update(tau=tau, tau_upper=None)
         torch.manual_seed(self.seed)
         t0 = time.perf_counter()
         with deterministic():
-            result = self._cluster_with(self.model_, l2_normalize(X), **self._decoding_params())
+            result = self._cluster_with(self.model_, l2_normalize(X), **params)
         result.timings["total"] = time.perf_counter() - t0
+        result.X = X
+        result.tau = float(params["tau"])
+        result.tau_upper = params["tau_upper"]
         return result
 
     def predict(self, X) -> np.ndarray:
         """One cluster label (0..C-1) per row of ``X``."""
         return self.cluster(X).labels
 
+    def fit_predict(self, X, y, **kwargs) -> np.ndarray:
+        """Meta-train on labeled ``X`` and cluster the same points (``y`` is not used to
+        cluster); the labels are also stored as ``labels_``."""
+        self.labels_ = self.fit(X, y, **kwargs).predict(X)
+        return self.labels_
+
     def predict_hierarchy(self, X) -> list[np.ndarray]:
         """Labels of every level for each row of ``X``, finest level first."""
         return self.cluster(X).level_labels
 
-    # -- persistence -------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """Write configuration, weights and package version to one file."""
+    def assign(self, X_new, result: HierarchyResult, *, tau: float | None = None) -> np.ndarray:
+        """Labels for new points in the clusters of an earlier :meth:`cluster` run.
+
+        Each new point is linked through the learnt linkage to its nearest points of that run
+        (see :func:`hilander.lander.assign.assign_points`); the earlier points keep their
+        labels, and points that link to none of them open new clusters (ids from
+        ``result.n_clusters`` up). The thresholds default to those of that run (``tau``
+        overrides every level's). The peak rule (eqs. 5-6) decides every link, whatever the
+        fitted decoding.
+        """
+        from .assign import assign_points
+
         self._check_fitted()
-        config = self.get_params()
-        config["tau_grid"] = list(config["tau_grid"])
-        if config["train_ks"] is not None:
-            config["train_ks"] = list(config["train_ks"])
-        state = {
-            "weights": self.model_.state_dict(),
+        X_new = check_features(X_new, name="X_new")
+        if X_new.shape[1] != self.n_features_in_:
+            raise InputError(f"X_new has {X_new.shape[1]} features but the model was trained "
+                             f"on {self.n_features_in_}")
+        tau_upper = None
+        if tau is None:
+            tau = result.tau if result.tau is not None else self.tau_
+            tau_upper = result.tau_upper if result.tau is not None else self.tau_upper_
+        tau = check_float(tau, "tau", low=0.0, high=1.0)
+        torch.manual_seed(self.seed)
+        with deterministic():
+            return assign_points(self.model_.to(resolve_device(self.device)), result,
+                                 l2_normalize(X_new), k=self.k, tau=tau,
+                                 tau_upper=tau_upper, aggregation=self.aggregation,
+                                 knn_method=self.knn_method)
+
+    # -- persistence (save/load come from PersistentModel) -------------------------------
+    def _state(self) -> dict:
+        return {
+            "weights": {k: v.cpu() for k, v in self.model_.state_dict().items()},
             "tau_": self.tau_,
             "tau_upper_": self.tau_upper_,
             "max_levels_": self.max_levels_,
             "decoding_": self.decoding_,
             "selection_": self.selection_,
-            "n_features_in_": self.n_features_in_,
             "n_train_levels_": self.n_train_levels_,
             "history_": list(self.history_),
         }
-        save_payload(path, type(self).__name__, config, state)
 
-    @classmethod
-    def load(cls, path: str | Path) -> HiLander:
-        payload = load_payload(path)
-        if payload.get("class") != cls.__name__:
-            raise InputError(f"{path} holds a {payload.get('class')} model, not a {cls.__name__}")
-        return cls._from_payload(payload, path)
-
-    @classmethod
-    def _from_payload(cls, payload: dict, path: str | Path = "model") -> HiLander:
-        try:
-            config = dict(payload["config"])
-            config["tau_grid"] = tuple(config["tau_grid"])
-            if config.get("train_ks") is not None:
-                config["train_ks"] = tuple(config["train_ks"])
-            est = cls(**config)
-            state = payload["state"]
-            est.n_features_in_ = int(state["n_features_in_"])
-            est.tau_ = float(state["tau_"])
-            est.tau_upper_ = state["tau_upper_"]
-            est.max_levels_ = state["max_levels_"]
-            est.decoding_ = str(state["decoding_"])
-            est.selection_ = state["selection_"]
-            est.n_train_levels_ = int(state["n_train_levels_"])
-            est.history_ = list(state["history_"])
-            model = est._new_model()
-            model.load_state_dict(state["weights"])
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise InputError(f"{path} is a damaged hilander model file: {exc}") from None
-        model.eval()
-        est.model_ = model
-        return est
-
+    def _set_state(self, state: dict) -> None:
+        self.tau_ = float(state["tau_"])
+        self.tau_upper_ = state["tau_upper_"]
+        self.max_levels_ = state["max_levels_"]
+        self.decoding_ = str(state["decoding_"])
+        self.selection_ = state["selection_"]
+        self.n_train_levels_ = int(state["n_train_levels_"])
+        self.history_ = list(state["history_"])
+        model = self._new_model()
+        model.load_state_dict(state["weights"])
+        self.model_ = model.eval().to(resolve_device(self.device))

@@ -53,7 +53,8 @@ class GraphEncoder(nn.Module):
         n = nbr.shape[0]
         deg = _in_degree(nbr, x.dtype)
         for conv, act in zip(self.convs, self.acts, strict=True):
-            x = torch.cat([act(self._conv(conv, x, None, nbr, torch.arange(s, min(s + chunk, n)),
+            x = torch.cat([act(self._conv(conv, x, None, nbr,
+                                          torch.arange(s, min(s + chunk, n), device=x.device),
                                           deg))
                            for s in range(0, n, chunk)])
         return x
@@ -84,7 +85,7 @@ class GraphEncoder(nn.Module):
         rows = nbr[targets]
         valid = rows >= 0
         m, k = rows.shape
-        dst_local = torch.arange(m).unsqueeze(1).expand(-1, k)[valid]
+        dst_local = torch.arange(m, device=x.device).unsqueeze(1).expand(-1, k)[valid]
         src = rows[valid]
         self_src = targets
         if src_ids is not None:
@@ -94,13 +95,13 @@ class GraphEncoder(nn.Module):
         if self.kind == "gat":
             # bipartite call: sources are the known nodes, targets the given ones, plus self loops
             ei = torch.cat([torch.stack([src, dst_local]),
-                            torch.stack([self_src, torch.arange(m)])], dim=1)
+                            torch.stack([self_src, torch.arange(m, device=x.device)])], dim=1)
             return conv((x, x[self_src]), ei, size=(x.shape[0], m))
         # GCN normalisation uses global in-degrees (own k-NN row + self loop)
         xw = conv.lin(x)
         dst_global = targets.unsqueeze(1).expand(-1, k)[valid]
         norm = (deg[rows[valid]] * deg[dst_global]).rsqrt()
-        agg = torch.zeros(m, xw.shape[1], dtype=xw.dtype)
+        agg = torch.zeros(m, xw.shape[1], dtype=xw.dtype, device=xw.device)
         agg.index_add_(0, dst_local, xw[src] * norm.unsqueeze(1))
         agg = agg + xw[self_src] / deg[targets].unsqueeze(1)
         if conv.bias is not None:

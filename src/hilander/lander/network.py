@@ -42,7 +42,7 @@ class LanderNet(nn.Module):
         logits (E, 2) over the valid edges, valid mask (m, k), d̂ of the rows (m,)).
         """
         if rows is None:
-            rows = torch.arange(nbr.shape[0])
+            rows = torch.arange(nbr.shape[0], device=nbr.device)
         blk = nbr[rows]
         valid = blk >= 0
         targets = torch.unique(torch.cat([rows, blk[valid]]))
@@ -51,7 +51,7 @@ class LanderNet(nn.Module):
         hi = h[torch.searchsorted(targets, rows)].unsqueeze(1).expand(-1, k, -1)[valid]
         hj = h[torch.searchsorted(targets, blk[valid])]
         logits = self.head(hi, hj, edge_attr[valid])
-        p = torch.zeros(valid.shape, dtype=logits.dtype).masked_scatter(
+        p = torch.zeros(valid.shape, dtype=logits.dtype, device=logits.device).masked_scatter(
             valid, F.softmax(logits, dim=1)[:, 1])
         return logits, valid, _density(p, valid, edge_attr[..., 0])
 
@@ -59,7 +59,9 @@ class LanderNet(nn.Module):
     def predict(self, x: torch.Tensor, nbr: np.ndarray, sim: np.ndarray, chunk: int = 65536):
         """Memory-bounded inference: (p (n, k) with 0 on padding, d̂ (n,)) as numpy arrays."""
         n, k = nbr.shape
-        nbr_t = torch.from_numpy(nbr)
+        dev = next(self.parameters()).device
+        x = x.to(dev)
+        nbr_t = torch.from_numpy(nbr).to(dev)
         h = self.encoder.forward_chunked(x, nbr_t, chunk)
         featurizer = EdgeFeaturizer(nbr, sim) if self.head.needs_features else None
         p = np.zeros((n, k), dtype=np.float32)
@@ -69,10 +71,10 @@ class LanderNet(nn.Module):
             attr = (featurizer.rows(s, e) if featurizer is not None
                     else sim[s:e, :, None])
             valid = nbr[s:e] >= 0
-            blk = nbr_t[s:e][torch.from_numpy(valid)]
-            hi = h[s:e].unsqueeze(1).expand(-1, k, -1)[torch.from_numpy(valid)]
-            logits = self.head(hi, h[blk], torch.from_numpy(attr[valid]))
-            p[s:e][valid] = F.softmax(logits, dim=1)[:, 1].numpy()
+            mask = torch.from_numpy(valid).to(dev)
+            hi = h[s:e].unsqueeze(1).expand(-1, k, -1)[mask]
+            logits = self.head(hi, h[nbr_t[s:e][mask]], torch.from_numpy(attr[valid]).to(dev))
+            p[s:e][valid] = F.softmax(logits, dim=1)[:, 1].cpu().numpy()
         dens = _density(torch.from_numpy(p), torch.from_numpy(nbr >= 0), torch.from_numpy(sim))
         return p, dens.numpy()
 
@@ -100,8 +102,8 @@ def lander_loss(logits: torch.Tensor, same: torch.Tensor, mask: torch.Tensor,
         kept = mask.sum()
         pos = (mask * same).sum()
         neg = kept - pos
-        w_pos = kept / (2 * pos) if pos > 0 else torch.zeros(())
-        w_neg = kept / (2 * neg) if neg > 0 else torch.zeros(())
+        w_pos = kept / (2 * pos) if pos > 0 else kept.new_zeros(())
+        w_neg = kept / (2 * neg) if neg > 0 else kept.new_zeros(())
         weight = mask * torch.where(same > 0.5, w_pos, w_neg)
     logp = F.log_softmax(logits, dim=1)
     per_edge = same * logp[:, 1] + (1.0 - same) * logp[:, 0]

@@ -21,14 +21,10 @@ from .levels import LevelGraph
 from .network import LanderNet, lander_loss
 
 
-def _tensors(level: LevelGraph) -> dict[str, torch.Tensor]:
-    return {
-        "x": torch.from_numpy(level.x),
-        "nbr": torch.from_numpy(level.nbr),
-        "attr": torch.from_numpy(level.edge_attr),
-        "same": torch.from_numpy(level.same),
-        "density": torch.from_numpy(level.density),
-    }
+def _tensors(level: LevelGraph, device: torch.device) -> dict[str, torch.Tensor]:
+    arrays = {"x": level.x, "nbr": level.nbr, "attr": level.edge_attr, "same": level.same,
+              "density": level.density}
+    return {name: torch.from_numpy(a).to(device) for name, a in arrays.items()}
 
 
 def link_auc(p: np.ndarray, nbr: np.ndarray, same: np.ndarray) -> float:
@@ -54,7 +50,8 @@ def train_lander(
     progress: bool = False,
 ) -> TrainingLog:
     """Train ``model`` in place; returns the loss/score log (``best_step`` = weights kept)."""
-    data = [_tensors(lv) for lv in levels]
+    device = next(model.parameters()).device
+    data = [_tensors(lv, device) for lv in levels]
     sizes = np.array([lv.n_nodes for lv in levels], dtype=np.float64)
     probs = np.sqrt(sizes) / np.sqrt(sizes).sum()
     first = [lv for lv in levels if lv.n_nodes == max(sizes)] or levels[:1]
@@ -65,12 +62,12 @@ def train_lander(
         d = data[rng.choice(len(data), p=probs)]
         n = d["x"].shape[0]
         if n > batch_size:
-            rows = torch.from_numpy(np.sort(rng.choice(n, batch_size, replace=False)))
+            rows = torch.from_numpy(np.sort(rng.choice(n, batch_size, replace=False))).to(device)
         else:
-            rows = torch.arange(n)
+            rows = torch.arange(n, device=device)
         x = d["x"]
         if feature_noise > 0:
-            x = x + feature_noise * torch.randn(x.shape) / math.sqrt(x.shape[1])
+            x = x + feature_noise * torch.randn(x.shape, device=device) / math.sqrt(x.shape[1])
         logits, valid, d_hat = model(x, d["nbr"], d["attr"][rows], rows)
         blk = d["nbr"][rows]
         row_ids = rows.unsqueeze(1).expand_as(blk)[valid]

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from .._validation import InputError, check_features, check_int, l2_normalize
+# StrOptions is re-exported for the method modules' constraint tables
+from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import StrOptions as StrOptions
+
+from .._validation import (
+    InputError,
+    check_features,
+    check_int,
+    l2_normalize,
+    validate_constraints,
+)
 from ..graph import KNNGraph, build_knn_graph
 
 #: Memory a single method may plan to use for an n x n structure: half the 24 GB machine, so
@@ -41,6 +53,7 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
 
     uses_graph = False
     min_rows = 2
+    _parameter_constraints: dict = {"l2_normalize": ["boolean"]}
 
     def fit(self, X, y=None, *, graph: KNNGraph | None = None):
         self._check_params()
@@ -56,6 +69,7 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
         finally:
             del self._X_raw
         self.labels_ = np.asarray(labels, dtype=np.int64)
+        self.n_features_in_ = int(X_raw.shape[1])
         self.n_clusters_ = int(np.unique(self.labels_[self.labels_ >= 0]).size) + int(
             (self.labels_ < 0).sum()
         )
@@ -66,12 +80,13 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
 
     # -- helpers for subclasses -------------------------------------------------------------
 
-    def _check_params(self) -> None:  # pragma: no cover - every subclass overrides
-        raise NotImplementedError
+    def _check_params(self) -> None:
+        """Each parameter against ``_parameter_constraints``, then the cross-parameter rules."""
+        validate_constraints(self)
+        self._check_rules()
 
-    def _check_common(self) -> None:
-        if not isinstance(self.l2_normalize, (bool, np.bool_)):
-            raise InputError(f"l2_normalize must be true or false, got {self.l2_normalize!r}")
+    def _check_rules(self) -> None:
+        """Rules that tie parameters together; subclasses override when they have some."""
 
     def _neighbors(self, X: np.ndarray, graph: KNNGraph | None, k: int) -> KNNGraph:
         """The k-NN graph with ``k`` neighbours: the given one (restricted) or a new one.
@@ -123,3 +138,19 @@ def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str)
 
 def check_seed(seed) -> int:
     return check_int(seed, "seed", low=0)
+
+
+# shorthands for the constraint tables of the methods
+POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+NONNEG_INT = Interval(Integral, 0, None, closed="left")
+POSITIVE_REAL = Interval(Real, 0, None, closed="neither")
+NONNEG_REAL = Interval(Real, 0, None, closed="left")
+COSINE = Interval(Real, -1, 1, closed="both")
+UNIT = Interval(Real, 0, 1, closed="both")
+SEED = [NONNEG_INT]
+
+
+def constraints(**table) -> dict:
+    """The shared ``l2_normalize`` constraint plus a method's own ones."""
+    return {**BaseClusterer._parameter_constraints, **table}
+

@@ -8,16 +8,32 @@ All three cut the similarity-weighted k-NN graph (FaceMap-style pruning first: e
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral
 
-from .._validation import InputError, check_choice, check_float, check_int
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._validation import InputError
 from ..graph import (
     KNNGraph,
     chinese_whispers_partition,
     infomap_partition,
     leiden_partition,
 )
-from ._base import BaseClusterer, check_seed, relabel
+from ._base import (
+    COSINE,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    SEED,
+    UNIT,
+    BaseClusterer,
+    constraints,
+    relabel,
+)
+
+_PRUNING = dict(n_neighbors=[POSITIVE_INT], min_similarity=[COSINE], jaccard=[UNIT],
+                min_cluster_size=[POSITIVE_INT], outliers=[StrOptions({"noise", "attach"})],
+                seed=SEED)
 
 
 class _PrunedGraphClusterer(BaseClusterer):
@@ -29,15 +45,6 @@ class _PrunedGraphClusterer(BaseClusterer):
     """
 
     uses_graph = True
-
-    def _check_pruning(self) -> None:
-        self._check_common()
-        check_int(self.n_neighbors, "n_neighbors", low=1)
-        check_float(self.min_similarity, "min_similarity", low=-1.0, high=1.0)
-        check_float(self.jaccard, "jaccard", low=0.0, high=1.0)
-        check_int(self.min_cluster_size, "min_cluster_size", low=1)
-        check_choice(self.outliers, "outliers", ["noise", "attach"])
-        check_seed(self.seed)
 
     def _partition(self, n: int, src: np.ndarray, dst: np.ndarray,
                    weight: np.ndarray) -> np.ndarray:  # pragma: no cover - overridden
@@ -94,10 +101,8 @@ class Infomap(_PrunedGraphClusterer):
         self.seed = seed
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_pruning()
-        check_float(self.markov_time, "markov_time", low=0.0, low_open=True)
-        check_int(self.num_trials, "num_trials", low=1)
+    _parameter_constraints = constraints(**_PRUNING, markov_time=[POSITIVE_REAL],
+                                         num_trials=[POSITIVE_INT])
 
     def _partition(self, n, src, dst, weight):
         return infomap_partition(n, src, dst, weight, seed=self.seed,
@@ -127,11 +132,12 @@ class Leiden(_PrunedGraphClusterer):
         self.seed = seed
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_pruning()
-        check_float(self.resolution, "resolution", low=0.0, low_open=True)
-        check_choice(self.objective, "objective", ["modularity", "cpm"])
-        if check_int(self.n_iterations, "n_iterations", low=-1) == 0:
+    _parameter_constraints = constraints(
+        **_PRUNING, resolution=[POSITIVE_REAL], objective=[StrOptions({"modularity", "cpm"})],
+        n_iterations=[Interval(Integral, -1, None, closed="left")])
+
+    def _check_rules(self) -> None:
+        if self.n_iterations == 0:
             raise InputError("n_iterations must be positive, or -1 to run until stable")
 
     def _partition(self, n, src, dst, weight):
@@ -159,9 +165,7 @@ class ChineseWhispers(_PrunedGraphClusterer):
         self.seed = seed
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_pruning()
-        check_int(self.n_iterations, "n_iterations", low=1)
+    _parameter_constraints = constraints(**_PRUNING, n_iterations=[POSITIVE_INT])
 
     def _partition(self, n, src, dst, weight):
         return chinese_whispers_partition(n, src, dst, weight, n_iterations=self.n_iterations,

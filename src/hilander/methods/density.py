@@ -5,14 +5,27 @@ Noise points get label -1; the metrics count each of them as a singleton cluster
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.cluster import DBSCAN as _SkDBSCAN
 from sklearn.cluster import HDBSCAN as _SkHDBSCAN
 from sklearn.cluster import get_bin_seeds
+from sklearn.utils._param_validation import Interval
 
-from .._validation import InputError, check_choice, check_float, check_int
-from ._base import BaseClusterer, check_pairwise_memory, edge_distances, relabel
+from .._validation import InputError
+from ._base import (
+    NONNEG_REAL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    BaseClusterer,
+    StrOptions,
+    check_pairwise_memory,
+    constraints,
+    edge_distances,
+    relabel,
+)
 
 
 class DBSCAN(BaseClusterer):
@@ -34,13 +47,9 @@ class DBSCAN(BaseClusterer):
         self.n_neighbors = n_neighbors
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_float(self.eps, "eps", low=0, low_open=True)
-        check_int(self.min_samples, "min_samples", low=1)
-        check_choice(self.metric, "metric", ["euclidean", "cosine"])
-        if self.n_neighbors is not None:
-            check_int(self.n_neighbors, "n_neighbors", low=1)
+    _parameter_constraints = constraints(
+        eps=[POSITIVE_REAL], min_samples=[POSITIVE_INT],
+        metric=[StrOptions({"euclidean", "cosine"})], n_neighbors=[POSITIVE_INT, None])
 
     def _fit(self, X, graph):
         if self.n_neighbors is None:
@@ -85,14 +94,11 @@ class HDBSCAN(BaseClusterer):
         self.metric = metric
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.min_cluster_size, "min_cluster_size", low=2)
-        if self.min_samples is not None:
-            check_int(self.min_samples, "min_samples", low=1)
-        check_float(self.cluster_selection_epsilon, "cluster_selection_epsilon", low=0)
-        check_choice(self.cluster_selection_method, "cluster_selection_method", ["eom", "leaf"])
-        check_choice(self.metric, "metric", ["euclidean", "cosine"])
+    _parameter_constraints = constraints(
+        min_cluster_size=[Interval(Integral, 2, None, closed="left")],
+        min_samples=[POSITIVE_INT, None], cluster_selection_epsilon=[NONNEG_REAL],
+        cluster_selection_method=[StrOptions({"eom", "leaf"})],
+        metric=[StrOptions({"euclidean", "cosine"})])
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -129,14 +135,9 @@ class MeanShift(BaseClusterer):
         self.max_iter = max_iter
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_float(self.bandwidth, "bandwidth", low=0, low_open=True)
-        check_int(self.min_bin_freq, "min_bin_freq", low=1)
-        for flag in ("cluster_all", "bin_seeding"):
-            if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise InputError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
-        check_int(self.max_iter, "max_iter", low=1)
+    _parameter_constraints = constraints(
+        bandwidth=[POSITIVE_REAL], min_bin_freq=[POSITIVE_INT], cluster_all=["boolean"],
+        bin_seeding=["boolean"], max_iter=[POSITIVE_INT])
 
     def _fit(self, X, graph):
         X = X.astype(np.float64)
@@ -150,7 +151,8 @@ class MeanShift(BaseClusterer):
                 )
         else:
             seeds = X.copy()
-        modes, counts = _shift_seeds(X, np.asarray(seeds, dtype=np.float64), bw, self.max_iter)
+        modes, counts, self.n_iter_ = _shift_seeds(X, np.asarray(seeds, dtype=np.float64), bw,
+                                                   self.max_iter)
         if modes.shape[0] == 0:
             raise InputError(f"MeanShift: no seed has a point within bandwidth={bw}; "
                              "raise bandwidth")
@@ -180,15 +182,17 @@ def _shift_seeds(X, seeds, bw, max_iter, chunk=2048):
     """Move every seed to the mean of the points within ``bw`` until it stops moving."""
     stop = 1e-3 * bw
     out, counts = [], []
+    n_iter = 1
     for s in range(0, len(seeds), chunk):
         S = seeds[s:s + chunk].copy()
         alive = np.ones(len(S), bool)
         moving = np.ones(len(S), bool)
         cnt = np.zeros(len(S))
-        for _ in range(max_iter):
+        for it in range(1, max_iter + 1):
             idx = np.flatnonzero(alive & moving)
             if idx.size == 0:
                 break
+            n_iter = max(n_iter, it)
             within = _sq_dists(S[idx], X) <= bw * bw
             c = within.sum(1).astype(np.float64)
             alive[idx[c == 0]] = False  # an empty kernel has no mean: drop the seed
@@ -200,4 +204,4 @@ def _shift_seeds(X, seeds, bw, max_iter, chunk=2048):
             moving[idx[ok]] = moved >= stop
         out.append(S[alive])
         counts.append(cnt[alive])
-    return np.concatenate(out), np.concatenate(counts)
+    return np.concatenate(out), np.concatenate(counts), n_iter

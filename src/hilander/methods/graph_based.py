@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from numbers import Integral
 
 import faiss
 import numpy as np
@@ -11,10 +12,22 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.cluster import SpectralClustering as _SkSpectral
+from sklearn.utils._param_validation import Interval
 
-from .._validation import InputError, check_float, check_int, l2_normalize
+from .._validation import InputError, l2_normalize
 from ..graph import components
-from ._base import BaseClusterer, check_seed, relabel
+from ._base import (
+    COSINE,
+    NONNEG_INT,
+    NONNEG_REAL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    SEED,
+    UNIT,
+    BaseClusterer,
+    constraints,
+    relabel,
+)
 from .kmeans import _check_n_clusters
 
 
@@ -44,13 +57,9 @@ class SpectralClustering(BaseClusterer):
         self.seed = seed
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.n_clusters, "n_clusters", low=1)
-        check_int(self.n_neighbors, "n_neighbors", low=1)
-        if self.n_components is not None:
-            check_int(self.n_components, "n_components", low=1)
-        check_seed(self.seed)
+    _parameter_constraints = constraints(
+        n_clusters=[POSITIVE_INT], n_neighbors=[POSITIVE_INT],
+        n_components=[POSITIVE_INT, None], seed=SEED)
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -102,10 +111,7 @@ class ApproximateRankOrder(BaseClusterer):
         self.threshold = threshold
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.n_neighbors, "n_neighbors", low=1)
-        check_float(self.threshold, "threshold", low=0)
+    _parameter_constraints = constraints(n_neighbors=[POSITIVE_INT], threshold=[NONNEG_REAL])
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -178,13 +184,9 @@ class CDP(BaseClusterer):
         self.jaccard = jaccard
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.n_neighbors, "n_neighbors", low=1)
-        check_float(self.threshold, "threshold", low=-1, high=1)
-        check_float(self.step, "step", low=0, low_open=True)
-        check_int(self.max_size, "max_size", low=1)
-        check_float(self.jaccard, "jaccard", low=0, high=1)
+    _parameter_constraints = constraints(
+        n_neighbors=[POSITIVE_INT], threshold=[COSINE], step=[POSITIVE_REAL],
+        max_size=[POSITIVE_INT], jaccard=[UNIT])
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -228,11 +230,8 @@ class FINCH(BaseClusterer):
         self.n_clusters = n_clusters
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.level, "level")
-        if self.n_clusters is not None:
-            check_int(self.n_clusters, "n_clusters", low=1)
+    _parameter_constraints = constraints(
+        level=[Interval(Integral, None, None, closed="neither")], n_clusters=[POSITIVE_INT, None])
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -361,14 +360,9 @@ class Graclus(BaseClusterer):
         self.seed = seed
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.n_clusters, "n_clusters", low=1)
-        check_int(self.n_neighbors, "n_neighbors", low=1)
-        if self.coarsen_to is not None:
-            check_int(self.coarsen_to, "coarsen_to", low=1)
-        check_int(self.refine_iter, "refine_iter", low=0)
-        check_seed(self.seed)
+    _parameter_constraints = constraints(
+        n_clusters=[POSITIVE_INT], n_neighbors=[POSITIVE_INT], coarsen_to=[POSITIVE_INT, None],
+        refine_iter=[NONNEG_INT], seed=SEED)
 
     def _fit(self, X, graph):
         n = X.shape[0]

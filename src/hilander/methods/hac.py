@@ -11,9 +11,18 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from sklearn.cluster import AgglomerativeClustering
 
-from .._validation import InputError, check_choice, check_float, check_int, l2_normalize
+from .._validation import InputError, check_choice, l2_normalize
 from ..graph import components
-from ._base import BaseClusterer, check_pairwise_memory, edge_distances, relabel
+from ._base import (
+    NONNEG_REAL,
+    POSITIVE_INT,
+    BaseClusterer,
+    StrOptions,
+    check_pairwise_memory,
+    constraints,
+    edge_distances,
+    relabel,
+)
 from .kmeans import _check_n_clusters
 
 
@@ -41,21 +50,17 @@ class HAC(BaseClusterer):
         self.n_neighbors = n_neighbors
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_choice(self.linkage, "linkage", ["ward", "complete", "average", "single"])
-        check_choice(self.metric, "metric", ["euclidean", "cosine"])
+    _parameter_constraints = constraints(
+        n_clusters=[POSITIVE_INT, None], distance_threshold=[NONNEG_REAL, None],
+        linkage=[StrOptions({"ward", "complete", "average", "single"})],
+        metric=[StrOptions({"euclidean", "cosine"})], n_neighbors=[POSITIVE_INT, None])
+
+    def _check_rules(self) -> None:
         if self.linkage == "ward" and self.metric != "euclidean":
             raise InputError("linkage='ward' needs metric='euclidean' (Ward is a variance "
                              "criterion); use complete, average or single for cosine")
-        if self.distance_threshold is None:
-            if self.n_clusters is None:
-                raise InputError("set n_clusters or distance_threshold")
-            check_int(self.n_clusters, "n_clusters", low=1)
-        else:
-            check_float(self.distance_threshold, "distance_threshold", low=0)
-        if self.n_neighbors is not None:
-            check_int(self.n_neighbors, "n_neighbors", low=1)
+        if self.distance_threshold is None and self.n_clusters is None:
+            raise InputError("set n_clusters or distance_threshold")
 
     def _fit(self, X, graph):
         n = X.shape[0]

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import faiss
 import numpy as np
 from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.cluster import MiniBatchKMeans as _SkMiniBatchKMeans
 from sklearn.cluster import kmeans_plusplus
+from sklearn.utils._param_validation import Interval
 
-from .._validation import InputError, check_choice, check_float, check_int, l2_normalize
-from ._base import BaseClusterer, check_seed, relabel
+from .._validation import InputError, check_int, l2_normalize
+from ._base import (
+    NONNEG_REAL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    SEED,
+    BaseClusterer,
+    StrOptions,
+    constraints,
+    relabel,
+)
 
 
 def _check_n_clusters(n_clusters, n: int) -> int:
@@ -37,16 +49,15 @@ class KMeans(BaseClusterer):
         self.seed = seed
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.n_clusters, "n_clusters", low=1)
-        check_choice(self.init, "init", ["k-means++", "random"])
-        bs = check_int(self.batch_size, "batch_size")
-        if bs == 0 or bs < -1:
-            raise InputError(f"batch_size must be -1 (full batch) or positive, got {bs}")
-        check_int(self.n_init, "n_init", low=1)
-        check_int(self.max_iter, "max_iter", low=1)
-        check_seed(self.seed)
+    _parameter_constraints = constraints(
+        n_clusters=[POSITIVE_INT], init=[StrOptions({"k-means++", "random"})],
+        batch_size=[Interval(Integral, -1, None, closed="left")],
+        n_init=[POSITIVE_INT], max_iter=[POSITIVE_INT], seed=SEED)
+
+    def _check_rules(self) -> None:
+        if self.batch_size == 0:
+            raise InputError(f"batch_size must be -1 (full batch) or positive, "
+                             f"got {self.batch_size}")
 
     def _fit(self, X, graph):
         k = _check_n_clusters(self.n_clusters, X.shape[0])
@@ -59,6 +70,7 @@ class KMeans(BaseClusterer):
                                        random_state=self.seed)
         labels = model.fit_predict(X)
         self.cluster_centers_ = model.cluster_centers_
+        self.n_iter_ = int(model.n_iter_)
         return labels
 
 
@@ -81,14 +93,9 @@ class SphericalKMeans(BaseClusterer):
         self.seed = seed
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.n_clusters, "n_clusters", low=1)
-        check_choice(self.init, "init", ["k-means++", "random"])
-        check_int(self.n_init, "n_init", low=1)
-        check_int(self.max_iter, "max_iter", low=1)
-        check_float(self.tol, "tol", low=0)
-        check_seed(self.seed)
+    _parameter_constraints = constraints(
+        n_clusters=[POSITIVE_INT], init=[StrOptions({"k-means++", "random"})],
+        n_init=[POSITIVE_INT], max_iter=[POSITIVE_INT], tol=[NONNEG_REAL], seed=SEED)
 
     def _fit(self, X, graph):
         X = l2_normalize(X)
@@ -96,10 +103,11 @@ class SphericalKMeans(BaseClusterer):
         rng = np.random.default_rng(self.seed)
         best = None
         for _ in range(self.n_init):
-            labels, centers, obj = self._run(X, k, rng)
+            labels, centers, obj, n_iter = self._run(X, k, rng)
             if best is None or obj > best[2]:
-                best = (labels, centers, obj)
+                best = (labels, centers, obj, n_iter)
         self.cluster_centers_ = best[1]
+        self.n_iter_ = best[3]
         self.objective_ = float(best[2])
         return best[0]
 
@@ -114,7 +122,9 @@ class SphericalKMeans(BaseClusterer):
             centers = np.ascontiguousarray(centers, dtype=np.float32)
         prev = -np.inf
         labels = np.zeros(n, dtype=np.int64)
+        n_iter = 0
         for _ in range(self.max_iter):
+            n_iter += 1
             sims, labels = _nearest_by_ip(X, centers)
             obj = float(sims.sum())
             sums = np.zeros_like(centers)
@@ -130,7 +140,7 @@ class SphericalKMeans(BaseClusterer):
                 break
             prev = obj
         sims, labels = _nearest_by_ip(X, centers)
-        return labels, centers, float(sims.sum())
+        return labels, centers, float(sims.sum()), n_iter
 
 
 def _nearest_by_ip(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -164,17 +174,9 @@ class DPMeans(BaseClusterer):
         self.seed = seed
         self.l2_normalize = l2_normalize
 
-    def _check_lam(self) -> None:
-        check_float(self.lam, "lam", low=0, low_open=True)
-
-    def _check_params(self) -> None:
-        self._check_common()
-        self._check_lam()
-        check_choice(self.init, "init", ["global_centroid", "random"])
-        if not isinstance(self.online, (bool, np.bool_)):
-            raise InputError(f"online must be true or false, got {self.online!r}")
-        check_int(self.max_iter, "max_iter", low=1)
-        check_seed(self.seed)
+    _parameter_constraints = constraints(
+        lam=[POSITIVE_REAL], init=[StrOptions({"global_centroid", "random"})],
+        online=["boolean"], max_iter=[POSITIVE_INT], seed=SEED)
 
     # geometry-specific pieces, overridden by DPvMFMeans
     def _prepare(self, X):
@@ -290,8 +292,9 @@ class DPvMFMeans(DPMeans):
         super().__init__(lam=lam, init=init, online=online, max_iter=max_iter, seed=seed,
                          l2_normalize=l2_normalize)
 
-    def _check_lam(self) -> None:
-        check_float(self.lam, "lam", low=-2, high=0, low_open=True, high_open=True)
+    # cosine-based penalty: lam is a similarity offset in (-2, 0)
+    _parameter_constraints = {**DPMeans._parameter_constraints,
+                              "lam": [Interval(Real, -2, 0, closed="neither")]}
 
     def _prepare(self, X):
         return l2_normalize(X)

@@ -7,8 +7,18 @@ from scipy.special import ive, logsumexp
 from sklearn.cluster import kmeans_plusplus
 from sklearn.mixture import GaussianMixture as _SkGMM
 
-from .._validation import InputError, check_choice, check_float, check_int, l2_normalize
-from ._base import MEMORY_BUDGET_BYTES, BaseClusterer, check_seed, relabel
+from .._validation import InputError, l2_normalize
+from ._base import (
+    MEMORY_BUDGET_BYTES,
+    NONNEG_REAL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    SEED,
+    BaseClusterer,
+    StrOptions,
+    constraints,
+    relabel,
+)
 from .kmeans import _check_n_clusters
 
 
@@ -39,14 +49,10 @@ class GaussianMixture(BaseClusterer):
         self.seed = seed
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.n_clusters, "n_clusters", low=1)
-        check_choice(self.covariance, "covariance", ["full", "diagonal", "diag"])
-        check_choice(self.init, "init", ["kmeans", "random", "k-means++", "random_from_data"])
-        check_int(self.max_iter, "max_iter", low=1)
-        check_float(self.reg_covar, "reg_covar", low=0)
-        check_seed(self.seed)
+    _parameter_constraints = constraints(
+        n_clusters=[POSITIVE_INT], covariance=[StrOptions({"full", "diagonal", "diag"})],
+        init=[StrOptions({"kmeans", "random", "k-means++", "random_from_data"})],
+        max_iter=[POSITIVE_INT], reg_covar=[NONNEG_REAL], seed=SEED)
 
     def _fit(self, X, graph):
         n, d = X.shape
@@ -59,6 +65,7 @@ class GaussianMixture(BaseClusterer):
                        reg_covar=self.reg_covar, random_state=self.seed)
         labels = model.fit_predict(X)
         self.means_ = model.means_
+        self.n_iter_ = int(model.n_iter_)
         return relabel(labels)
 
 
@@ -110,16 +117,10 @@ class VMFMixture(BaseClusterer):
         self.seed = seed
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.n_clusters, "n_clusters", low=1)
-        check_choice(self.posterior, "posterior", ["soft", "hard"])
-        check_choice(self.init, "init",
-                     ["k-means++", "random", "random_class", "random_orthonormal"])
-        check_int(self.max_iter, "max_iter", low=1)
-        check_float(self.tol, "tol", low=0)
-        check_float(self.max_kappa, "max_kappa", low=0, low_open=True)
-        check_seed(self.seed)
+    _parameter_constraints = constraints(
+        n_clusters=[POSITIVE_INT], posterior=[StrOptions({"soft", "hard"})],
+        init=[StrOptions({"k-means++", "random", "random_class", "random_orthonormal"})],
+        max_iter=[POSITIVE_INT], tol=[NONNEG_REAL], max_kappa=[POSITIVE_REAL], seed=SEED)
 
     def _init_means(self, X, k, rng):
         n, d = X.shape

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_choice, check_float, check_int
 from ..graph import components
-from ._base import BaseClusterer, relabel
+from ._base import COSINE, POSITIVE_INT, BaseClusterer, StrOptions, constraints, relabel
 
 
 def tree_deduction(indices: np.ndarray, similarities: np.ndarray, confidence: np.ndarray,
@@ -50,11 +49,9 @@ class TreeDeduction(BaseClusterer):
         self.confidence = confidence
         self.l2_normalize = l2_normalize
 
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.n_neighbors, "n_neighbors", low=1)
-        check_float(self.threshold, "threshold", low=-1, high=1)
-        check_choice(self.confidence, "confidence", ["density", "l2_norm"])
+    _parameter_constraints = constraints(
+        n_neighbors=[POSITIVE_INT], threshold=[COSINE],
+        confidence=[StrOptions({"density", "l2_norm"})])
 
     def _fit(self, X, graph):
         g = self._neighbors(X, graph, min(self.n_neighbors, X.shape[0] - 1))

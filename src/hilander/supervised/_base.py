@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._validation import (
     InputError,
-    check_choice,
     check_features,
-    check_float,
-    check_int,
     check_labels,
     encode_labels,
     l2_normalize,
+    validate_constraints,
 )
 from ..graph import KNNGraph, build_knn_graph
-from ..persistence import load_payload, save_payload
+from ..persistence import PersistentModel
 from ..training import run_training
 
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
-class SupervisedClusterer(ClusterMixin, BaseEstimator):
+
+class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
     """Base of the supervised baselines: ``fit(X_train, y_train)`` then ``predict(X)``.
 
     Subclasses implement ``_check_params()``, ``_fit(Xn, X_raw, y, graph)`` (``Xn`` is the
@@ -34,6 +35,25 @@ class SupervisedClusterer(ClusterMixin, BaseEstimator):
     """
 
     min_train_rows = 4
+    # the training settings every baseline shares; subclasses check their own in
+    # ``_check_params`` after ``_check_common``
+    _parameter_constraints: dict = {
+        "epochs": [_POSITIVE_INT], "patience": [_POSITIVE_INT], "lr_patience": [_POSITIVE_INT],
+        "hidden": [Interval(Integral, 2, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "val_fraction": [Interval(Real, 0, 0.5, closed="both")],
+        "optimizer": [StrOptions({"sgd", "adam"})],
+        "normalize": ["boolean"], "progress": ["boolean"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # meta-trained: fit learns from identities, fit(X) without y cannot apply
+        tags.target_tags.required = True
+        return tags
 
     # -- public API -------------------------------------------------------------------------
 
@@ -54,16 +74,15 @@ class SupervisedClusterer(ClusterMixin, BaseEstimator):
         return self
 
     def predict(self, X, *, graph: KNNGraph | None = None) -> np.ndarray:
-        """Cluster ``X`` (no labels needed); also stored as ``labels_``."""
+        """Cluster ``X`` (no labels needed). Leaves the fitted state, ``labels_`` included,
+        untouched: a scikit-learn estimator changes only in ``fit``."""
         self._check_fitted()
         X_raw = self._check_X(X)
         Xn = self._prepare(X_raw)
         graph = self._neighbors(Xn, graph)
         with torch.no_grad():
             labels = self._predict(Xn, X_raw, graph)
-        self.labels_ = _consecutive(labels)
-        self.n_clusters_ = int(self.labels_.max()) + 1
-        return self.labels_
+        return _consecutive(labels)
 
     def link_probabilities(self, X, *, graph: KNNGraph | None = None):
         """``(src, dst, p)``: the model's probability that ``src`` and ``dst`` share a cluster,
@@ -80,39 +99,11 @@ class SupervisedClusterer(ClusterMixin, BaseEstimator):
         raise InputError(f"{type(self).__name__} does not score links")
 
     def fit_predict(self, X, y, *, graph: KNNGraph | None = None) -> np.ndarray:
-        """Fit on labeled ``X`` and cluster the same points (labels are not used to predict)."""
-        return self.fit(X, y, graph=graph).predict(X, graph=graph)
-
-    def save(self, path: str | Path) -> None:
-        """Write configuration and learned weights to one file."""
-        self._check_fitted()
-        state = dict(self._state())
-        state["n_features_in_"] = self.n_features_in_
-        save_payload(path, type(self).__name__, dict(self.get_params()), state)
-
-    @classmethod
-    def load(cls, path: str | Path):
-        """Read a model written by :meth:`save`; refuses files of another model class."""
-        payload = load_payload(path)
-        if payload.get("class") != cls.__name__:
-            raise InputError(
-                f"{path} holds a {payload.get('class')} model, not a {cls.__name__}"
-            )
-        return cls._from_payload(payload)
-
-    @classmethod
-    def _from_payload(cls, payload: dict):
-        try:
-            model = cls(**payload["config"])
-            model._check_params()
-            state = payload["state"]
-            model.n_features_in_ = int(state["n_features_in_"])
-            model._set_state(state)
-        except InputError:
-            raise
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise InputError(f"the {cls.__name__} model file is damaged: {exc}") from None
-        return model
+        """Fit on labeled ``X`` and cluster the same points (labels are not used to predict);
+        the result is stored as ``labels_``."""
+        self.labels_ = self.fit(X, y, graph=graph).predict(X, graph=graph)
+        self.n_clusters_ = int(self.labels_.max()) + 1
+        return self.labels_
 
     # -- helpers for subclasses -------------------------------------------------------------
 
@@ -151,18 +142,7 @@ class SupervisedClusterer(ClusterMixin, BaseEstimator):
         return graph.restrict(min(k, graph.k)) if graph.k > k else graph
 
     def _check_common(self) -> None:
-        for name in ("epochs", "patience", "lr_patience"):
-            check_int(getattr(self, name), name, low=1)
-        check_int(self.hidden, "hidden", low=2)
-        check_int(self.seed, "seed", low=0)
-        check_float(self.lr, "lr", low=0, low_open=True)
-        check_float(self.momentum, "momentum", low=0, high=1)
-        check_float(self.weight_decay, "weight_decay", low=0)
-        check_float(self.val_fraction, "val_fraction", low=0, high=0.5)
-        check_choice(self.optimizer, "optimizer", ("sgd", "adam"))
-        for name in ("normalize", "progress"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        validate_constraints(self)
 
     def _train(
         self,
