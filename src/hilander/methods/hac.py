@@ -8,7 +8,7 @@ import warnings
 import faiss
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
+from scipy.sparse.csgraph import minimum_spanning_tree
 from sklearn.cluster import AgglomerativeClustering
 
 from .._validation import InputError, check_choice, l2_normalize
@@ -113,8 +113,7 @@ class HAC(BaseClusterer):
             keep = np.argsort(T.data, kind="stable")[: max(T.nnz - (k - 1), 0)]
         else:
             keep = np.flatnonzero(T.data < self.distance_threshold)
-        F = sp.csr_matrix((np.ones(keep.size), (T.row[keep], T.col[keep])), shape=(n, n))
-        return relabel(connected_components(F, directed=False)[1])
+        return relabel(components(n, T.row[keep], T.col[keep])[1])
 
 
 def sparse_linkage(n: int, row, col, dist, linkage: str, *, n_clusters: int | None = None,
@@ -187,7 +186,8 @@ def connect_components(A: sp.csr_matrix, X: np.ndarray) -> sp.csr_matrix:
     A = sp.csr_matrix(A)
     Xn = l2_normalize(np.ascontiguousarray(X, dtype=np.float32))
     while True:
-        n_comp, comp = connected_components(A, directed=False)
+        coo = A.tocoo()
+        n_comp, comp = components(A.shape[0], coo.row, coo.col)
         if n_comp <= 1:
             return A
         counts = np.bincount(comp, minlength=n_comp).astype(np.float32)
