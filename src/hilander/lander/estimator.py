@@ -325,10 +325,13 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
             )
         return X
 
-    def cluster(self, X, *, tau: float | None = None) -> HierarchyResult:
+    def cluster(self, X, *, tau: float | None = None,
+                max_levels: int | str | None = "fitted") -> HierarchyResult:
         """Cluster new embeddings and return every level of the hierarchy.
 
-        ``tau`` overrides the fitted threshold ``tau_`` (of every level) for this run only.
+        ``tau`` overrides the fitted threshold ``tau_`` (of every level) and ``max_levels``
+        the fitted cap ``max_levels_`` (``1``: one-level LANDER, None: to convergence), for
+        this run only.
         """
         self._check_fitted()
         X = self._check_X(X)
@@ -336,6 +339,13 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         if tau is not None:
             tau = check_float(tau, "tau", low=0.0, high=1.0)
             params.update(tau=tau, tau_upper=None)
+        if max_levels != "fitted":
+            if max_levels is not None and (isinstance(max_levels, bool)
+                                           or not isinstance(max_levels, Integral)
+                                           or max_levels < 1):
+                raise InputError(f"max_levels must be an integer >= 1 or None, got "
+                                 f"{max_levels!r}")
+            params["max_levels"] = max_levels
         torch.manual_seed(self.seed)
         t0 = time.perf_counter()
         with deterministic():

@@ -41,7 +41,8 @@ def select_decoding(
     """Coordinate search over p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER and decoding.
 
     ``run(params)`` clusters the held-out points; the score is avg F (harmonic mean of
-    pairwise and BCubed F). Stages: one p_τ for all levels; then the upper levels' p_τ; then
+    pairwise and BCubed F), smoothed along each stage's threshold grid (see :func:`smoothed`).
+    Stages: one p_τ for all levels; then the upper levels' p_τ; then
     level 1's again; then one-level LANDER; then the similarity decoding; then Infomap on the
     learnt edges. Returns the best parameters and every trial.
     """
@@ -59,8 +60,10 @@ def select_decoding(
 
     def best_of(candidates: list[dict]) -> tuple[dict, float]:
         scores = [trial(c) for c in candidates]
-        i = int(np.argmax(scores))
-        return candidates[i], scores[i]
+        smooth = smoothed(scores)
+        i = int(np.argmax(smooth))
+        table[-len(candidates) + i]["smoothed_avg_f"] = smooth[i]
+        return candidates[i], smooth[i]
 
     base = {"max_levels": levels_fixed, "decoding": "peak"}
     grid = list(tau_grid)
@@ -80,6 +83,21 @@ def select_decoding(
         [{**base, "decoding": "infomap", "tau": t, "tau_upper": t} for t in grid]))
     bar.close()
     return {**best, "held_out_avg_f": score}, table
+
+
+def smoothed(scores: Sequence[float]) -> list[float]:
+    """Each grid point's score averaged with its neighbours' (weights 1-2-1).
+
+    The held-out identities are few, and a threshold at the edge of a cliff on them (one
+    step further and everything splits) often falls off it on new identities; a point on a
+    plateau does not. On the synthetic demo the raw maximum chose p_τ 0.8 (held-out 0.909,
+    test avg F 0.796, ORACLE curve flat at 0.98 from 0.05 to 0.7 and 0.80 at 0.8).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.size < 3:
+        return s.tolist()
+    padded = np.concatenate([[s[0]], s, [s[-1]]])
+    return ((padded[:-2] + 2 * padded[1:-1] + padded[2:]) / 4).tolist()
 
 
 def _better(a: dict, sa: float, b: dict, sb: float) -> tuple[dict, float]:
