@@ -160,3 +160,27 @@ def test_options_of_the_recipe_train(open_set):
     assert m.n_train_levels_ == 4  # two graphs of two levels
     r = m.cluster(open_set.X_test)
     assert r.labels.shape == open_set.y_test.shape
+
+
+def test_selection_smoothing_prefers_a_plateau_to_a_cliff_edge():
+    from hilander.lander.selection import smoothed
+
+    # thresholds 0.1..0.9: a plateau at 0.95, then a peak of 0.96 right before a cliff
+    scores = [0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.96, 0.20, 0.05]
+    s = smoothed(scores)
+    assert s[0] == pytest.approx(0.95) and s[6] == pytest.approx((0.95 + 2 * 0.96 + 0.20) / 4)
+    assert int(np.argmax(s)) < 6  # the raw maximum (index 6) is not chosen
+    assert smoothed([0.3, 0.7]) == [0.3, 0.7]  # too short to smooth
+
+
+def test_cluster_overrides_levels_for_one_run(open_set, trained):
+    one = trained.cluster(open_set.X_test, max_levels=1)
+    full = trained.cluster(open_set.X_test, max_levels=None)
+    assert one.n_levels == 1 and full.n_levels >= 1
+    np.testing.assert_array_equal(one.level_labels[0], full.level_labels[0])
+    assert trained.cluster(open_set.X_test).n_levels == trained.cluster(
+        open_set.X_test, max_levels=trained.max_levels_).n_levels
+    from hilander import InputError
+
+    with pytest.raises(InputError, match="max_levels"):
+        trained.cluster(open_set.X_test, max_levels=0)
