@@ -31,11 +31,13 @@ from .network import LanderNet
 
 def assign_points(model: LanderNet, result: HierarchyResult, X_new: np.ndarray, *, k: int,
                   tau: float, aggregation: str, knn_method: str = "auto",
-                  tau_upper: float | None = None) -> np.ndarray:
+                  tau_upper: float | None = None, decoding: str = "peak") -> np.ndarray:
     """Cluster id of each row of ``X_new`` (l2-normalised) in the run ``result``.
 
     Ids below ``result.n_clusters`` are clusters of that run; new clusters are numbered from
-    ``result.n_clusters`` up.
+    ``result.n_clusters`` up. ``decoding="similarity"`` thresholds and ranks links by the
+    cosine, as that decoding does; any other decoding (Infomap included, whose partition
+    cannot be extended point by point) links by the peak rule on p_ij.
     """
     if result.X is None or not result.level_density:
         raise InputError("this result cannot take new points: it has no features or "
@@ -63,7 +65,8 @@ def assign_points(model: LanderNet, result: HierarchyResult, X_new: np.ndarray, 
                                 node_features(new_ident, new_avg, aggregation)])
         level_tau = tau if level == 0 or tau_upper is None else tau_upper
         target, new_dens = _link_level(model, feats, n_old, old_dens, k=k, tau=level_tau,
-                                       hops=hops, knn_method=knn_method)
+                                       hops=hops, knn_method=knn_method,
+                                       by_similarity=decoding == "similarity")
         # new nodes chained by new->new links form groups; a group takes the old cluster its
         # root linked to (at most one member links out of the group unless densities tie)
         src = np.flatnonzero(target >= n_old)
@@ -91,7 +94,7 @@ def assign_points(model: LanderNet, result: HierarchyResult, X_new: np.ndarray, 
 
 
 def _link_level(model: LanderNet, feats: np.ndarray, n_old: int, old_dens: np.ndarray, *,
-                k: int, tau: float, hops: int, knn_method: str):
+                k: int, tau: float, hops: int, knn_method: str, by_similarity: bool = False):
     """Target (index into ``feats``, or -1) of every new node, and the new nodes' densities."""
     n_all = feats.shape[0]
     n_new = n_all - n_old
@@ -104,6 +107,8 @@ def _link_level(model: LanderNet, feats: np.ndarray, n_old: int, old_dens: np.nd
     index = _make_index(feats, method, nprobe=16, hnsw_m=32, seed=0)
     nodes, nbr, sim = _local_graph(index, feats, np.arange(n_old, n_all), kk, hops)
     p, dens = model.predict(torch.from_numpy(feats[nodes]), nbr, sim)
+    if by_similarity:
+        p = sim  # the link score of the "similarity" decoding; densities stay the GNN's
     # densities: old nodes keep the earlier run's, new nodes get the GNN's on the union graph
     is_new = nodes >= n_old
     local_dens = np.where(is_new, dens, old_dens[np.minimum(nodes, n_old - 1)])
