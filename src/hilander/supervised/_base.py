@@ -10,6 +10,7 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._device import DEVICE_CONSTRAINT, resolve_device
 from .._validation import (
     InputError,
     check_features,
@@ -32,6 +33,10 @@ class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
     row-normalised copy when ``normalize`` is on, ``y`` codes 0..C-1), ``_predict(Xn, X_raw,
     graph)`` returning labels, ``_state()`` (tensors and plain values to save) and
     ``_set_state(state)``. ``graph_k`` names the number of neighbours the method needs.
+
+    ``device`` ("auto", "cpu" or "cuda") is where the networks train and run; they are made on
+    it in ``_fit`` and ``_set_state`` (through :meth:`_device`), saved as CPU tensors, and the
+    helpers create their tensors on the device of the network they feed.
     """
 
     min_train_rows = 4
@@ -47,6 +52,7 @@ class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
         "val_fraction": [Interval(Real, 0, 0.5, closed="both")],
         "optimizer": [StrOptions({"sgd", "adam"})],
         "normalize": ["boolean"], "progress": ["boolean"],
+        "device": DEVICE_CONSTRAINT,
     }
 
     def __sklearn_tags__(self):
@@ -143,6 +149,10 @@ class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
 
     def _check_common(self) -> None:
         validate_constraints(self)
+        resolve_device(self.device)  # an explicit "cuda" without a GPU fails here, before data
+
+    def _device(self) -> torch.device:
+        return resolve_device(self.device)
 
     def _train(
         self,
@@ -186,6 +196,11 @@ def split_classes(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     n_val = min(max(n_val, 1), classes.size - 2)
     val[np.isin(y, order[:n_val])] = True
     return val
+
+
+def cpu_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A network's weights as CPU tensors: a model file written on a GPU loads anywhere."""
+    return {k: v.cpu() for k, v in net.state_dict().items()}
 
 
 def _consecutive(labels: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._subgraphs import device_of
 from .layers import DenseLinkNet
 
 
@@ -36,16 +37,17 @@ class PivotSubgraphs:
     def __len__(self) -> int:
         return int(self.pivots.shape[0])
 
-    def batch(self, Xn: np.ndarray, rows: np.ndarray):
-        """Tensors of the sub-graphs ``rows``: features are offsets from the pivot."""
+    def batch(self, Xn: np.ndarray, rows: np.ndarray, device: torch.device | str = "cpu"):
+        """Tensors of the sub-graphs ``rows`` on ``device``: features are offsets from the
+        pivot. Built in numpy per batch, then moved: only one batch is ever on the device."""
         nodes, mask = self.nodes[rows], self.mask[rows]
         # the pivot-relative offset encodes direction, as in GCN-E and L-GCN
         x = Xn[np.maximum(nodes, 0)] - Xn[self.pivots[rows]][:, None, :]
         x[~mask] = 0.0
         adj = self.adjacency(nodes, mask)
-        return (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                torch.from_numpy(adj.astype(np.float32)),
-                torch.from_numpy(mask))
+        return (torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device),
+                torch.from_numpy(adj.astype(np.float32)).to(device),
+                torch.from_numpy(mask).to(device))
 
 
 def normalize_rows(adj: np.ndarray) -> np.ndarray:
@@ -61,12 +63,13 @@ def fit_link_net(est, net: DenseLinkNet, train: tuple[PivotSubgraphs, np.ndarray
     parameters (``batch_size``, lr, ...) and the loop come from the estimator ``est``.
     """
     loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
+    device = device_of(net)
 
     def run(data: PivotSubgraphs, Xn: np.ndarray, rows: np.ndarray):
-        x, adj, mask = data.batch(Xn, rows)
+        x, adj, mask = data.batch(Xn, rows, device)
         logits = net(x, adj, mask)
-        score = torch.from_numpy(data.score[rows])
-        target = torch.from_numpy(data.labels[rows].astype(np.float32))
+        score = torch.from_numpy(data.score[rows]).to(device)
+        target = torch.from_numpy(data.labels[rows].astype(np.float32)).to(device)
         return loss_fn(logits[score], target[score]), int(score.sum())
 
     def train_epoch(opt: torch.optim.Optimizer, rng: np.random.Generator) -> float:
@@ -101,10 +104,11 @@ def link_probabilities(net: DenseLinkNet, data: PivotSubgraphs, Xn: np.ndarray,
     """(P, m) probability that each node links to its pivot; NaN where not scored."""
     net.eval()
     out = np.full(data.nodes.shape, np.nan, dtype=np.float32)
+    device = device_of(net)
     for s in range(0, len(data), batch_size):
         rows = np.arange(s, min(s + batch_size, len(data)))
-        x, adj, mask = data.batch(Xn, rows)
-        prob = torch.sigmoid(net(x, adj, mask)).numpy()
+        x, adj, mask = data.batch(Xn, rows, device)
+        prob = torch.sigmoid(net(x, adj, mask)).cpu().numpy()
         out[rows] = np.where(data.score[rows], prob, np.nan)
     return out
 

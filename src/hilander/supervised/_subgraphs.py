@@ -59,12 +59,21 @@ def row_normalize(W: sp.spmatrix) -> sp.csr_matrix:
     return out
 
 
-def edge_tensors(A: sp.csr_matrix) -> tuple[torch.Tensor, torch.Tensor]:
-    """PyG ``edge_index``/``edge_weight`` such that node ``i`` aggregates ``Σ_j A[i, j] h_j``."""
+def edge_tensors(A: sp.csr_matrix, device: torch.device | str = "cpu",
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """PyG ``edge_index``/``edge_weight`` such that node ``i`` aggregates ``Σ_j A[i, j] h_j``.
+
+    Both are placed on ``device``, the device of the network they feed.
+    """
     coo = A.tocoo()
     # PyG sends messages from edge_index[0] to edge_index[1]
     edge_index = torch.from_numpy(np.vstack([coo.col, coo.row]).astype(np.int64))
-    return edge_index, torch.from_numpy(coo.data.astype(np.float32))
+    return edge_index.to(device), torch.from_numpy(coo.data.astype(np.float32)).to(device)
+
+
+def device_of(net: torch.nn.Module) -> torch.device:
+    """The device a network's weights live on: where its inputs must be made."""
+    return next(net.parameters()).device
 
 
 def lookup(A: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from .._validation import check_choice, check_float, check_int
 from ..graph import KNNGraph
 from ..persistence import register_model
-from ._base import SupervisedClusterer, split_classes
+from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._dense import (
     PivotSubgraphs,
     fit_link_net,
@@ -106,7 +106,7 @@ class _GCNEMixin:
 
     def _fit_gcne(self, Xn: np.ndarray, y: np.ndarray, graph: KNNGraph,
                   conf: np.ndarray) -> None:
-        self.edge_net_ = DenseLinkNet(Xn.shape[1], self.hidden, self.dropout)
+        self.edge_net_ = DenseLinkNet(Xn.shape[1], self.hidden, self.dropout).to(self._device())
         val = split_classes(y, self.val_fraction, self.seed)
 
         def part(mask: np.ndarray):
@@ -159,6 +159,7 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
         l2, D); ``batch_size`` counts sub-graphs per SGD step. Defaults differ from the
         study's Table 23 (H=512, LR=0.01) for CPU budgets: with tens rather than thousands of
         epochs, small batches and LR=0.1 are what lets SGD get past the link prior.
+    device : "auto" (CUDA when present, else CPU), "cpu" or "cuda".
     """
 
     def __init__(self, k: int = 20, adj_threshold: float = 0.0, ignore_ratio: float = 0.0,
@@ -167,7 +168,8 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
                  weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
                  batch_size: int = 16,
                  val_fraction: float = 0.2, patience: int = 8, lr_patience: int = 3,
-                 normalize: bool = True, seed: int = 0, progress: bool = False) -> None:
+                 normalize: bool = True, seed: int = 0, progress: bool = False,
+                 device: str = "auto") -> None:
         self.k = k
         self.adj_threshold = adj_threshold
         self.ignore_ratio = ignore_ratio
@@ -187,6 +189,7 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
         self.normalize = normalize
         self.seed = seed
         self.progress = progress
+        self.device = device
 
     @property
     def graph_k(self) -> int:
@@ -205,12 +208,12 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
         return graph, unsupervised_confidence(self.confidence, X_raw, graph)
 
     def _state(self) -> dict:
-        return {"edge_net": self.edge_net_.state_dict()}
+        return {"edge_net": cpu_state(self.edge_net_)}
 
     def _set_state(self, state: dict) -> None:
         self.edge_net_ = DenseLinkNet(self.n_features_in_, self.hidden, self.dropout)
         self.edge_net_.load_state_dict(state["edge_net"])
-        self.edge_net_.eval()
+        self.edge_net_.eval().to(self._device())
 
 
 @register_model
@@ -223,7 +226,7 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
     Parameters (study Tables 24-25): ``k_v``, ``adj_threshold_v``, ``hidden_v``,
     ``epochs_v``, ``lr_v``, ``patience_v`` configure GCN-V; ``k``, ``adj_threshold``,
     ``ignore_ratio``, ``tau``, ``hidden``, ``epochs``, ``lr``, ``patience`` GCN-E; the rest is
-    shared.
+    shared, ``device`` ("auto", "cpu" or "cuda") included.
     """
 
     def __init__(self, k_v: int = 10, adj_threshold_v: float = 0.0, hidden_v: int = 256,
@@ -234,7 +237,7 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
                  dropout: float = 0.0,
                  batch_size: int = 16, val_fraction: float = 0.2, patience: int = 8,
                  lr_patience: int = 3, normalize: bool = True, seed: int = 0,
-                 progress: bool = False) -> None:
+                 progress: bool = False, device: str = "auto") -> None:
         self.k_v = k_v
         self.adj_threshold_v = adj_threshold_v
         self.hidden_v = hidden_v
@@ -259,6 +262,7 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
         self.normalize = normalize
         self.seed = seed
         self.progress = progress
+        self.device = device
 
     @property
     def graph_k(self) -> int:
@@ -271,7 +275,8 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
                     momentum=self.momentum, weight_decay=self.weight_decay,
                     optimizer=self.optimizer, dropout=self.dropout, val_fraction=self.val_fraction,
                     patience=self.patience_v, lr_patience=max(self.patience_v // 3, 1),
-                    normalize=self.normalize, seed=self.seed, progress=self.progress)
+                    normalize=self.normalize, seed=self.seed, progress=self.progress,
+                    device=self.device)
 
     def _check_params(self) -> None:
         self._check_common()
@@ -283,7 +288,7 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
 
     def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
         g_v, g_e = self._graphs(graph)
-        self.vertex_net_ = GCNVNet(Xn.shape[1], self.hidden_v, self.dropout)
+        self.vertex_net_ = GCNVNet(Xn.shape[1], self.hidden_v, self.dropout).to(self._device())
         fit_gcnv(self._gcnv(), self.vertex_net_, Xn, y, g_v)
         conf = confidence_of(self.vertex_net_, Xn, g_v, self.adj_threshold_v)
         self._fit_gcne(Xn, y, g_e, conf)
@@ -293,13 +298,14 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
         return g_e, confidence_of(self.vertex_net_, Xn, g_v, self.adj_threshold_v)
 
     def _state(self) -> dict:
-        return {"vertex_net": self.vertex_net_.state_dict(),
-                "edge_net": self.edge_net_.state_dict()}
+        return {"vertex_net": cpu_state(self.vertex_net_),
+                "edge_net": cpu_state(self.edge_net_)}
 
     def _set_state(self, state: dict) -> None:
+        device = self._device()
         self.vertex_net_ = GCNVNet(self.n_features_in_, self.hidden_v, self.dropout)
         self.vertex_net_.load_state_dict(state["vertex_net"])
-        self.vertex_net_.eval()
+        self.vertex_net_.eval().to(device)
         self.edge_net_ = DenseLinkNet(self.n_features_in_, self.hidden, self.dropout)
         self.edge_net_.load_state_dict(state["edge_net"])
-        self.edge_net_.eval()
+        self.edge_net_.eval().to(device)

@@ -15,9 +15,10 @@ from torch import nn
 from .._validation import check_float, check_int
 from ..graph import KNNGraph
 from ..persistence import register_model
-from ._base import SupervisedClusterer, split_classes
+from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._subgraphs import (
     adjacency,
+    device_of,
     edge_tensors,
     label_confidence,
     nearest_higher,
@@ -56,6 +57,7 @@ class GCNV(SupervisedClusterer):
     val_fraction : share of training points, as whole classes, held out to monitor the loss.
     patience, lr_patience : epochs without validation improvement before stopping / halving
         the learning rate.
+    device : "auto" (CUDA when present, else CPU), "cpu" or "cuda".
     """
 
     def __init__(self, k: int = 10, adj_threshold: float = 0.0, tau: float = 0.7,
@@ -63,7 +65,7 @@ class GCNV(SupervisedClusterer):
                  weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
                  val_fraction: float = 0.2,
                  patience: int = 20, lr_patience: int = 8, normalize: bool = True,
-                 seed: int = 0, progress: bool = False) -> None:
+                 seed: int = 0, progress: bool = False, device: str = "auto") -> None:
         self.k = k
         self.adj_threshold = adj_threshold
         self.tau = tau
@@ -80,6 +82,7 @@ class GCNV(SupervisedClusterer):
         self.normalize = normalize
         self.seed = seed
         self.progress = progress
+        self.device = device
 
     @property
     def graph_k(self) -> int:
@@ -93,7 +96,7 @@ class GCNV(SupervisedClusterer):
         check_float(self.dropout, "dropout", low=0, high=1, high_open=True)
 
     def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
-        self.net_ = GCNVNet(Xn.shape[1], self.hidden, self.dropout)
+        self.net_ = GCNVNet(Xn.shape[1], self.hidden, self.dropout).to(self._device())
         fit_gcnv(self, self.net_, Xn, y, graph)
 
     def predict_confidence(self, X, *, graph: KNNGraph | None = None) -> np.ndarray:
@@ -112,20 +115,21 @@ class GCNV(SupervisedClusterer):
         return tree_labels(parent, sim, self.tau)
 
     def _state(self) -> dict:
-        return {"net": self.net_.state_dict()}
+        return {"net": cpu_state(self.net_)}
 
     def _set_state(self, state: dict) -> None:
         self.net_ = GCNVNet(self.n_features_in_, self.hidden, self.dropout)
         self.net_.load_state_dict(state["net"])
-        self.net_.eval()
+        self.net_.eval().to(self._device())
 
 
 def confidence_of(net: GCNVNet, Xn: np.ndarray, graph: KNNGraph, threshold: float) -> np.ndarray:
     """Run a trained GCN-V network on a whole graph."""
     net.eval()
-    ei, ew = edge_tensors(adjacency(graph, threshold))
+    device = device_of(net)
+    ei, ew = edge_tensors(adjacency(graph, threshold), device)
     with torch.no_grad():
-        return net(torch.from_numpy(Xn), ei, ew).numpy().astype(np.float32)
+        return net(torch.from_numpy(Xn).to(device), ei, ew).cpu().numpy().astype(np.float32)
 
 
 def fit_gcnv(est: SupervisedClusterer, net: GCNVNet, Xn: np.ndarray, y: np.ndarray,
@@ -135,13 +139,15 @@ def fit_gcnv(est: SupervisedClusterer, net: GCNVNet, Xn: np.ndarray, y: np.ndarr
     ``est`` supplies the training hyper-parameters (lr, epochs, ...) and the training loop.
     """
     val = split_classes(y, est.val_fraction, est.seed)
+    device = device_of(net)
 
     def batch(mask: np.ndarray):
+        # full-batch training: the whole (sub-)graph goes to the device once, before the loop
         g = subset_graph(graph, mask) if mask is not None else graph
         yy = y if mask is None else y[mask]
-        x = torch.from_numpy(Xn if mask is None else Xn[mask])
-        ei, ew = edge_tensors(adjacency(g, est.adj_threshold))
-        target = torch.from_numpy(label_confidence(g, yy, est.adj_threshold))
+        x = torch.from_numpy(Xn if mask is None else Xn[mask]).to(device)
+        ei, ew = edge_tensors(adjacency(g, est.adj_threshold), device)
+        target = torch.from_numpy(label_confidence(g, yy, est.adj_threshold)).to(device)
         return x, ei, ew, target
 
     train = batch(~val if val.any() else None)

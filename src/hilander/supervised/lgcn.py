@@ -16,7 +16,7 @@ import numpy as np
 from .._validation import check_float, check_int
 from ..graph import KNNGraph, components
 from ..persistence import register_model
-from ._base import SupervisedClusterer, split_classes
+from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._dense import (
     PivotSubgraphs,
     fit_link_net,
@@ -107,6 +107,7 @@ class LGCN(SupervisedClusterer):
     threshold, step : first link-probability cut, and the fraction of the way to 1 it moves
         each time over-sized clusters are re-split.
     hidden, epochs, lr, momentum, weight_decay, dropout, batch_size : training.
+    device : "auto" (CUDA when present, else CPU), "cpu" or "cuda".
     """
 
     def __init__(self, k1: int = 10, k2: int = 5, active: int = 5, max_size: int = 300,
@@ -115,7 +116,7 @@ class LGCN(SupervisedClusterer):
                  weight_decay: float = 1e-4, optimizer: str = "sgd", dropout: float = 0.0,
                  batch_size: int = 16, val_fraction: float = 0.2, patience: int = 4,
                  lr_patience: int = 2, normalize: bool = True, seed: int = 0,
-                 progress: bool = False) -> None:
+                 progress: bool = False, device: str = "auto") -> None:
         self.k1 = k1
         self.k2 = k2
         self.active = active
@@ -136,6 +137,7 @@ class LGCN(SupervisedClusterer):
         self.normalize = normalize
         self.seed = seed
         self.progress = progress
+        self.device = device
 
     @property
     def graph_k(self) -> int:
@@ -151,7 +153,7 @@ class LGCN(SupervisedClusterer):
         check_float(self.dropout, "dropout", low=0, high=1, high_open=True)
 
     def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
-        self.net_ = DenseLinkNet(Xn.shape[1], self.hidden, self.dropout)
+        self.net_ = DenseLinkNet(Xn.shape[1], self.hidden, self.dropout).to(self._device())
         val = split_classes(y, self.val_fraction, self.seed)
 
         def part(mask: np.ndarray):
@@ -177,9 +179,9 @@ class LGCN(SupervisedClusterer):
         return propagate(n, uniq // n, uniq % n, mean, self.max_size, self.threshold, self.step)
 
     def _state(self) -> dict:
-        return {"net": self.net_.state_dict()}
+        return {"net": cpu_state(self.net_)}
 
     def _set_state(self, state: dict) -> None:
         self.net_ = DenseLinkNet(self.n_features_in_, self.hidden, self.dropout)
         self.net_.load_state_dict(state["net"])
-        self.net_.eval()
+        self.net_.eval().to(self._device())

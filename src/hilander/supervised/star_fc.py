@@ -20,8 +20,8 @@ from torch import nn
 from .._validation import check_float, check_int, l2_normalize
 from ..graph import KNNGraph, build_knn_graph, components
 from ..persistence import register_model
-from ._base import SupervisedClusterer, split_classes
-from ._subgraphs import adjacency, edge_tensors, subset_graph
+from ._base import SupervisedClusterer, cpu_state, split_classes
+from ._subgraphs import adjacency, device_of, edge_tensors, subset_graph
 from .layers import GCNStack, MLPHead
 
 
@@ -79,6 +79,7 @@ class STARFC(SupervisedClusterer):
         epoch draws about as many sub-graphs as it takes to visit every class once. The
         head reads the two ends' GCN outputs concatenated (2 x hidden, the study's "1024D"
         for H=512); ``hidden`` defaults to 128 instead of 512 for CPU budgets.
+    device : "auto" (CUDA when present, else CPU), "cpu" or "cuda".
     """
 
     def __init__(self, k: int = 10, adj_threshold: float = 0.0, seed_clusters: int = 4,
@@ -87,7 +88,8 @@ class STARFC(SupervisedClusterer):
                  hidden: int = 128, epochs: int = 20, lr: float = 0.1, momentum: float = 0.9,
                  weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
                  val_fraction: float = 0.2, patience: int = 8, lr_patience: int = 3,
-                 normalize: bool = True, seed: int = 0, progress: bool = False) -> None:
+                 normalize: bool = True, seed: int = 0, progress: bool = False,
+                 device: str = "auto") -> None:
         self.k = k
         self.adj_threshold = adj_threshold
         self.seed_clusters = seed_clusters
@@ -110,6 +112,7 @@ class STARFC(SupervisedClusterer):
         self.normalize = normalize
         self.seed = seed
         self.progress = progress
+        self.device = device
 
     @property
     def graph_k(self) -> int:
@@ -150,7 +153,8 @@ class STARFC(SupervisedClusterer):
         return np.concatenate(parts)
 
     def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
-        self.net_ = STARFCNet(Xn.shape[1], self.hidden, self.dropout)
+        device = self._device()
+        self.net_ = STARFCNet(Xn.shape[1], self.hidden, self.dropout).to(device)
         val = split_classes(y, self.val_fraction, self.seed)
         train_idx = np.flatnonzero(~val)
         Xt, yt = Xn[train_idx], np.unique(y[train_idx], return_inverse=True)[1]
@@ -166,11 +170,12 @@ class STARFC(SupervisedClusterer):
         net = self.net_
 
         def edge_loss(x, g: KNNGraph, labels: np.ndarray) -> torch.Tensor:
-            ei, ew = edge_tensors(adjacency(g, self.adj_threshold))
+            ei, ew = edge_tensors(adjacency(g, self.adj_threshold), device)
             src, dst = knn_edges(g, self.adj_threshold)
-            h = net.embed(torch.from_numpy(x), ei, ew)
-            target = torch.from_numpy((labels[src] == labels[dst]).astype(np.float32))
-            return loss_fn(net.score(h, torch.from_numpy(src), torch.from_numpy(dst)), target)
+            h = net.embed(torch.from_numpy(x).to(device), ei, ew)
+            target = torch.from_numpy((labels[src] == labels[dst]).astype(np.float32)).to(device)
+            return loss_fn(net.score(h, torch.from_numpy(src).to(device),
+                                     torch.from_numpy(dst).to(device)), target)
 
         def train_epoch(opt: torch.optim.Optimizer, rng: np.random.Generator) -> float:
             total = 0.0
@@ -204,12 +209,13 @@ class STARFC(SupervisedClusterer):
 
     def _links(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph):
         # every k-NN edge kept by ``adj_threshold``
-        ei, ew = edge_tensors(adjacency(graph, self.adj_threshold))
+        device = device_of(self.net_)
+        ei, ew = edge_tensors(adjacency(graph, self.adj_threshold), device)
         src, dst = knn_edges(graph, self.adj_threshold)
         with torch.no_grad():
-            h = self.net_.embed(torch.from_numpy(Xn), ei, ew)
-            prob = torch.sigmoid(self.net_.score(h, torch.from_numpy(src),
-                                                 torch.from_numpy(dst))).numpy()
+            h = self.net_.embed(torch.from_numpy(Xn).to(device), ei, ew)
+            prob = torch.sigmoid(self.net_.score(h, torch.from_numpy(src).to(device),
+                                                 torch.from_numpy(dst).to(device))).cpu().numpy()
         return src, dst, prob
 
     def _predict(self, Xn: np.ndarray, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
@@ -221,9 +227,9 @@ class STARFC(SupervisedClusterer):
         return components(n, src[keep], dst[keep])[1]
 
     def _state(self) -> dict:
-        return {"net": self.net_.state_dict()}
+        return {"net": cpu_state(self.net_)}
 
     def _set_state(self, state: dict) -> None:
         self.net_ = STARFCNet(self.n_features_in_, self.hidden, self.dropout)
         self.net_.load_state_dict(state["net"])
-        self.net_.eval()
+        self.net_.eval().to(self._device())
