@@ -25,16 +25,19 @@ from . import cache as _cache
 DATASETS = ("omniglot", "clinc150")
 CACHE_FORMAT = 1
 BACKBONE_FILE = "backbone.hlm"
+#: config keys that do not change the embeddings, so do not enter the cache key
+NOT_IN_CACHE_KEY = ("device",)
 
 # Defaults of each dataset's embedder; ``config=`` overrides any of them. Omniglot's keys are
 # the ImageBackbone parameters plus image_size (side of the downsampled images) and
-# train_classes (keep only the first N backbone-train classes: quick smoke runs).
+# train_classes (keep only the first N backbone-train classes: quick smoke runs); its
+# ``device`` ("auto", "cpu", "cuda") is where the backbone trains.
 DEFAULT_CONFIGS: dict[str, dict] = {
     "omniglot": {
         "image_size": 28, "train_classes": None, "embed_dim": 64, "channels": 16, "epochs": 15,
         "batch_size": 128, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-5,
         "tau_init": 2.0, "warmup_epochs": 1, "lr_patience": 3, "stop_patience": 6, "augment": 1.0,
-        "monitor": "l2_normalized",
+        "monitor": "l2_normalized", "device": "auto",
     },
     "clinc150": {"batch_size": 128},
 }
@@ -225,6 +228,10 @@ def _cache_spec(name: str, files: list[Path], config: dict, seed: int) -> dict:
     from .. import __version__
     from ..datasets import splits
 
+    # where the backbone ran is not part of the key: a seeded run on CPU or GPU differs only
+    # through float rounding, and "auto" vs "cpu" must not split the cache (nor invalidate
+    # the entries written before the option existed)
+    config = {k: v for k, v in config.items() if k not in NOT_IN_CACHE_KEY}
     spec = {
         "format": CACHE_FORMAT, "dataset": name, "data_sha256": _cache.file_digest(files),
         "split_version": splits.SPLIT_VERSION,

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._device import resolve_device
 from .._validation import InputError, check_choice, check_float, check_int, check_labels
 from ..persistence import load_payload, register_model, save_payload
 
@@ -64,13 +65,14 @@ class CosineSoftmaxHead(nn.Module):
 def _augment(x: torch.Tensor, gen: torch.Generator, strength: float) -> torch.Tensor:
     """Small random affine warps (rotation, scale, shift): handwriting varies that way."""
     n = x.shape[0]
+    # drawn from the CPU generator ``gen`` whatever the device: the same warps everywhere
     angle = (torch.rand(n, generator=gen) * 2 - 1) * (0.26 * strength)  # up to ~15 degrees
     scale = 1 + (torch.rand(n, generator=gen) * 2 - 1) * (0.1 * strength)
     shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (0.12 * strength)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack(
         [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-    )
+    ).to(x.device)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
@@ -82,7 +84,9 @@ class ImageBackbone:
     Parameters are stored as given and checked in :meth:`fit`. ``fit(images, labels,
     val_images, val_labels)`` takes (n, H, W) arrays of ink intensity in [0, 1]; without a
     validation set the last epoch is kept. :meth:`transform` returns the unnormalised
-    ``embed_dim`` embeddings (the penultimate layer, as the study clusters).
+    ``embed_dim`` embeddings (the penultimate layer, as the study clusters). ``device``
+    ("auto": CUDA when present, else CPU; "cpu"; "cuda") is where the network trains and
+    embeds; the images stay on the CPU and go to the device one batch at a time.
     """
 
     def __init__(
@@ -91,7 +95,7 @@ class ImageBackbone:
         weight_decay: float = 5e-5, tau_init: float = 2.0, warmup_epochs: int = 1,
         lr_patience: int = 3,
         stop_patience: int = 6, augment: float = 1.0, monitor: str = "l2_normalized",
-        seed: int = 0, progress: bool = False,
+        seed: int = 0, progress: bool = False, device: str = "auto",
     ) -> None:
         self.embed_dim = embed_dim
         self.channels = channels
@@ -109,6 +113,7 @@ class ImageBackbone:
         self.monitor = monitor
         self.seed = seed
         self.progress = progress
+        self.device = device
 
     def get_params(self, deep: bool = True) -> dict:
         return {k: getattr(self, k) for k in _PARAM_NAMES}
@@ -132,6 +137,7 @@ class ImageBackbone:
         check_float(self.augment, "augment", low=0.0, high=3.0)
         check_choice(self.monitor, "monitor", ("l2_normalized", "unnormalized"))
         check_int(self.seed, "seed", low=0)
+        resolve_device(self.device)  # an explicit "cuda" without a GPU fails before training
 
     def fit(self, images, labels, val_images=None, val_labels=None) -> ImageBackbone:
         from ..metrics import recall_at_1
@@ -157,8 +163,10 @@ class ImageBackbone:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             gen = torch.Generator().manual_seed(self.seed)
-            net = ConvEmbedder(self.channels, self.embed_dim)
-            head = CosineSoftmaxHead(self.embed_dim, self.n_classes_, self.tau_init)
+            device = resolve_device(self.device)
+            # built on the CPU then moved, so the initial weights do not depend on the device
+            net = ConvEmbedder(self.channels, self.embed_dim).to(device)
+            head = CosineSoftmaxHead(self.embed_dim, self.n_classes_, self.tau_init).to(device)
             params = list(net.parameters()) + list(head.parameters())
             opt = torch.optim.SGD(
                 params, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,
@@ -181,7 +189,7 @@ class ImageBackbone:
                     idx = perm[start:start + self.batch_size]
                     if idx.numel() < 2:
                         continue  # BatchNorm needs two samples
-                    xb = xt[idx]
+                    xb = xt[idx].to(device)
                     if self.augment > 0:
                         xb = _augment(xb, gen, self.augment)
                     if step < warmup_steps:
@@ -191,7 +199,7 @@ class ImageBackbone:
                         for group in opt.param_groups:
                             group["lr"] = lr * (step + 1) / warmup_steps
                     step += 1
-                    loss = F.cross_entropy(head(net(xb)), yt[idx])
+                    loss = F.cross_entropy(head(net(xb)), yt[idx].to(device))
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
@@ -241,13 +249,14 @@ class ImageBackbone:
 
     def _embed(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         net = self._net
+        device = next(net.parameters()).device
         was_training = net.training
         net.eval()
         out = []
         with torch.no_grad():
             for start in range(0, x.shape[0], batch_size):
-                xb = torch.from_numpy(x[start:start + batch_size]).unsqueeze(1)
-                out.append(net(xb).numpy())
+                xb = torch.from_numpy(x[start:start + batch_size]).unsqueeze(1).to(device)
+                out.append(net(xb).cpu().numpy())
         net.train(was_training)
         return np.concatenate(out).astype(np.float32, copy=False)
 
@@ -270,7 +279,8 @@ class ImageBackbone:
         if not hasattr(self, "_net"):
             raise InputError("cannot save an unfitted ImageBackbone")
         state = {
-            "net": {k: v.clone() for k, v in self._net.state_dict().items()},
+            # CPU tensors: a backbone trained on a GPU loads on any machine
+            "net": {k: v.detach().cpu().clone() for k, v in self._net.state_dict().items()},
             "image_shape": list(self.image_shape_),
             "n_classes": self.n_classes_,
             "best_epoch": self.best_epoch_,
@@ -293,7 +303,7 @@ class ImageBackbone:
         state = payload["state"]
         net = ConvEmbedder(model.channels, model.embed_dim)
         net.load_state_dict(state["net"])
-        net.eval()
+        net.eval().to(resolve_device(model.device))
         model._net = net
         model.image_shape_ = tuple(state["image_shape"])
         model.n_classes_ = state["n_classes"]
@@ -307,7 +317,7 @@ class ImageBackbone:
 _PARAM_NAMES = (
     "embed_dim", "channels", "epochs", "batch_size", "lr", "momentum", "nesterov",
     "weight_decay", "tau_init", "warmup_epochs", "lr_patience", "stop_patience", "augment",
-    "monitor", "seed", "progress",
+    "monitor", "seed", "progress", "device",
 )
 
 
