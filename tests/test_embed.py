@@ -84,6 +84,27 @@ def test_backbone_is_deterministic_and_round_trips(fitted, tmp_path):
     assert loaded.history_ == model.history_ and loaded.get_params() == model.get_params()
 
 
+def test_backbone_device_choices(fitted, tmp_path):
+    import torch
+
+    model, (X, y), (Xv, yv) = fitted  # trained with the default device="auto"
+    assert model.device == "auto" and model.get_params()["device"] == "auto"
+    cpu = ImageBackbone(epochs=3, **TINY, device="cpu").fit(X, y, Xv, yv)
+    assert next(cpu._net.parameters()).device.type == "cpu"
+    if not torch.cuda.is_available():
+        # "auto" is the CPU here: the same embeddings, bit for bit
+        assert np.array_equal(cpu.transform(Xv), model.transform(Xv))
+        with pytest.raises(InputError, match="device='cuda' but torch sees no CUDA"):
+            ImageBackbone(epochs=1, **TINY, device="cuda").fit(X, y)
+    with pytest.raises(InputError, match="device must be"):
+        ImageBackbone(epochs=1, **TINY, device="tpu").fit(X, y)
+    cpu.save(tmp_path / "b.hlm")
+    state = torch.load(tmp_path / "b.hlm", weights_only=True)["state"]["net"]
+    assert all(t.device.type == "cpu" for t in state.values())  # loads on any machine
+    loaded = ImageBackbone.load(tmp_path / "b.hlm")
+    assert loaded.device == "cpu" and np.array_equal(loaded.transform(Xv), cpu.transform(Xv))
+
+
 def test_backbone_rejects_bad_input(fitted):
     model, (X, y), _ = fitted
     with pytest.raises(InputError, match="epochs"):
@@ -216,13 +237,15 @@ def test_omniglot_tiny_real_run_is_cached(tmp_path, monkeypatch):
     monkeypatch.setitem(EMBEDDERS, "omniglot", counting)
     # one epoch on 10 characters: a smoke run of the real pipeline, not a quality run
     config = dict(train_classes=10, channels=4, embed_dim=16, epochs=1, image_size=14)
-    res = embed_dataset("omniglot", DATA, cache_dir=tmp_path, config=config, progress=False)
+    res = embed_dataset("omniglot", DATA, cache_dir=tmp_path, config={**config, "device": "cpu"},
+                        progress=False)
     assert [res[s][0].shape for s in SPLITS] == [(9300, 16), (6760, 16), (3220, 16), (13180, 16)]
     assert res.info["epochs_run"] == 1
     chance = 19 / 13179
     assert res.recall_at_1["test"]["l2_normalized"] > 5 * chance
     backbone = ImageBackbone.load(res.backbone_path)
-    assert backbone.n_classes_ == 10
+    assert backbone.n_classes_ == 10 and backbone.device == "cpu"
+    # where the backbone ran is not in the cache key: the default "auto" reads this entry
     again = embed_dataset("omniglot", DATA, cache_dir=tmp_path, config=config, progress=False)
     assert calls == [1] and again.from_cache
     assert np.array_equal(again["validation"][0], res["validation"][0])
@@ -265,3 +288,10 @@ def test_cli_embed_bad_param_exits_2(tmp_path, capsys):
             "--param", "nope=1"]
     assert main(argv) == 2
     assert "unknown omniglot embedding option 'nope'" in capsys.readouterr().err
+
+
+def test_cli_embed_bad_device_fails_before_loading(tmp_path, capsys):
+    argv = ["embed", "omniglot", str(tmp_path), "--out", str(tmp_path / "o"),
+            "--param", "device=tpu"]
+    assert main(argv) == 2
+    assert "device must be" in capsys.readouterr().err

@@ -93,3 +93,52 @@ def test_device_choices(open_set):
         # an explicit request for a GPU that is not there is an error, never a silent CPU run
         with pytest.raises(InputError, match="no CUDA device"):
             HiLander(device="cuda").fit(X, y)
+
+
+# tiny settings: these tests check where the networks run, not what they learn
+_TINY_GNN = {
+    "gcn-v": dict(epochs=2, hidden=8),
+    "gcn-e": dict(epochs=2, hidden=8),
+    "gcn-ve": dict(epochs_v=2, hidden_v=8, epochs=2, hidden=8),
+    "lgcn": dict(epochs=2, hidden=8),
+    "star-fc": dict(epochs=2, hidden=8),
+}
+
+
+def _networks(model) -> list:
+    import torch
+
+    return [v for v in vars(model).values() if isinstance(v, torch.nn.Module)]
+
+
+@pytest.mark.parametrize("name", supervised.available())
+def test_supervised_device_choices(name, open_set, tmp_path):
+    import torch
+
+    X, y = open_set.X_train[:240], open_set.y_train[:240]
+    cls = supervised.METHODS[name]
+    assert "device" in cls._parameter_constraints
+    default = cls(**_TINY_GNN[name]).fit(X, y)
+    assert default.device == "auto" and default.get_params()["device"] == "auto"
+    cpu = cls(**_TINY_GNN[name], device="cpu").fit(X, y)
+    assert _networks(cpu) and all(
+        p.device.type == "cpu" for net in _networks(cpu) for p in net.parameters())
+    auto_on = "cuda" if torch.cuda.is_available() else "cpu"
+    assert all(next(net.parameters()).device.type == auto_on for net in _networks(default))
+    if not torch.cuda.is_available():
+        # "auto" is the CPU here: the same labels, bit for bit
+        np.testing.assert_array_equal(cpu.predict(X), default.predict(X))
+    # saved weights are CPU tensors whatever the device; loading puts them on the model's
+    default.save(tmp_path / "m.hlm")
+    payload = torch.load(tmp_path / "m.hlm", weights_only=True)
+    assert all(t.device.type == "cpu" for net in payload["state"].values()
+               if isinstance(net, dict) for t in net.values())
+    again = cls.load(tmp_path / "m.hlm")
+    assert all(next(net.parameters()).device.type == auto_on for net in _networks(again))
+    np.testing.assert_array_equal(again.predict(X), default.predict(X))
+    if not torch.cuda.is_available():
+        # an explicit GPU request without a GPU is an error at fit, never a silent CPU run
+        with pytest.raises(InputError, match="device='cuda' but torch sees no CUDA"):
+            cls(**_TINY_GNN[name], device="cuda").fit(X, y)
+    with pytest.raises(InputError, match="device must be"):
+        cls(device="tpu").fit(X, y)

@@ -267,3 +267,16 @@ def test_fit_with_prebuilt_graph_matches_own_graph(data):
     own = supervised.GCNV(**params).fit(X, y).predict_confidence(X)
     given = supervised.GCNV(**params).fit(X, y, graph=build_knn_graph(X, 20))
     np.testing.assert_allclose(given.predict_confidence(X), own, rtol=1e-4, atol=1e-5)
+
+
+def test_cli_train_passes_device_to_a_supervised_method(data, tmp_path):
+    from hilander.cli import main
+
+    np.save(tmp_path / "X.npy", data.X_train[:200])
+    np.save(tmp_path / "y.npy", data.y_train[:200])
+    out = tmp_path / "m.hlm"
+    argv = ["train", str(tmp_path / "X.npy"), str(tmp_path / "y.npy"), "--out", str(out),
+            "--method", "gcn-v", "--device", "cpu", "--param", "epochs=1", "--quiet"]
+    assert main(argv) == 0
+    model = load_model(out)
+    assert model.device == "cpu" and next(model.net_.parameters()).device.type == "cpu"

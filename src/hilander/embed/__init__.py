@@ -293,6 +293,11 @@ def embed_dataset(
 
     from ..metrics import recall_at_1  # imported here: a cache hit needs no faiss/sklearn
 
+    if "device" in config:
+        # a bad or absent device fails now, not after the data has loaded (or downloaded)
+        from .._device import resolve_device
+
+        resolve_device(config["device"])
     t0 = time.perf_counter()
     _note(progress, f"{name}: loading data from {data_dir}")
     data = _load(name, data_dir, config, download)
