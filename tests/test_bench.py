@@ -155,6 +155,15 @@ def test_hilander_runner_reports_levels(data):
     assert s.level_curve.converged_level == len(s.level_curve.levels)
     assert hl.details["converged_level"] == s.level_curve.converged_level
     assert hl.details["n_levels"] >= 1 and hl.details["timings"]["total"] > 0
+    # the record explains the result: link AUC vs cosine per level, and an ORACLE p_tau curve
+    diag = hl.details["diagnosis"]
+    lv1 = diag["levels"][0]
+    assert lv1["nodes"] == len(data.y_test) and diag["tau_curve"]
+    if 0 < lv1["positive_share"] < 1:  # AUC needs both kinds of edge
+        assert 0 <= lv1["auc_p"] <= 1 and 0 <= lv1["auc_cosine"] <= 1
+    else:
+        assert np.isnan(lv1["auc_p"])
+    assert all(row["oracle"] for row in diag["tau_curve"])
     assert s.hierarchy is not None and len(s.hierarchy.class_sizes) == 3
 
 

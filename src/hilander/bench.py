@@ -185,6 +185,10 @@ class MethodRunner:
     def cluster(self, X: np.ndarray) -> Clustering:
         raise NotImplementedError
 
+    def diagnose(self, X: np.ndarray, y: np.ndarray) -> dict | None:
+        """Figures that explain the method's result on labeled test points (None: none)."""
+        return None
+
 
 def summarize_trials(result) -> dict:
     """Compact, JSON-ready summary of a :class:`~hilander.tune.TuneResult`."""
@@ -276,6 +280,13 @@ class HiLanderRunner(MethodRunner):
         tuning = summarize_trials(result)
         tuning["model_params"] = config
         return Prepared(shown, tuning, tune_seconds, train_seconds)
+
+    def diagnose(self, X: np.ndarray, y: np.ndarray) -> dict | None:
+        """Per level: link AUC of p_ij vs the raw cosine, density correlation, positive share,
+        nodes and edges added; and the p_tau curve, every row labelled ORACLE."""
+        from .lander.diagnose import diagnose
+
+        return diagnose(self.model_, X, y).to_dict()
 
     def cluster(self, X: np.ndarray) -> Clustering:
         t0 = time.perf_counter()
@@ -529,6 +540,12 @@ def run_benchmark(
                     res.details = {k: out.hierarchy.get(k) for k in (
                         "n_levels", "stopped_by", "early_stop_level", "converged_level",
                         "timings")}
+                diagnosis = runner.diagnose(X, y)  # measured with test labels, never chosen
+                if diagnosis is not None:
+                    res.details = {**(res.details or {}), "diagnosis": diagnosis}
+                    lv1 = diagnosis["levels"][0]
+                    log(f"{runner.display_name} on {s} test: level-1 link AUC "
+                        f"{lv1['auc_p']:.3f} (cosine {lv1['auc_cosine']:.3f})")
                 log(f"{runner.display_name} on {s} test: avg F {res.avg_f:.3f}, "
                     f"{res.metrics['n_clusters']} clusters, {out.seconds:.1f} s")
             except Exception as exc:  # noqa: BLE001 - recorded per method, see _failure
