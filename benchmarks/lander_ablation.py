@@ -81,7 +81,24 @@ def write(out: Path, rows: list[dict], seed: int) -> None:
         f"Seed {seed}; meta-trained on clustering_train, measured on the validation split as "
         "it is and long-tail resampled. AUC: level-1 ROC AUC of p_ij and of the raw cosine for "
         "same-identity edges. Regenerate: `python benchmarks/lander_ablation.py --emb EMB "
-        "--out benchmarks/results/ablation`.\n\n" + to_markdown(rows))
+        "--out benchmarks/results/ablation`.\n\n## Summary\n\n" + summary(rows)
+        + "\n## Every row\n\n" + to_markdown(rows))
+
+
+def summary(rows: list[dict]) -> str:
+    """One line per variant: avg F per setting, their sum, and where p_ij beats the cosine."""
+    cols = sorted({(r["dataset"], r["setting"]) for r in rows})
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    out = ["| variant | " + " | ".join(f"{d} {s}" for d, s in cols)
+           + " | sum | level-1 AUC p_ij > cosine |",
+           "|---|" + "---:|" * (len(cols) + 2)]
+    for v in variants:
+        got = {(r["dataset"], r["setting"]): r for r in rows if r["variant"] == v}
+        vals = [got[c]["avg_f"] if c in got else float("nan") for c in cols]
+        wins = sum(r["auc_p"] > r["auc_cosine"] for r in got.values())
+        out.append(f"| {v} | " + " | ".join(f"{x:.3f}" for x in vals)
+                   + f" | {sum(vals):.3f} | {wins} of {len(got)} |")
+    return "\n".join(out) + "\n"
 
 
 def to_markdown(rows: list[dict]) -> str:
