@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<18}{s['pairwise_f']:>7.3f}{s['bcubed_f']:>7.3f}{s['nmi']:>7.3f}"
               f"{s['n_clusters']:>10d}{tau:>7.2f}{levels:>8d}{t_pred:>11.2f}")
     print(f"{'(true identities)':<18}{'':>21}{rows[0][1]['n_classes']:>10d}")
+    print(f"decoding chosen on held-out training identities: {model.decoding_} "
+          f"(threshold on {'the cosine' if model.decoding_ == 'similarity' else 'p_ij'})")
     print(f"\nmeta-training took {t_fit:.1f}s, the whole demo "
           f"{time.perf_counter() - t_start:.1f}s.")
     print("Next, on your own embeddings: hilander train TRAIN.npy TRAIN_LABELS.txt --out "
