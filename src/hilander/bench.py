@@ -64,11 +64,6 @@ DISPLAY_NAMES = {
     "auto": "auto",
 }
 
-#: p_tau values tried on validation for Hi-LANDER and LANDER. Wider than the estimator's own
-#: "auto" grid: the paper uses 0.9 for faces but 0.1 for species (sec. 4.2), so low values
-#: must be on the table for datasets unlike faces.
-BENCH_TAU_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
-
 Log = Callable[[str], None]
 
 

@@ -99,7 +99,7 @@ def run_training(
         nonlocal best, best_state, since_best, since_cut
         log.scores.append((at, score))
         if sign * score > best + 1e-9:
-            best, best_state, since_best, since_cut = sign * score, None, 0, 0
+            best, since_best, since_cut = sign * score, 0, 0
             best_state = copy.deepcopy(model.state_dict())
             log.best_step, log.best_score = at, score
         else:

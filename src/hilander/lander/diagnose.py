@@ -16,7 +16,7 @@ from scipy.stats import spearmanr
 from .._validation import InputError, check_features, check_labels, encode_labels, l2_normalize
 from ..metrics import avg_f, evaluate
 from .hierarchy import LevelTrace
-from .levels import true_density
+from .levels import same_identity, true_density
 from .training import link_auc
 
 
@@ -70,10 +70,8 @@ def diagnose(model, X, y, *, tau_curve: bool = True) -> Diagnosis:
     out = Diagnosis()
 
     def observe(t: LevelTrace) -> None:
-        lab = y[t.rep]
         valid = t.nbr >= 0
-        safe = np.where(valid, t.nbr, 0)
-        same = ((lab[safe] == lab[:, None]) & valid).astype(np.float32)
+        same = same_identity(t.nbr, y[t.rep])
         truth = true_density(t.nbr, t.sim, same)
         rho = spearmanr(t.density, truth).statistic if t.density.size > 2 else np.nan
         out.levels.append(LevelDiagnosis(

@@ -15,6 +15,7 @@ from .._validation import (
     InputError,
     check_features,
     check_float,
+    check_int,
     check_labels,
     encode_labels,
     l2_normalize,
@@ -185,8 +186,7 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
             if not len(self.train_ks):
                 raise InputError("train_ks must list at least one neighbour count")
             for kk in self.train_ks:
-                if isinstance(kk, bool) or not isinstance(kk, Integral) or kk < 1:
-                    raise InputError(f"train_ks values must be integers >= 1, got {kk!r}")
+                check_int(kk, "train_ks value", low=1)
 
     # -- training ----------------------------------------------------------------------------
     def fit(self, X, y) -> HiLander:
@@ -248,7 +248,7 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
 
         Returns the number of training steps whose weights were kept, for the re-fit.
         """
-        from .selection import select_decoding, split_identities
+        from .selection import split_identities
 
         val_mask = split_identities(y, self.holdout, self.k, self.seed)
         X_val, y_val = X[val_mask], encode_labels(y[val_mask])
@@ -257,10 +257,7 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
                                     held_out=held_out)
         self.model_, self.history_ = model, log.losses
         self.n_train_levels_ = 0
-        choice, table = select_decoding(
-            lambda params: self._cluster_with(model, X_val, **params).labels, y_val,
-            tau_grid=self.tau_grid, levels_fixed=self.max_levels, progress=self.progress)
-        self._set_decoding(choice)
+        choice, table = self._choose_decoding(model, X_val, y_val)
         self.selection_ = {
             "held_out_classes": int(y_val.max() + 1), "held_out_points": int(val_mask.sum()),
             "best_step": log.best_step, "steps": len(log.losses),
@@ -268,9 +265,17 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         }
         return log.best_step
 
-    def _set_decoding(self, choice: dict) -> None:
+    def _choose_decoding(self, model: LanderNet, X: np.ndarray,
+                         y: np.ndarray) -> tuple[dict, list[dict]]:
+        """Search the decoding settings on labeled identities and adopt the best."""
+        from .selection import select_decoding
+
+        choice, table = select_decoding(
+            lambda params: self._cluster_with(model, X, **params).labels, y,
+            tau_grid=self.tau_grid, levels_fixed=self.max_levels, progress=self.progress)
         self.tau_, self.tau_upper_ = choice["tau"], choice["tau_upper"]
         self.max_levels_, self.decoding_ = choice["max_levels"], choice["decoding"]
+        return choice, table
 
     def tune_decoding(self, X, y) -> HiLander:
         """Re-choose p_τ, upper p_τ, LANDER vs Hi-LANDER and decoding on a labeled validation
@@ -279,16 +284,11 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         The same search as ``tau="auto"`` runs inside ``fit``; use this when a separate
         validation split exists, as in the empirical study's protocol.
         """
-        from .selection import select_decoding
-
         self._check_fitted()
         X = l2_normalize(self._check_X(X))
         y = encode_labels(check_labels(y, X.shape[0], name="y"))
         with deterministic():
-            choice, table = select_decoding(
-                lambda params: self._cluster_with(self.model_, X, **params).labels, y,
-                tau_grid=self.tau_grid, levels_fixed=self.max_levels, progress=self.progress)
-        self._set_decoding(choice)
+            choice, table = self._choose_decoding(self.model_, X, y)
         self.selection_ = {**(self.selection_ or {}), "validation": {
             "classes": int(y.max() + 1), "points": int(X.shape[0]), "chosen": choice,
             "trials": table}}
@@ -342,11 +342,8 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
             tau = check_float(tau, "tau", low=0.0, high=1.0)
             params.update(tau=tau, tau_upper=None)
         if max_levels != "fitted":
-            if max_levels is not None and (isinstance(max_levels, bool)
-                                           or not isinstance(max_levels, Integral)
-                                           or max_levels < 1):
-                raise InputError(f"max_levels must be an integer >= 1 or None, got "
-                                 f"{max_levels!r}")
+            if max_levels is not None:
+                check_int(max_levels, "max_levels", low=1)
             params["max_levels"] = max_levels
         torch.manual_seed(self.seed)
         t0 = time.perf_counter()

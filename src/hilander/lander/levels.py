@@ -40,14 +40,19 @@ def true_density(nbr: np.ndarray, sim: np.ndarray, same: np.ndarray) -> np.ndarr
     return ((e * sim).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)).astype(np.float32)
 
 
+def same_identity(nbr: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """q_ij: 1 where node i and its neighbour j share an identity, 0 elsewhere and on padding."""
+    safe = np.where(nbr >= 0, nbr, 0)
+    return ((labels[safe] == labels[:, None]) & (nbr >= 0)).astype(np.float32)
+
+
 def level_graph(feats: np.ndarray, labels: np.ndarray, k: int,
                 knn_method: str = "auto") -> LevelGraph:
     """The supervised k-NN graph of one level's node features and identities."""
     n = feats.shape[0]
     g = build_knn_graph(feats, min(k, n - 1), normalize=False, method=knn_method)
     nbr, sim = g.indices, g.similarities
-    safe = np.where(nbr >= 0, nbr, 0)
-    same = ((labels[safe] == labels[:, None]) & (nbr >= 0)).astype(np.float32)
+    same = same_identity(nbr, labels)
     return LevelGraph(feats, nbr, sim, same, true_density(nbr, sim, same),
                       EdgeFeaturizer(nbr, sim).rows(), labels)
 
