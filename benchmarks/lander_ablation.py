@@ -33,7 +33,7 @@ VARIANTS: dict[str, dict] = {
     "density-tree GT levels (authors)": {"levels_mode": "density_tree", "train_levels": 3},
     "multi-k training (k 10+5+3)": {"train_ks": (10, 5, 3)},
     "mean aggregation": {"aggregation": "mean"},
-    "feature noise 0.5": {"feature_noise": 0.5},
+    "no feature noise (previous default)": {"feature_noise": 0.0},
     "60 epochs": {"epochs": 60},
 }
 
