@@ -98,6 +98,7 @@ def test_sharded_exact_knn_is_the_local_graph(ray_cluster):
     random = rng.normal(size=(5000, 32))
     dups = rng.normal(size=(100, 16))[rng.integers(0, 100, 3000)]  # 30 copies per row > k + 1
     tail = rng.normal(size=(16_385, 16))  # one query row past the last full search chunk
+    researched = []
     with RayBackend(n_shards=3) as backend:
         for X in (random, dups, tail):
             X = l2_normalize(X.astype(np.float32))
@@ -108,6 +109,8 @@ def test_sharded_exact_knn_is_the_local_graph(ray_cluster):
             np.testing.assert_array_equal(sharded.indices, local.indices)
             np.testing.assert_array_equal(sharded.similarities, local.similarities)
             assert sharded.method == local.method == "exact"
+            researched.append(stats["researched_chunks"])
+    assert researched[0] == 0 and researched[1] > 0  # only hidden duplicates cost a search
     assert stats["driver_rows"] == 1  # the tail query, searched on the driver
     assert ray.is_initialized()  # the shared instance is reused, not shut down
 

@@ -187,7 +187,7 @@ class RayBackend:
                 for i, (a, b) in enumerate(bounds)]
         pending: dict = {}
         parts: dict[int, list] = {}
-        merge_seconds, n_ambiguous = 0.0, 0
+        merge_seconds, n_ambiguous, n_researched = 0.0, 0, 0
 
         def submit(c: int) -> None:
             s, e = chunks[c]
@@ -214,10 +214,12 @@ class RayBackend:
                     continue
                 t0 = time.perf_counter()
                 s, e = chunks[c]
-                top_s, top_i, ambiguous = merge_shard_hits(parts.pop(c), K)
+                hits = parts.pop(c)
+                top_s, top_i, ambiguous = merge_shard_hits(hits, K)
                 if method == "exact" and ambiguous.any():
                     n_ambiguous += int(ambiguous.sum())
-                    self._resolve_ties(shards, s, e, top_s, top_i, ambiguous, K)
+                    n_researched += self._resolve_ties(shards, hits, s, e, top_s, top_i,
+                                                       ambiguous, K)
                 ids[s:e], sims[s:e] = _dedupe_self(top_i, top_s, np.arange(s, e), k)
                 merge_seconds += time.perf_counter() - t0
                 if next_chunk < len(chunks):
@@ -235,25 +237,40 @@ class RayBackend:
             "method": method, "n": n, "k": k, "threads_per_shard": threads,
             "shards": shard_stats, "put_seconds": t_put,
             "merge_seconds": merge_seconds, "ambiguous_rows": n_ambiguous,
+            "researched_chunks": n_researched,
             "driver_rows": 0 if tail is None else tail[1] - tail[0],
             "bytes_to_driver": int(sum(s["bytes_out"] for s in shard_stats)),
             "seconds": time.perf_counter() - t_start,
         }
         return KNNGraph(ids, sims, method)
 
-    def _resolve_ties(self, shards, s: int, e: int, top_s: np.ndarray, top_i: np.ndarray,
-                      ambiguous: np.ndarray, K: int) -> None:
-        """Redo the rows whose K-th place is tied with faiss's own rule, from all tied rows."""
+    def _resolve_ties(self, shards, hits: list, s: int, e: int, top_s: np.ndarray,
+                      top_i: np.ndarray, ambiguous: np.ndarray, K: int) -> int:
+        """Redo the rows whose K-th place is tied with faiss's own rule, from every row tied
+        with it; returns how many shards searched the chunk again.
+
+        A shard whose (K+1)-th hit lies below the tie already sent all its rows at or above it
+        (the usual case: two rows of different shards happen to tie). Only a shard whose own
+        (K+1)-th hit is tied may hold more (many exact duplicates), and searches again.
+        """
         ray = self._need_ray()
         local = np.flatnonzero(ambiguous)
-        rows = local + s
         thresholds = top_s[local, K - 1]
-        found = ray.get([shard.at_least.remote(s, e, rows, thresholds, 2 * (K + 1))
-                         for shard in shards])
+        found = []
+        for shard, (sh_s, sh_i) in zip(shards, hits):
+            more = (sh_s[local, -1] >= thresholds) & (sh_i[local, -1] >= 0)
+            if more.any():
+                found.append(shard.at_least.remote(s, e, local + s, thresholds, 2 * (K + 1)))
+            else:
+                found.append([(sh_i[r][sh_s[r] >= t], sh_s[r][sh_s[r] >= t])
+                              for r, t in zip(local, thresholds)])
+        researched = sum(not isinstance(f, list) for f in found)
+        found = [f if isinstance(f, list) else ray.get(f) for f in found]
         for j, r in enumerate(local):
             cand_i = np.concatenate([f[j][0] for f in found])
             cand_s = np.concatenate([f[j][1] for f in found])
             top_i[r], top_s[r] = faiss_tie_selection(cand_i, cand_s, K)
+        return researched
 
     # -- GNN -------------------------------------------------------------------------------
     def predict(self, model: LanderNet, feats: np.ndarray, nbr: np.ndarray, sim: np.ndarray,
