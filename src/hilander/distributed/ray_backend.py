@@ -24,6 +24,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ QUERY_CHUNK = 8192
 SEARCH_WINDOW = 4
 
 
-def require_ray():
+def require_ray() -> ModuleType:
     """The ``ray`` module, or an InputError saying how to install it."""
     try:
         import ray
