@@ -111,7 +111,11 @@ def test_sharded_exact_knn_is_the_local_graph(ray_cluster):
             assert sharded.method == local.method == "exact"
             researched.append(stats["researched_chunks"])
     assert researched[0] == 0 and researched[1] > 0  # only hidden duplicates cost a search
-    assert stats["driver_rows"] == 1  # the tail query, searched on the driver
+    # shards search with this process's faiss thread count (another test module may have
+    # lowered it); with several threads, the tail query is searched here, as faiss splits it
+    threads = faiss.omp_get_max_threads()
+    assert stats["threads_per_shard"] == threads
+    assert stats["driver_rows"] == (1 if threads > 1 else 0)
     assert ray.is_initialized()  # the shared instance is reused, not shut down
 
 
