@@ -83,7 +83,9 @@ class PersistentModel:
         self._check_fitted()
         state = dict(self._state())
         state["n_features_in_"] = int(self.n_features_in_)
-        save_payload(path, type(self).__name__, dict(self.get_params(deep=False)), state)
+        config = {name: value for name, value in self.get_params(deep=False).items()
+                  if name not in getattr(self, "_unsaved_params", ())}
+        save_payload(path, type(self).__name__, config, state)
 
     @classmethod
     def load(cls, path: str | Path):

@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "cluster", help="cluster embeddings with a trained model or an unsupervised method",
         description="hilander cluster MODEL FEATURES --out PRED   (trained model)\n"
+                    "hilander cluster MODEL FEATURES --out PRED --ray local   (level 1 on Ray)\n"
                     "hilander cluster --method NAME FEATURES --out PRED   (no model file)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -35,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tau", type=float, metavar="P",
                    help="Hi-LANDER only: edge threshold p_tau for this run instead of the "
                         "model's own")
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="Hi-LANDER only: shard level 1's k-NN search and GNN inference over a "
+                        "Ray cluster: 'local' starts one on this machine for the run, else "
+                        "the cluster's address (e.g. 'auto', 'head:6379', 'ray://head:10001'); "
+                        "needs pip install 'hilander[ray]'")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -47,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
             check_writable(out)
     lander_only = [flag for flag, value in (("--hierarchy-out", args.hierarchy_out),
                                             ("--result-out", args.result_out),
-                                            ("--tau", args.tau)) if value is not None]
+                                            ("--tau", args.tau),
+                                            ("--ray", args.ray)) if value is not None]
     if args.method:
         if len(args.inputs) != 1:
             raise InputError("with --method give only FEATURES (no model file)")
@@ -70,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         model = load_model(args.inputs[0])
         if hasattr(model, "progress"):
             model.progress = not args.quiet
+        if args.ray is not None and hasattr(model, "cluster"):
+            model.set_params(backend="ray",
+                             ray_address=None if args.ray == "local" else args.ray)
         X = read_features(args.inputs[1])
         if hasattr(model, "cluster"):
             result = model.cluster(X, tau=args.tau)

@@ -227,3 +227,11 @@ def _make_index(Xn: np.ndarray, method: str, *, nprobe: int, hnsw_m: int, seed: 
         index.nprobe = min(nprobe, nlist)
     index.add(Xn)
     return index
+
+
+def knn_method_for(n: int, method: str = "auto", exact_limit: int = EXACT_LIMIT) -> str:
+    """The index :func:`build_knn_graph` uses for ``n`` points (resolves ``"auto"``), for code
+    that builds its own indexes with :func:`_make_index` (the Ray backend's shards)."""
+    if method == "auto":
+        return "exact" if n <= exact_limit else "ivf"
+    return method

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from numbers import Integral, Real
 
@@ -85,6 +86,18 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
     progress : show progress bars.
     device : "auto" (CUDA when present, else CPU), "cpu" or "cuda"; an explicit "cuda" without
         a GPU is an InputError, never a silent fallback.
+    backend : where :meth:`cluster` (and ``predict``) compute level 1, the costly one: "local"
+        (this process) or "ray" (needs ``pip install 'hilander[ray]'``): the k-NN search in
+        ``n_shards`` index shards and the GNN inference in chunks as Ray tasks, the decoding
+        and the upper levels here; the same labels as "local" for the same seed with exact
+        search (see :class:`hilander.distributed.RayBackend`). Training, selection and
+        :meth:`assign` always run locally.
+    ray_address : with backend="ray": None or "local" starts a local Ray instance for the run
+        (shut down after it); anything else goes to ``ray.init(address=...)``. A connection
+        the process already has (``ray.init`` called before) is used as it is.
+    n_shards : k-NN shards with backend="ray" (None: one per CPU of the Ray cluster).
+        ``backend``, ``ray_address`` and ``n_shards`` say where to run, not what was learnt:
+        :meth:`save` leaves them out, and a loaded model runs locally until told otherwise.
 
     A scikit-learn clusterer: ``get_params``/``set_params``/``clone`` work as usual (setting
     ``tau`` changes the next ``fit``, not the fitted ``tau_``; pass ``tau=`` to
@@ -124,7 +137,12 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         "seed": [Interval(Integral, 0, None, closed="left")],
         "progress": ["boolean"],
         "device": DEVICE_CONSTRAINT,
+        "backend": [StrOptions({"local", "ray"})],
+        "ray_address": [str, None],
+        "n_shards": [Interval(Integral, 1, None, closed="left"), None],
     }
+    #: runtime placement, not part of the model: left out of saved files
+    _unsaved_params = ("backend", "ray_address", "n_shards")
 
     def __init__(
         self, k: int = 10, tau: float | str = "auto", *, tau_upper: float | None = None,
@@ -137,7 +155,8 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         levels_mode: str = "label_pure", train_ks: tuple[int, ...] | None = None,
         train_levels: int | None = None, holdout: float = 0.2, refit: bool = True,
         knn_method: str = "auto", tau_grid: tuple[float, ...] = DEFAULT_TAU_GRID,
-        seed: int = 0, progress: bool = False, device: str = "auto",
+        seed: int = 0, progress: bool = False, device: str = "auto", backend: str = "local",
+        ray_address: str | None = None, n_shards: int | None = None,
     ) -> None:
         self.k = k
         self.tau = tau
@@ -170,6 +189,9 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         self.seed = seed
         self.progress = progress
         self.device = device
+        self.backend = backend
+        self.ray_address = ray_address
+        self.n_shards = n_shards
 
     # -- scikit-learn plumbing -------------------------------------------------------------
     def __sklearn_tags__(self):
@@ -304,14 +326,24 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
 
     def _cluster_with(self, model: LanderNet, X: np.ndarray, *, tau: float,
                       tau_upper: float | None, max_levels: int | None, decoding: str,
-                      observer=None) -> HierarchyResult:
+                      observer=None, backend=None) -> HierarchyResult:
         return run_hierarchy(
             model.to(resolve_device(self.device)), X, k=self.k, tau=tau, tau_upper=tau_upper,
             aggregation=self.aggregation,
             max_levels=max_levels, early_stopping=self.early_stopping,
             knn_method=self.knn_method, progress=self.progress, decoding=decoding,
-            observer=observer, seed=self.seed,
+            observer=observer, seed=self.seed, backend=backend,
         )
+
+    def _inference_backend(self):
+        """Context manager giving level 1's backend for :meth:`cluster` (None: local)."""
+        if self.backend not in ("local", "ray"):  # set_params after fit is not validated
+            raise InputError(f"backend must be 'local' or 'ray', got {self.backend!r}")
+        if self.backend == "local":
+            return contextlib.nullcontext(None)
+        from ..distributed import RayBackend
+
+        return RayBackend(self.ray_address, self.n_shards, progress=self.progress)
 
     def _decoding_params(self) -> dict:
         return {"tau": self.tau_, "tau_upper": self.tau_upper_,
@@ -350,8 +382,9 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
             params["max_levels"] = max_levels
         torch.manual_seed(self.seed)
         t0 = time.perf_counter()
-        with deterministic():
-            result = self._cluster_with(self.model_, l2_normalize(X), **params)
+        with self._inference_backend() as backend, deterministic():
+            result = self._cluster_with(self.model_, l2_normalize(X), **params,
+                                        backend=backend)
         result.timings["total"] = time.perf_counter() - t0
         result.X = X
         result.tau = float(params["tau"])

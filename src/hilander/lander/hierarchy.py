@@ -6,13 +6,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .._validation import InputError
-from ..graph import build_knn_graph, components
+from ..graph import KNNGraph, build_knn_graph, components
 from ..graph.partition import infomap_partition
 from .aggregation import Aggregator
 from .decoding import component_peaks, count_edges, select_edges
@@ -43,6 +44,9 @@ class HierarchyResult:
     X: np.ndarray | None = None
     tau: float | None = None
     tau_upper: float | None = None   # threshold of levels >= 2 (None: tau)
+    # where level 1 ran and what it cost (the Ray backend's per-stage and per-shard figures);
+    # runtime information only, not saved
+    backend_stats: dict = field(default_factory=dict)
 
     @property
     def n_levels(self) -> int:
@@ -137,19 +141,48 @@ class LevelTrace:
     n_edges: int
 
 
+class InferenceBackend(Protocol):
+    """Where a level's k-NN graph and GNN scores are computed (see :func:`run_hierarchy`)."""
+
+    def knn(self, feats: np.ndarray, k: int, method: str, progress: bool) -> KNNGraph:
+        """k-NN graph of the l2-normalised rows of ``feats``, as ``build_knn_graph`` gives it."""
+        ...
+
+    def predict(self, model: LanderNet, feats: np.ndarray, nbr: np.ndarray, sim: np.ndarray,
+                chunk: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(p, density)`` as ``model.predict`` gives them."""
+        ...
+
+
+class LocalBackend:
+    """This process: faiss and torch here (the default of every level)."""
+
+    def knn(self, feats: np.ndarray, k: int, method: str, progress: bool) -> KNNGraph:
+        return build_knn_graph(feats, k, normalize=False, method=method, progress=progress)
+
+    def predict(self, model: LanderNet, feats: np.ndarray, nbr: np.ndarray, sim: np.ndarray,
+                chunk: int) -> tuple[np.ndarray, np.ndarray]:
+        return model.predict(torch.from_numpy(feats), nbr, sim, chunk=chunk)
+
+
 def run_hierarchy(
     model: LanderNet, X: np.ndarray, *, k: int, tau: float, aggregation: str,
     max_levels: int | None = None, early_stopping: bool = True, knn_method: str = "auto",
     chunk: int = 65536, progress: bool = False, tau_upper: float | None = None,
     decoding: str = "peak", observer: Callable[[LevelTrace], None] | None = None,
-    seed: int = 0,
+    seed: int = 0, backend: InferenceBackend | None = None,
 ) -> HierarchyResult:
     """Cluster ``X`` (already validated, l2-normalised) level by level until no edge is added.
 
     ``tau_upper`` is the threshold of levels ≥ 2 (None: ``tau``). Early stopping (sec. 4.3):
     once a level adds more than 1/k of the previous level's edges, the agglomeration is near
     convergence; that level is kept and the loop stops.
+
+    ``backend`` computes level 1's k-NN graph and GNN scores (None: this process, e.g. a
+    :class:`hilander.distributed.RayBackend` to shard them); the smaller upper levels and
+    every decoding step run here.
     """
+    local = LocalBackend()
     n_points = X.shape[0]
     agg = Aggregator(X, aggregation)
     assign = np.arange(n_points)        # input point -> current node
@@ -166,13 +199,13 @@ def run_hierarchy(
             break
         t0 = time.perf_counter()
         feats = agg.features()
-        g = build_knn_graph(feats, min(k, n - 1), normalize=False, method=knn_method,
-                            progress=progress and n > 100_000)
+        level = result.n_levels + 1
+        where = backend if backend is not None and level == 1 else local
+        g = where.knn(feats, min(k, n - 1), knn_method, progress and n > 100_000)
         t1 = time.perf_counter()
-        p, dens = model.predict(torch.from_numpy(feats), g.indices, g.similarities, chunk=chunk)
+        p, dens = where.predict(model, feats, g.indices, g.similarities, chunk)
         result.level_density.append(dens)
         t2 = time.perf_counter()
-        level = result.n_levels + 1
         t = tau if level == 1 or tau_upper is None else tau_upper
         comp = None
         if decoding == "similarity":
@@ -223,6 +256,8 @@ def run_hierarchy(
     if result.level_labels:
         result.labels = result.level_labels[-1]
     result.timings = times
+    if backend is not None:
+        result.backend_stats = dict(getattr(backend, "stats", {}))
     return result
 
 

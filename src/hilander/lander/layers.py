@@ -52,12 +52,24 @@ class GraphEncoder(nn.Module):
         """``nbr`` is the (n, k) neighbour table; messages flow from neighbours to each node."""
         n = nbr.shape[0]
         deg = _in_degree(nbr, x.dtype)
-        for conv, act in zip(self.convs, self.acts, strict=True):
-            x = torch.cat([act(self._conv(conv, x, None, nbr,
-                                          torch.arange(s, min(s + chunk, n), device=x.device),
-                                          deg))
-                           for s in range(0, n, chunk)])
+        for layer in range(len(self.convs)):
+            x = torch.cat([self.layer_rows(layer, x, nbr, s, e, deg)
+                           for s, e in row_chunks(n, chunk)])
         return x
+
+    @torch.no_grad()
+    def layer_rows(self, layer: int, x: torch.Tensor, nbr: torch.Tensor, start: int, stop: int,
+                   deg: torch.Tensor | None = None) -> torch.Tensor:
+        """Output of layer ``layer`` for nodes ``start:stop``; ``x`` is the previous layer's
+        output for every node (the input features for layer 0).
+
+        One chunk of :meth:`forward_chunked`: it reads only ``x`` and ``nbr``, so chunks can be
+        evaluated anywhere (a Ray task) and concatenated into the same tensor bit for bit.
+        """
+        if deg is None:
+            deg = _in_degree(nbr, x.dtype)
+        targets = torch.arange(start, stop, device=x.device)
+        return self.acts[layer](self._conv(self.convs[layer], x, None, nbr, targets, deg))
 
     def forward_targets(self, x: torch.Tensor, nbr: torch.Tensor,
                         targets: torch.Tensor) -> torch.Tensor:
@@ -107,6 +119,12 @@ class GraphEncoder(nn.Module):
         if conv.bias is not None:
             agg = agg + conv.bias
         return agg
+
+
+def row_chunks(n: int, size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of consecutive blocks of ``size`` rows covering ``0..n``."""
+    size = max(1, int(size))
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
 def _in_degree(nbr: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .features import EdgeFeaturizer
-from .layers import EdgeHead, GraphEncoder
+from .layers import EdgeHead, GraphEncoder, row_chunks
 
 
 def knn_edge_index(nbr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,26 +57,52 @@ class LanderNet(nn.Module):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, nbr: np.ndarray, sim: np.ndarray, chunk: int = 65536):
-        """Memory-bounded inference: (p (n, k) with 0 on padding, d̂ (n,)) as numpy arrays."""
+        """Memory-bounded inference: (p (n, k) with 0 on padding, d̂ (n,)) as numpy arrays.
+
+        Built from the chunk pieces :meth:`GraphEncoder.layer_rows` (via ``forward_chunked``)
+        and :meth:`edge_rows` over :meth:`edge_chunks`, which the Ray backend runs as tasks
+        with the same boundaries, so both give the same bits.
+        """
         n, k = nbr.shape
         dev = next(self.parameters()).device
-        x = x.to(dev)
-        nbr_t = torch.from_numpy(nbr).to(dev)
-        h = self.encoder.forward_chunked(x, nbr_t, chunk)
-        featurizer = EdgeFeaturizer(nbr, sim) if self.head.needs_features else None
+        h = self.encoder.forward_chunked(x.to(dev), torch.from_numpy(nbr).to(dev), chunk)
+        featurizer = self.featurizer(nbr, sim)
         p = np.zeros((n, k), dtype=np.float32)
-        rows_per = max(1, chunk // max(k, 1))
-        for s in range(0, n, rows_per):
-            e = min(s + rows_per, n)
-            attr = (featurizer.rows(s, e) if featurizer is not None
-                    else sim[s:e, :, None])
-            valid = nbr[s:e] >= 0
-            mask = torch.from_numpy(valid).to(dev)
-            hi = h[s:e].unsqueeze(1).expand(-1, k, -1)[mask]
-            logits = self.head(hi, h[nbr_t[s:e][mask]], torch.from_numpy(attr[valid]).to(dev))
-            p[s:e][valid] = F.softmax(logits, dim=1)[:, 1].cpu().numpy()
-        dens = _density(torch.from_numpy(p), torch.from_numpy(nbr >= 0), torch.from_numpy(sim))
-        return p, dens.numpy()
+        for s, e in self.edge_chunks(n, k, chunk):
+            p[s:e] = self.edge_rows(h, nbr, sim, featurizer, s, e)
+        return p, edge_density(p, nbr, sim)
+
+    def featurizer(self, nbr: np.ndarray, sim: np.ndarray) -> EdgeFeaturizer | None:
+        """The relational features of a graph's edges when the head reads them (else None)."""
+        return EdgeFeaturizer(nbr, sim) if self.head.needs_features else None
+
+    @staticmethod
+    def edge_chunks(n: int, k: int, chunk: int) -> list[tuple[int, int]]:
+        """Row blocks of :meth:`predict`'s edge pass: about ``chunk`` edges each."""
+        return row_chunks(n, max(1, chunk // max(k, 1)))
+
+    @torch.no_grad()
+    def edge_rows(self, h: torch.Tensor, nbr: np.ndarray, sim: np.ndarray,
+                  featurizer: EdgeFeaturizer | None, start: int, stop: int) -> np.ndarray:
+        """p_ij of rows ``start:stop`` ((stop − start, k), 0 on padding); ``h`` holds the
+        encoder output of every node, ``featurizer`` is :meth:`featurizer` of the graph."""
+        k = nbr.shape[1]
+        dev = h.device
+        attr = featurizer.rows(start, stop) if featurizer is not None else sim[start:stop, :, None]
+        valid = nbr[start:stop] >= 0
+        mask = torch.from_numpy(valid).to(dev)
+        blk = torch.from_numpy(nbr[start:stop]).to(dev)
+        hi = h[start:stop].unsqueeze(1).expand(-1, k, -1)[mask]
+        logits = self.head(hi, h[blk[mask]], torch.from_numpy(attr[valid]).to(dev))
+        p = np.zeros(valid.shape, dtype=np.float32)
+        p[valid] = F.softmax(logits, dim=1)[:, 1].cpu().numpy()
+        return p
+
+
+def edge_density(p: np.ndarray, nbr: np.ndarray, sim: np.ndarray) -> np.ndarray:
+    """d̂ (n,) of eq. 4 from :meth:`LanderNet.predict`'s edge probabilities."""
+    return _density(torch.from_numpy(p), torch.from_numpy(nbr >= 0),
+                    torch.from_numpy(sim)).numpy()
 
 
 def _density(p: torch.Tensor, valid: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
