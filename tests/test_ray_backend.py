@@ -119,6 +119,20 @@ def test_sharded_exact_knn_is_the_local_graph(ray_cluster):
     assert ray.is_initialized()  # the shared instance is reused, not shut down
 
 
+def test_sharded_ivf_self_join_is_the_local_graph(ray_cluster, points):
+    # each shard searches a range of the IVF lists; merged, they give the local graph (the
+    # same lists and probes) up to the order of exact ties
+    X = np.concatenate([points, points[:, ::-1]])   # ~6k distinct unit rows
+    local = build_knn_graph(X, 10, normalize=False, method="ivf")
+    with RayBackend(n_shards=2) as backend:
+        sharded = backend.knn(X, 10, "ivf")
+        stats = backend.stats["knn"]
+    assert len(stats["shards"]) == 2
+    assert sum(s["points_probing"] for s in stats["shards"]) > len(X)  # every probe counted
+    assert (sharded.indices == local.indices).mean() > 0.999
+    np.testing.assert_allclose(sharded.similarities, local.similarities, atol=1e-6)
+
+
 def test_sharded_gnn_chunks_give_the_local_scores(ray_cluster, trained, points):
     g = build_knn_graph(points, 10, normalize=False, method="exact")
     torch.manual_seed(0)

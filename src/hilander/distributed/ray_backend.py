@@ -78,6 +78,12 @@ def _edge_task(model: LanderNet, h: np.ndarray, nbr: np.ndarray, sim: np.ndarray
         return model.edge_rows(torch.from_numpy(h), nbr, sim, featurizer, start, stop)
 
 
+def _lists_task(plan, k: int, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    from ..graph.ivf import search_lists
+
+    return search_lists(plan, k, first, last)
+
+
 def _nbytes(obj) -> int:
     """Bytes of the numpy arrays in ``obj`` (an array or an object holding arrays)."""
     if isinstance(obj, np.ndarray):
@@ -163,6 +169,8 @@ class RayBackend:
         t_start = time.perf_counter()
         n, d = feats.shape
         method = knn_method_for(n, method)
+        if method == "ivf":
+            return self._ivf_knn(feats, k, t_start)
         threads = self.knn_threads or faiss.omp_get_max_threads()
         K = k + 1
         want = self.n_shards or max(1, int(self._cpus))
@@ -244,6 +252,42 @@ class RayBackend:
             "seconds": time.perf_counter() - t_start,
         }
         return KNNGraph(ids, sims, method)
+
+    def _ivf_knn(self, feats: np.ndarray, k: int, t_start: float) -> KNNGraph:
+        """The IVF self-join of :mod:`hilander.graph.ivf`: the driver trains the lists and
+        sorts the points into them; each shard searches a range of lists (about the same
+        number of probing points each) and the driver merges the shards' best hits. The
+        same plan gives the local graph up to the order of exact ties."""
+        from ..graph.ivf import merge_hits, plan_ivf
+
+        ray = self._need_ray()
+        plan = plan_ivf(feats)
+        t_plan = time.perf_counter() - t_start
+        plan_ref = ray.put(plan)
+        want = self.n_shards or max(1, int(self._cpus))
+        # cut the lists where the probing points split evenly
+        cuts = np.searchsorted(plan.q_lims, np.linspace(0, plan.q_lims[-1], want + 1)[1:-1])
+        bounds = list(zip([0, *cuts.tolist()], [*cuts.tolist(), plan.nlist]))
+        bounds = [(a, b) for a, b in bounds if b > a]
+        task = self._need_ray().remote(num_cpus=1)(_lists_task)
+        refs = [task.remote(plan_ref, k + 1, a, b) for a, b in bounds]
+        parts = self._gather(refs, "k-NN list shards")
+        t0 = time.perf_counter()
+        top_s, top_i = merge_hits(parts, k + 1)
+        ids, sims = _dedupe_self(top_i, top_s, np.arange(feats.shape[0]), k)
+        sims = sims.astype(np.float32)
+        sims[ids < 0] = 0.0
+        self.stats["knn"] = {
+            "method": "ivf", "n": feats.shape[0], "k": k, "plan_seconds": t_plan,
+            "shards": [{"lists": [a, b], "points_probing": int(plan.q_lims[b] - plan.q_lims[a])}
+                       for a, b in bounds],
+            "bytes_to_shards": _nbytes(plan),
+            "bytes_to_driver": int(sum(p[0].nbytes + p[1].nbytes for p in parts)),
+            "merge_seconds": time.perf_counter() - t0,
+            "seconds": time.perf_counter() - t_start,
+        }
+        del plan_ref
+        return KNNGraph(ids, sims, "ivf")
 
     def _resolve_ties(self, shards, hits: list, s: int, e: int, top_s: np.ndarray,
                       top_i: np.ndarray, ambiguous: np.ndarray, K: int) -> int:

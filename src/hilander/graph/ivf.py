@@ -15,6 +15,7 @@ lists and 16 probes took 323 s and an exact search is estimated at 14,790 s.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import faiss
 import numpy as np
@@ -47,14 +48,31 @@ def default_nprobe(n: int, nlist: int) -> int:
     return int(max(8, math.ceil(CANDIDATES * nlist / n)))
 
 
-def ivf_self_knn(
-    X: np.ndarray, k: int, *, nlist: int | None = None, nprobe: int | None = None, seed: int = 0,
-    chunk: int = 65536, fp16: bool | None = None, progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate (k+1)-NN of every row of unit-norm ``X`` among all rows (self included).
+@dataclass
+class IVFPlan:
+    """Points sorted into lists, and which points probe each list: everything a search of a
+    range of lists needs (the Ray backend sends ranges of lists to workers)."""
 
-    Returns (ids (n, k+1) int64, similarities (n, k+1) float32), most similar first, ``-1``
-    where fewer were found. ``X`` may be a read-only memory map: it is read in row chunks.
+    store: np.ndarray       # (n, d) unit rows, sorted by list (float16 or float32)
+    order: np.ndarray       # store row -> input row
+    where: np.ndarray       # input row -> store row
+    lims: np.ndarray        # list l holds store rows lims[l]:lims[l+1]
+    queries: np.ndarray     # input rows probing each list, grouped by list
+    q_lims: np.ndarray      # list l is probed by queries[q_lims[l]:q_lims[l+1]]
+    nprobe: int
+
+    @property
+    def nlist(self) -> int:
+        return len(self.lims) - 1
+
+
+def plan_ivf(
+    X: np.ndarray, *, nlist: int | None = None, nprobe: int | None = None, seed: int = 0,
+    chunk: int = 65536, fp16: bool | None = None, bar: tqdm | None = None,
+) -> IVFPlan:
+    """Train the lists on a sample of unit-norm ``X`` and sort every point into them.
+
+    ``X`` may be a read-only memory map: it is read in row chunks.
     """
     n, d = X.shape
     nlist = default_nlist(n) if nlist is None else int(min(nlist, n))
@@ -68,14 +86,13 @@ def ivf_self_knn(
     quantizer = _quantizer(km.centroids, nprobe)
 
     assign = np.empty((n, nprobe), dtype=np.int64)
-    bar = tqdm(total=2 * n, desc="k-NN (ivf)", unit="pt", disable=not progress, leave=False)
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
         _, assign[s:e] = quantizer.search(np.ascontiguousarray(X[s:e], dtype=np.float32),
                                           nprobe)
-        bar.update(e - s)
+        if bar is not None:
+            bar.update(e - s)
     home = assign[:, 0]
-    # points sorted by their own list: list l holds rows lims[l]:lims[l+1] of ``store``
     order = np.argsort(home, kind="stable")
     lims = np.concatenate([[0], np.cumsum(np.bincount(home, minlength=nlist))])
     where = np.empty(n, dtype=np.int64)
@@ -86,35 +103,65 @@ def ivf_self_knn(
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
         store[where[s:e]] = X[s:e]
-
-    # queries probing each list, grouped by list
-    probe_rows = np.repeat(np.arange(n, dtype=np.int64), nprobe)
     probe_lists = assign.ravel()
     del assign
     by_list = np.argsort(probe_lists, kind="stable")
     q_lims = np.concatenate([[0], np.cumsum(np.bincount(probe_lists, minlength=nlist))])
-    queries_of = probe_rows[by_list]
-    del probe_rows, probe_lists, by_list
+    queries = by_list // nprobe    # flat (row, probe) position -> row
+    return IVFPlan(store, order, where, lims, queries, q_lims, nprobe)
 
-    heap = faiss.ResultHeap(n, k + 1, keep_max=True)
-    done = 0
-    for lst in range(nlist):
-        qs = queries_of[q_lims[lst]:q_lims[lst + 1]]
-        b0, b1 = lims[lst], lims[lst + 1]
+
+def search_lists(plan: IVFPlan, k: int, first: int = 0, last: int | None = None,
+                 bar: tqdm | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``k`` hits of every point among the lists ``first:last`` it probes, as
+    (similarities, input ids) of shape (n, k), most similar first, -1 where none."""
+    last = plan.nlist if last is None else last
+    n = plan.store.shape[0]
+    heap = faiss.ResultHeap(n, k, keep_max=True)
+    for lst in range(first, last):
+        qs = plan.queries[plan.q_lims[lst]:plan.q_lims[lst + 1]]
+        b0, b1 = plan.lims[lst], plan.lims[lst + 1]
         if qs.size and b1 > b0:
-            base = np.ascontiguousarray(store[b0:b1], dtype=np.float32)
-            xq = np.ascontiguousarray(store[where[qs]], dtype=np.float32)
-            dist, pos = faiss.knn(xq, base, int(min(k + 1, b1 - b0)),
+            base = np.ascontiguousarray(plan.store[b0:b1], dtype=np.float32)
+            xq = np.ascontiguousarray(plan.store[plan.where[qs]], dtype=np.float32)
+            dist, pos = faiss.knn(xq, base, int(min(k, b1 - b0)),
                                   metric=faiss.METRIC_INNER_PRODUCT)
-            # ids in ``store`` order -> input rows; the heap keeps the best k+1 over all lists
+            # ids in ``store`` order -> input rows; the heap keeps the best k over all lists
             heap.add_result_subset(qs, np.ascontiguousarray(dist),
-                                   np.ascontiguousarray(order[b0 + pos]))
-        step = (q_lims[lst + 1] - q_lims[lst]) // nprobe
-        done += step
-        bar.update(step)
-    bar.close()
+                                   np.ascontiguousarray(plan.order[b0 + pos]))
+        if bar is not None:
+            bar.update(qs.size // plan.nprobe)
     heap.finalize()
-    ids, sims = heap.I, heap.D
+    return heap.D, heap.I
+
+
+def merge_hits(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray,
+                                                                            np.ndarray]:
+    """Merge the (similarities, ids) of several :func:`search_lists` calls into the best k."""
+    n = parts[0][0].shape[0]
+    heap = faiss.ResultHeap(n, k, keep_max=True)
+    rows = np.arange(n, dtype=np.int64)
+    for dist, ids in parts:
+        heap.add_result_subset(rows, np.ascontiguousarray(dist), np.ascontiguousarray(ids))
+    heap.finalize()
+    return heap.D, heap.I
+
+
+def ivf_self_knn(
+    X: np.ndarray, k: int, *, nlist: int | None = None, nprobe: int | None = None, seed: int = 0,
+    chunk: int = 65536, fp16: bool | None = None, progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate (k+1)-NN of every row of unit-norm ``X`` among all rows (self included).
+
+    Returns (ids (n, k+1) int64, similarities (n, k+1) float32), most similar first, ``-1``
+    where fewer were found. ``X`` may be a read-only memory map: it is read in row chunks.
+    """
+    n = X.shape[0]
+    with tqdm(total=2 * n, desc="k-NN (ivf)", unit="pt", disable=not progress,
+              leave=False) as bar:
+        plan = plan_ivf(X, nlist=nlist, nprobe=nprobe, seed=seed, chunk=chunk, fp16=fp16,
+                        bar=bar)
+        sims, ids = search_lists(plan, k + 1, bar=bar)
     sims[ids < 0] = 0.0
     return ids, sims.astype(np.float32, copy=False)
 
