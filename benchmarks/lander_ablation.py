@@ -35,6 +35,8 @@ VARIANTS: dict[str, dict] = {
     "mean aggregation": {"aggregation": "mean"},
     "no feature noise (previous default)": {"feature_noise": 0.0},
     "60 epochs": {"epochs": 60},
+    "hold-out patience 8": {"patience": 8},
+    "hold-out patience 16": {"patience": 16},
 }
 
 

@@ -117,6 +117,47 @@ def test_gcn_chunked_inference_matches_full_graph(open_set):
         torch.testing.assert_close(full, chunked, atol=1e-5, rtol=1e-4)
 
 
+def test_a_batch_reads_only_its_receptive_field(open_set):
+    # training feeds the model the input features of its receptive field only; the scores
+    # and their gradients equal those of a pass over every node
+    from hilander.graph import build_knn_graph
+    from hilander.lander import LanderNet
+    from hilander.lander.features import EdgeFeaturizer
+
+    torch.manual_seed(0)
+    X = open_set.X_train[:600]
+    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    g = build_knn_graph(X, 6)
+    attr = torch.from_numpy(EdgeFeaturizer(g.indices, g.similarities).rows())
+    nbr = torch.from_numpy(g.indices)
+    rows = torch.tensor([3, 50, 51, 400])
+    for kind, layers in (("gat", 1), ("gcn", 2)):
+        net = LanderNet(X.shape[1], 16, num_layers=layers, encoder=kind)
+        x = torch.from_numpy(X)
+        ids = net.input_nodes(nbr, rows)
+        assert 4 < len(ids) < 600 and torch.all(ids[1:] > ids[:-1])
+        full = net(x, nbr, attr[rows], rows)
+        part = net(x[ids], nbr, attr[rows], rows, x_ids=ids)
+        torch.testing.assert_close(full[0], part[0], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(full[2], part[2], atol=1e-6, rtol=1e-5)
+        g_full = torch.autograd.grad(full[0].sum(), list(net.parameters()), allow_unused=True)
+        g_part = torch.autograd.grad(part[0].sum(), list(net.parameters()), allow_unused=True)
+        for a, b in zip(g_full, g_part):
+            if a is not None:
+                torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_patience_stops_the_hold_out_training(open_set):
+    X, y = open_set.X_train[:800], open_set.y_train[:800]
+    full = HiLander(epochs=200, seed=0).fit(X, y)
+    short = HiLander(epochs=200, seed=0, patience=2).fit(X, y)
+    # 2 evaluations (50 steps) without a gain in held-out link AUC end the hold-out pass
+    assert short.selection_["steps"] < full.selection_["steps"]
+    best = short.selection_["best_step"]
+    assert short.selection_["steps"] <= best + 2 * 25
+    assert short.selection_["best_step"] <= full.selection_["best_step"]
+
+
 def test_parameter_validation_at_fit(open_set):
     X, y = open_set.X_train[:200], open_set.y_train[:200]
     for bad, match in [({"k": 0}, "'k' parameter"), ({"tau": 1.5}, "'tau' parameter"),

@@ -67,14 +67,18 @@ def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -
     if arr.shape[0] < min_rows:
         raise InputError(f"{name} has {arr.shape[0]} sample(s) (rows); at least {min_rows} "
                          "are needed")
+    # a float32 C-ordered memory map stays one: no copy of a file larger than memory
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad_rows = np.flatnonzero(~finite.all(axis=1))
-        kind = "NaN" if np.isnan(arr).any() else "infinite values"
-        raise InputError(
-            f"{name} contains {kind} in {bad_rows.size} row(s) (first: row {bad_rows[0]})"
-        )
+    # checked in row blocks: a whole-array mask of ten million rows would be gigabytes
+    step = max(1, (1 << 26) // max(arr.shape[1], 1))
+    for s in range(0, arr.shape[0], step):
+        finite = np.isfinite(arr[s:s + step])
+        if not finite.all():
+            bad_rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+            kind = "NaN" if np.isnan(arr).any() else "infinite values"
+            raise InputError(
+                f"{name} contains {kind} in {bad_rows.size} row(s) (first: row {bad_rows[0]})"
+            )
     return arr
 
 
@@ -141,7 +145,10 @@ def l2_normalize(X: np.ndarray, eps: float = 1e-12, *, copy: bool = True) -> np.
     With ``copy=False`` rows that are already unit (or zero) come back as the same array, for
     read-only callers: at a million points every avoided copy is a gigabyte.
     """
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    step = max(1, (1 << 26) // max(X.shape[1], 1))  # row blocks: no n x d temporary
+    norms = np.concatenate([np.sqrt(np.einsum("ij,ij->i", X[s:s + step], X[s:s + step],
+                                              dtype=np.float64))
+                            for s in range(0, X.shape[0], step)] or [np.zeros(0)])[:, None]
     if not copy and np.all((np.abs(norms - 1.0) < 1e-5) | (norms == 0)):
         return X
     return (X / np.maximum(norms, eps)).astype(X.dtype, copy=False)

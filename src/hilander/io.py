@@ -62,7 +62,8 @@ def read_features(path: str | Path, key: str | None = None) -> np.ndarray:
     ext = _suffix(path)
     try:
         if ext == ".npy":
-            arr = np.load(path, allow_pickle=False)
+            # memory-mapped: a float32 file is used in place, never loaded whole
+            arr = np.load(path, allow_pickle=False, mmap_mode="r")
         elif ext == ".npz":
             with np.load(path, allow_pickle=False) as z:
                 names = list(z.keys())

@@ -71,21 +71,29 @@ class GraphEncoder(nn.Module):
         targets = torch.arange(start, stop, device=x.device)
         return self.acts[layer](self._conv(self.convs[layer], x, None, nbr, targets, deg))
 
-    def forward_targets(self, x: torch.Tensor, nbr: torch.Tensor,
-                        targets: torch.Tensor) -> torch.Tensor:
-        """Embeddings of the ``targets`` nodes only, computed from their full neighbourhoods.
-
-        Layer ``l`` is evaluated on the targets' (L − l)-hop neighbourhood and no further, so a
-        mini-batch of seed nodes costs its own receptive field, not the whole graph.
-        """
+    def receptive_field(self, nbr: torch.Tensor, targets: torch.Tensor) -> list[torch.Tensor]:
+        """Sorted node sets, widest first: the input nodes the encoder reads for ``targets``,
+        then the nodes each layer is evaluated on (the last is ``targets``)."""
         hops = [targets]
-        for _ in range(len(self.convs) - 1):
+        for _ in range(len(self.convs)):
             t = hops[-1]
             rows = nbr[t]
             hops.append(torch.unique(torch.cat([t, rows[rows >= 0]])))
         hops.reverse()
+        return hops
+
+    def forward_targets(self, x: torch.Tensor, nbr: torch.Tensor, targets: torch.Tensor,
+                        x_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Embeddings of the ``targets`` nodes only, computed from their full neighbourhoods.
+
+        Layer ``l`` is evaluated on the targets' (L − l)-hop neighbourhood and no further, so a
+        mini-batch of seed nodes costs its own receptive field, not the whole graph. ``x``
+        holds every node's input feature, or only those of the sorted ids ``x_ids`` (at least
+        :meth:`receptive_field`'s first set).
+        """
+        hops = self.receptive_field(nbr, targets)[1:]
         deg = _in_degree(nbr, x.dtype)
-        src_ids = None  # layer 1 reads every node's input feature
+        src_ids = x_ids  # None: layer 1 reads every node's input feature
         for conv, act, t in zip(self.convs, self.acts, hops, strict=True):
             x = act(self._conv(conv, x, src_ids, nbr, t, deg))
             src_ids = t

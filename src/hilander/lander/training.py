@@ -47,7 +47,7 @@ def train_lander(
     lr: float = 0.01, optimizer: str = "adam", momentum: float = 0.9,
     weight_decay: float = 1e-5, balanced: bool = True, feature_noise: float = 0.0,
     held_out: LevelGraph | None = None, eval_every: int = 25, seed: int = 0,
-    progress: bool = False,
+    progress: bool = False, patience: int | None = None,
 ) -> TrainingLog:
     """Train ``model`` in place; returns the loss/score log (``best_step`` = weights kept)."""
     device = next(model.parameters()).device
@@ -65,10 +65,13 @@ def train_lander(
             rows = torch.from_numpy(np.sort(rng.choice(n, batch_size, replace=False))).to(device)
         else:
             rows = torch.arange(n, device=device)
-        x = d["x"]
+        # only the batch's receptive field: at 50k nodes noising and transforming every node
+        # took most of a step
+        ids = model.input_nodes(d["nbr"], rows)
+        x = d["x"][ids]
         if feature_noise > 0:
             x = x + feature_noise * torch.randn(x.shape, device=device) / math.sqrt(x.shape[1])
-        logits, valid, d_hat = model(x, d["nbr"], d["attr"][rows], rows)
+        logits, valid, d_hat = model(x, d["nbr"], d["attr"][rows], rows, x_ids=ids)
         blk = d["nbr"][rows]
         row_ids = rows.unsqueeze(1).expand_as(blk)[valid]
         mask = d["density"][row_ids] <= d["density"][blk[valid]]
@@ -95,4 +98,5 @@ def train_lander(
             weight_decay=weight_decay, schedule="cosine", evaluate=evaluate,
             eval_every=eval_every, evaluate_initial=True, seed=seed, progress=progress,
             desc="meta-training", keep_best=held_out is not None,
+            patience=patience if held_out is not None else None,
         )
