@@ -99,6 +99,17 @@ def report(n: int, local: dict, dist: dict, same: bool, ari: float) -> None:
     print(f"driver peak RSS: local {local['peak_rss_gb']:.2f} GB, ray {dist['peak_rss_gb']:.2f} GB"
           " (the Ray driver's includes the object-store pages it wrote)")
     knn, gnn = dist["backend"]["knn"], dist["backend"]["gnn"]
+    if knn["method"] == "ivf":
+        print(f"k-NN (ivf self-join): plan on the driver {knn['plan_seconds']:.2f} s, "
+              f"{_mb(knn['bytes_to_shards'])} MB plan to the shards (once), "
+              f"{_mb(knn['bytes_to_driver'])} MB of hits back, merge "
+              f"{knn['merge_seconds']:.2f} s")
+        print(f"{'shard':>6} {'lists':>14} {'probing points':>15} {'search s':>9}")
+        for i, s in enumerate(knn["shards"]):
+            print(f"{i:>6} {s['lists'][0]:>6}-{s['lists'][1]:<7} {s['points_probing']:>15,} "
+                  f"{s['search_seconds']:>9.2f}")
+        _print_gnn(gnn)
+        return
     print(f"k-NN ({knn['method']}, {knn['threads_per_shard']} faiss threads per shard): "
           f"put {knn['put_seconds']:.2f} s, merge {knn['merge_seconds']:.2f} s, "
           f"{_mb(knn['bytes_to_driver'])} MB to the driver, {knn['ambiguous_rows']} tied rows")
@@ -107,6 +118,10 @@ def report(n: int, local: dict, dist: dict, same: bool, ari: float) -> None:
     for i, s in enumerate(knn["shards"]):
         print(f"{i:>6} {s['rows']:>10,} {_mb(s['index_bytes']):>9} {s['build_seconds']:>8.2f} "
               f"{s['search_seconds']:>9.2f} {_mb(s['bytes_in']):>9} {_mb(s['bytes_out']):>9}")
+    _print_gnn(gnn)
+
+
+def _print_gnn(gnn: dict) -> None:
     print(f"GNN: put {gnn['put_seconds']:.2f} s, encoder {sum(gnn['layer_seconds']):.2f} s "
           f"({gnn['encoder_tasks']} tasks), featurizer {gnn['featurizer_seconds']:.2f} s, "
           f"edges {gnn['edge_seconds']:.2f} s ({gnn['edge_tasks']} tasks); "

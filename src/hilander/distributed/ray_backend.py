@@ -78,10 +78,12 @@ def _edge_task(model: LanderNet, h: np.ndarray, nbr: np.ndarray, sim: np.ndarray
         return model.edge_rows(torch.from_numpy(h), nbr, sim, featurizer, start, stop)
 
 
-def _lists_task(plan, k: int, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+def _lists_task(plan, k: int, first: int, last: int) -> tuple[np.ndarray, np.ndarray, float]:
     from ..graph.ivf import search_lists
 
-    return search_lists(plan, k, first, last)
+    t0 = time.perf_counter()
+    dist, ids = search_lists(plan, k, first, last)
+    return dist, ids, time.perf_counter() - t0
 
 
 def _nbytes(obj) -> int:
@@ -271,7 +273,8 @@ class RayBackend:
         bounds = [(a, b) for a, b in bounds if b > a]
         task = self._need_ray().remote(num_cpus=1)(_lists_task)
         refs = [task.remote(plan_ref, k + 1, a, b) for a, b in bounds]
-        parts = self._gather(refs, "k-NN list shards")
+        results = self._gather(refs, "k-NN list shards")
+        parts = [(dist, ids) for dist, ids, _ in results]
         t0 = time.perf_counter()
         top_s, top_i = merge_hits(parts, k + 1)
         ids, sims = _dedupe_self(top_i, top_s, np.arange(feats.shape[0]), k)
@@ -279,8 +282,8 @@ class RayBackend:
         sims[ids < 0] = 0.0
         self.stats["knn"] = {
             "method": "ivf", "n": feats.shape[0], "k": k, "plan_seconds": t_plan,
-            "shards": [{"lists": [a, b], "points_probing": int(plan.q_lims[b] - plan.q_lims[a])}
-                       for a, b in bounds],
+            "shards": [{"lists": [a, b], "points_probing": int(plan.q_lims[b] - plan.q_lims[a]),
+                        "search_seconds": r[2]} for (a, b), r in zip(bounds, results)],
             "bytes_to_shards": _nbytes(plan),
             "bytes_to_driver": int(sum(p[0].nbytes + p[1].nbytes for p in parts)),
             "merge_seconds": time.perf_counter() - t0,
