@@ -38,7 +38,10 @@ def test_round_trip_train_cluster_evaluate(files, capsys):
     levels = np.load(d / "levels.npy")
     assert pred.shape == (len(np.load(d / "test.npy")),)
     assert levels.ndim == 2 and np.array_equal(levels[-1], pred)
-    capsys.readouterr()
+    # one summary line: clusters, seconds and this process's peak memory
+    summary = capsys.readouterr().err.strip().splitlines()[-1]
+    peak = float(summary.split("peak memory ")[1].split(" GB")[0])
+    assert " clusters in " in summary and 0.05 < peak < 64
     assert main(["evaluate", str(d / "pred.npy"), str(d / "test_labels.npy"), "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert set(scores) == {"pairwise_f", "pairwise_precision", "pairwise_recall", "bcubed_f",

@@ -100,5 +100,14 @@ def run(args: argparse.Namespace) -> int:
     write_labels(args.out, labels)
     n_clusters = len(np.unique(labels))
     print(f"{summary}, {X.shape[0]} points -> {n_clusters} clusters in "
-          f"{time.perf_counter() - t0:.1f}s -> {args.out}", file=sys.stderr)
+          f"{time.perf_counter() - t0:.1f}s, peak memory {_peak_gb():.2f} GB -> {args.out}",
+          file=sys.stderr)
     return 0
+
+
+def _peak_gb() -> float:
+    """This process's peak resident memory (Linux reports KiB, macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 30) if sys.platform == "darwin" else peak / (1 << 20)
