@@ -70,7 +70,7 @@ def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -
     # a float32 C-ordered memory map stays one: no copy of a file larger than memory
     arr = np.ascontiguousarray(arr, dtype=dtype)
     # checked in row blocks: a whole-array mask of ten million rows would be gigabytes
-    step = max(1, (1 << 26) // max(arr.shape[1], 1))
+    step = _row_block(arr)
     for s in range(0, arr.shape[0], step):
         finite = np.isfinite(arr[s:s + step])
         if not finite.all():
@@ -145,10 +145,15 @@ def l2_normalize(X: np.ndarray, eps: float = 1e-12, *, copy: bool = True) -> np.
     With ``copy=False`` rows that are already unit (or zero) come back as the same array, for
     read-only callers: at a million points every avoided copy is a gigabyte.
     """
-    step = max(1, (1 << 26) // max(X.shape[1], 1))  # row blocks: no n x d temporary
+    step = _row_block(X)  # row blocks: no n x d temporary
     norms = np.concatenate([np.sqrt(np.einsum("ij,ij->i", X[s:s + step], X[s:s + step],
                                               dtype=np.float64))
                             for s in range(0, X.shape[0], step)] or [np.zeros(0)])[:, None]
     if not copy and np.all((np.abs(norms - 1.0) < 1e-5) | (norms == 0)):
         return X
     return (X / np.maximum(norms, eps)).astype(X.dtype, copy=False)
+
+
+def _row_block(X: np.ndarray) -> int:
+    """Rows per block of a block-wise pass over ``X``: about 64M values."""
+    return max(1, (1 << 26) // max(X.shape[1], 1))

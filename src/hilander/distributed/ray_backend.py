@@ -271,7 +271,7 @@ class RayBackend:
         cuts = np.searchsorted(plan.q_lims, np.linspace(0, plan.q_lims[-1], want + 1)[1:-1])
         bounds = list(zip([0, *cuts.tolist()], [*cuts.tolist(), plan.nlist]))
         bounds = [(a, b) for a, b in bounds if b > a]
-        task = self._need_ray().remote(num_cpus=1)(_lists_task)
+        task = ray.remote(num_cpus=1)(_lists_task)
         refs = [task.remote(plan_ref, k + 1, a, b) for a, b in bounds]
         results = self._gather(refs, "k-NN list shards")
         parts = [(dist, ids) for dist, ids, _ in results]

@@ -174,7 +174,7 @@ def build_knn_graph(
         recall@10 0.97, benchmarks/knn_index.py).
     chunk_size : queries per search call, bounding the temporary result memory.
     nlist, nprobe : IVF lists (None: about 2 sqrt(n)) and lists visited per point (None: enough
-        for about 4,096 candidates; 16 for the hnsw/ivf indexes of new points).
+        for about 2,048 candidates; 16 for the hnsw/ivf indexes of new points).
     """
     X = check_features(X, name="X")
     k = check_int(k, "k", low=1)
@@ -183,17 +183,15 @@ def build_knn_graph(
         raise InputError(f"X has {n} rows; a k-NN graph with k={k} needs at least {k + 1}")
     if method not in ("auto", "exact", "ivf", "hnsw"):
         raise InputError(f"method must be auto, exact, ivf or hnsw, got {method!r}")
-    if method == "auto":
-        method = "exact" if n <= exact_limit else "ivf"
+    method = knn_method_for(n, method, exact_limit)
     Xn = l2_normalize(X, copy=False) if normalize else X  # faiss copies what it indexes
     if method == "ivf":
         from .ivf import ivf_self_knn
 
         found_ids, found_sims = ivf_self_knn(Xn, k, nlist=nlist, nprobe=nprobe, seed=seed,
                                              progress=progress)
-        ids, sims = _dedupe_self(found_ids, found_sims, np.arange(n), k)
-        sims[ids < 0] = 0.0
-        return KNNGraph(ids, sims, method)
+        # padding already has similarity 0 (ivf_self_knn), and dropping self keeps it so
+        return KNNGraph(*_dedupe_self(found_ids, found_sims, np.arange(n), k), method)
     index = _make_index(Xn, method, nprobe=16 if nprobe is None else nprobe, hnsw_m=hnsw_m,
                         seed=seed)
 
@@ -230,8 +228,8 @@ def _make_index(Xn: np.ndarray, method: str, *, nprobe: int, hnsw_m: int, seed: 
 
 
 def knn_method_for(n: int, method: str = "auto", exact_limit: int = EXACT_LIMIT) -> str:
-    """The index :func:`build_knn_graph` uses for ``n`` points (resolves ``"auto"``), for code
-    that builds its own indexes with :func:`_make_index` (the Ray backend's shards)."""
+    """The index :func:`build_knn_graph` uses for ``n`` points (resolves ``"auto"``); also for
+    code that builds its own indexes with :func:`_make_index` (assign, the Ray shards)."""
     if method == "auto":
         return "exact" if n <= exact_limit else "ivf"
     return method

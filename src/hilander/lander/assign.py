@@ -22,7 +22,7 @@ import torch
 
 from .._validation import InputError, l2_normalize
 from ..graph import components
-from ..graph.knn import EXACT_LIMIT, _dedupe_self, _make_index
+from ..graph.knn import _dedupe_self, _make_index, knn_method_for
 from .aggregation import aggregate, node_features
 from .decoding import component_peaks
 from .hierarchy import HierarchyResult
@@ -101,10 +101,7 @@ def _link_level(model: LanderNet, feats: np.ndarray, n_old: int, old_dens: np.nd
     kk = min(k, n_all - 1)
     if kk < 1:
         return np.full(n_new, -1), np.zeros(n_new, np.float32)
-    method = knn_method
-    if method == "auto":
-        method = "exact" if n_all <= EXACT_LIMIT else "ivf"
-    index = _make_index(feats, method, nprobe=16, hnsw_m=32, seed=0)
+    index = _make_index(feats, knn_method_for(n_all, knn_method), nprobe=16, hnsw_m=32, seed=0)
     nodes, nbr, sim = _local_graph(index, feats, np.arange(n_old, n_all), kk, hops)
     p, dens = model.predict(torch.from_numpy(feats[nodes]), nbr, sim)
     if by_similarity:
