@@ -264,3 +264,28 @@ def test_result_save_load_roundtrip_feeds_assign(tmp_path, open_set, trained):
         HierarchyResult.load(tmp_path / "bad.npz")
     with pytest.raises(InputError, match="32 features"):
         trained.assign(open_set.X_test[new][:, :32], res)
+
+
+def test_l2_normalize_reads_a_memory_map_in_blocks(tmp_path, monkeypatch):
+    from hilander import _validation
+
+    rng = np.random.default_rng(0)
+    X = (3.0 * rng.standard_normal((500, 8))).astype(np.float32)
+    X[7] = 0.0
+    np.save(tmp_path / "x.npy", X)
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    monkeypatch.setattr(_validation, "_row_block", lambda X: 64)  # several blocks
+    out = _validation.l2_normalize(mm, copy=False)
+    assert out.dtype == np.float32 and out.flags.writeable
+    expected = (X / np.maximum(np.linalg.norm(X.astype(np.float64), axis=1,
+                                              keepdims=True), 1e-12)).astype(np.float32)
+    np.testing.assert_array_equal(out, expected)
+    assert (out[7] == 0).all()
+    # pages dropped from a read-only map come back unchanged on the next read
+    _validation.release_pages(mm)
+    np.testing.assert_array_equal(np.asarray(mm), X)
+    # already unit rows: the map itself, not a copy
+    np.save(tmp_path / "u.npy", expected)
+    unit = np.load(tmp_path / "u.npy", mmap_mode="r")
+    assert _validation.l2_normalize(unit, copy=False) is unit
+

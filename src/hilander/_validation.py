@@ -6,6 +6,7 @@ so users never see a traceback from deep inside numpy, faiss or torch.
 
 from __future__ import annotations
 
+import mmap
 import numbers
 from collections.abc import Sequence
 
@@ -73,6 +74,7 @@ def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -
     step = _row_block(arr)
     for s in range(0, arr.shape[0], step):
         finite = np.isfinite(arr[s:s + step])
+        release_pages(arr)
         if not finite.all():
             bad_rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
             kind = "NaN" if np.isnan(arr).any() else "infinite values"
@@ -143,15 +145,43 @@ def l2_normalize(X: np.ndarray, eps: float = 1e-12, *, copy: bool = True) -> np.
     """Row-wise l2 normalisation; zero rows stay zero instead of becoming NaN.
 
     With ``copy=False`` rows that are already unit (or zero) come back as the same array, for
-    read-only callers: at a million points every avoided copy is a gigabyte.
+    read-only callers: at a million points every avoided copy is a gigabyte. Works in row
+    blocks into an array of ``X``'s dtype: no n x d temporary, no float64 copy.
     """
     step = _row_block(X)  # row blocks: no n x d temporary
-    norms = np.concatenate([np.sqrt(np.einsum("ij,ij->i", X[s:s + step], X[s:s + step],
-                                              dtype=np.float64))
-                            for s in range(0, X.shape[0], step)] or [np.zeros(0)])[:, None]
+    norms = np.empty(X.shape[0], dtype=np.float64)
+    for s in range(0, X.shape[0], step):
+        block = X[s:s + step]
+        norms[s:s + step] = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
+        release_pages(X)
     if not copy and np.all((np.abs(norms - 1.0) < 1e-5) | (norms == 0)):
         return X
-    return (X / np.maximum(norms, eps)).astype(X.dtype, copy=False)
+    out = np.empty(X.shape, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
+    for s in range(0, X.shape[0], step):
+        np.divide(X[s:s + step], np.maximum(norms[s:s + step, None], eps), out=out[s:s + step],
+                  casting="unsafe")
+        release_pages(X)
+    return out
+
+
+def release_pages(X: np.ndarray) -> None:
+    """Drop this process's resident pages of a read-only memory-mapped ``X``.
+
+    A pass over a file larger than memory would otherwise keep every page it touched mapped
+    (and counted in the process's RSS) until the map is closed; dropped pages stay in the
+    page cache and come back on the next read. Writable or copy-on-write maps are left alone
+    (dropping their pages would lose changes).
+    """
+    if X.flags.writeable:
+        return
+    base = X
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    if base is not None and hasattr(base, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            base.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # closed maps and the like: nothing to release
+            pass
 
 
 def _row_block(X: np.ndarray) -> int:

@@ -42,9 +42,12 @@ class EdgeFeaturizer:
         keys = rows[valid] * n + nbr[valid].astype(np.int64)
         order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
-        self._pos = np.broadcast_to(np.arange(k), (n, k))[valid][order]
+        # narrow types: at ten million points these tables are gigabytes beside the model's
+        self._pos = np.broadcast_to(np.arange(k, dtype=np.int32), (n, k))[valid][order]
+        del order
         # N+(i) sorted; padding gets distinct negative values so it never matches
-        sets = np.concatenate([np.arange(n)[:, None], nbr.astype(np.int64)], axis=1)
+        ids = np.int32 if n + k + 2 < np.iinfo(np.int32).max else np.int64
+        sets = np.concatenate([np.arange(n, dtype=ids)[:, None], nbr.astype(ids)], axis=1)
         pad = sets < 0
         sets[pad] = -1 - np.broadcast_to(np.arange(k + 1), sets.shape)[pad]
         self._sets = np.sort(sets, axis=1)

@@ -53,8 +53,13 @@ class GraphEncoder(nn.Module):
         n = nbr.shape[0]
         deg = _in_degree(nbr, x.dtype)
         for layer in range(len(self.convs)):
-            x = torch.cat([self.layer_rows(layer, x, nbr, s, e, deg)
-                           for s, e in row_chunks(n, chunk)])
+            out = None  # filled in place: a cat of the chunks would hold the output twice
+            for s, e in row_chunks(n, chunk):
+                rows = self.layer_rows(layer, x, nbr, s, e, deg)
+                if out is None:
+                    out = rows.new_empty((n, rows.shape[1]))
+                out[s:e] = rows
+            x = out
         return x
 
     @torch.no_grad()
