@@ -123,3 +123,25 @@ def test_ivf_self_join_is_deterministic_and_reads_memory_maps(tmp_path):
     h = ivf_self_knn(X, 8, seed=3, fp16=True)
     assert (h[0] == a[0]).mean() > 0.97
     assert np.abs(h[1] - a[1]).max() < 1e-3
+
+
+def test_ivf_two_level_lists_keep_recall(monkeypatch):
+    # many lists are trained by two-level k-means; the graph must stay as good
+    from hilander.graph import ivf
+
+    X = _clustered(seed=2)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    exact = build_knn_graph(X, 10, method="exact")
+    monkeypatch.setattr(ivf, "TWO_LEVEL_ABOVE", 4)
+    ids, _ = ivf.ivf_self_knn(X, 10, nlist=144, nprobe=8)
+    hits = np.mean([len(set(a[1:]) & set(b)) / 10 for a, b in zip(ids, exact.indices)])
+    assert hits > 0.9, hits
+
+
+def test_default_lists_stay_short_at_ten_million():
+    from hilander.graph.ivf import default_nlist, default_nprobe
+
+    assert default_nlist(1_000_000) == 2000          # 2 sqrt(n) up to a million
+    nlist = default_nlist(10_000_000)
+    assert 19_000 < nlist < 20_000                   # about 512 points per list above
+    assert default_nprobe(10_000_000, nlist) * 10_000_000 / nlist < 4200
