@@ -38,19 +38,14 @@ class EdgeFeaturizer:
         valid = nbr >= 0
         self.count = valid.sum(axis=1)
         self.local = np.where(valid, sim, 0.0).sum(axis=1) / np.maximum(self.count, 1)
-        rows = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], (n, k))
-        keys = rows[valid] * n + nbr[valid].astype(np.int64)
-        order = np.argsort(keys, kind="stable")
-        self._keys = keys[order]
-        # narrow types: at ten million points these tables are gigabytes beside the model's
-        self._pos = np.broadcast_to(np.arange(k, dtype=np.int32), (n, k))[valid][order]
-        del order
-        # N+(i) sorted; padding gets distinct negative values so it never matches
+        # N+(i) sorted; padding gets distinct negative values so it never matches; int32
+        # where it fits (at ten million points every table here is a gigabyte per 8 bytes)
         ids = np.int32 if n + k + 2 < np.iinfo(np.int32).max else np.int64
         sets = np.concatenate([np.arange(n, dtype=ids)[:, None], nbr.astype(ids)], axis=1)
         pad = sets < 0
-        sets[pad] = -1 - np.broadcast_to(np.arange(k + 1), sets.shape)[pad]
-        self._sets = np.sort(sets, axis=1)
+        sets[pad] = -1 - np.broadcast_to(np.arange(k + 1, dtype=ids), sets.shape)[pad]
+        sets.sort(axis=1)
+        self._sets = sets
 
     def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Features (stop − start, k, F) of the edges of rows ``start:stop``; 0 on padding."""
@@ -66,15 +61,27 @@ class EdgeFeaturizer:
         out[..., 2] = sim - self.local[safe]
         out[..., 3] = np.arange(k) / max(k - 1, 1)
         # reverse rank: is i in j's list, and where
-        i = np.arange(start, stop, dtype=np.int64)[:, None]
-        want = safe.astype(np.int64) * self.n + i
-        at = np.minimum(np.searchsorted(self._keys, want), max(self._keys.size - 1, 0))
-        found = (self._keys[at] == want) if self._keys.size else np.zeros_like(valid)
-        out[..., 4] = np.where(found, self._pos[at] / max(k - 1, 1), 1.0)
+        found, pos = self._reverse(np.arange(start, stop), safe)
+        found &= valid
+        out[..., 4] = np.where(found, pos / max(k - 1, 1), 1.0)
         out[..., 5] = found
         out[..., 6] = self._jaccard(np.arange(start, stop), safe)
         out[~valid] = 0.0
         return out
+
+    def _reverse(self, rows: np.ndarray, cols: np.ndarray,
+                 budget: int = 2**24) -> tuple[np.ndarray, np.ndarray]:
+        """For each edge (i, j): is i in j's list, and at which position (0 when not)."""
+        m, k = cols.shape
+        found = np.empty((m, k), dtype=bool)
+        pos = np.empty((m, k), dtype=np.int64)
+        step = max(1, budget // (k * k))
+        for s in range(0, m, step):
+            e = min(s + step, m)
+            hit = self.nbr[cols[s:e]] == rows[s:e, None, None]      # (b, k, k)
+            found[s:e] = hit.any(axis=2)
+            pos[s:e] = hit.argmax(axis=2)
+        return found, pos
 
     def _jaccard(self, rows: np.ndarray, cols: np.ndarray, budget: int = 2**24) -> np.ndarray:
         m, k = cols.shape

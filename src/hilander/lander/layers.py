@@ -74,7 +74,11 @@ class GraphEncoder(nn.Module):
         if deg is None:
             deg = _in_degree(nbr, x.dtype)
         targets = torch.arange(start, stop, device=x.device)
-        return self.acts[layer](self._conv(self.convs[layer], x, None, nbr, targets, deg))
+        # only the chunk's sources: the layer's projection of every node per chunk made the
+        # pass quadratic in n (and held an n x hidden temporary per chunk)
+        rows = nbr[targets]
+        ids = torch.unique(torch.cat([targets, rows[rows >= 0]]))
+        return self.acts[layer](self._conv(self.convs[layer], x[ids], ids, nbr, targets, deg))
 
     def receptive_field(self, nbr: torch.Tensor, targets: torch.Tensor) -> list[torch.Tensor]:
         """Sorted node sets, widest first: the input nodes the encoder reads for ``targets``,

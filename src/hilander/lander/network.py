@@ -70,8 +70,9 @@ class LanderNet(nn.Module):
         """
         n, k = nbr.shape
         dev = next(self.parameters()).device
-        h = self.encoder.forward_chunked(x.to(dev), torch.from_numpy(nbr).to(dev), chunk)
+        # the featurizer first: its build-time temporaries never sit beside the n x hidden h
         featurizer = self.featurizer(nbr, sim)
+        h = self.encoder.forward_chunked(x.to(dev), torch.from_numpy(nbr).to(dev), chunk)
         p = np.zeros((n, k), dtype=np.float32)
         for s, e in self.edge_chunks(n, k, chunk):
             p[s:e] = self.edge_rows(h, nbr, sim, featurizer, s, e)
