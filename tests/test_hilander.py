@@ -14,6 +14,8 @@ def _variant(trained, **params):
     for name in ("model_", "tau_", "tau_upper_", "decoding_", "n_features_in_"):
         setattr(est, name, getattr(trained, name))
     est.max_levels_ = params.get("max_levels", trained.max_levels_)
+    est.k_ = params.get("k", trained.k_)
+    est.aggregation_ = params.get("aggregation", trained.aggregation_)
     return est
 
 
@@ -289,3 +291,32 @@ def test_l2_normalize_reads_a_memory_map_in_blocks(tmp_path, monkeypatch):
     unit = np.load(tmp_path / "u.npy", mmap_mode="r")
     assert _validation.l2_normalize(unit, copy=False) is unit
 
+
+def test_selection_chooses_k_and_aggregation_on_held_out_identities(open_set, tmp_path):
+    m = HiLander(epochs=3, k_grid=(5, 10, 20), aggregation_grid=("peak", "mean"))
+    m.fit(open_set.X_train[:1200], open_set.y_train[:1200])
+    trials = m.selection_["trials"]
+    tried_k = {t["k"] for t in trials}
+    assert tried_k == {5, 10, 20}
+    chosen = m.selection_["chosen"]
+    assert (m.k_, m.aggregation_) == (chosen["k"], chosen["aggregation"])
+    # the chosen settings are the best smoothed held-out trial and are used to cluster
+    assert chosen["held_out_avg_f"] == max(t.get("smoothed_avg_f", -1) for t in trials)
+    if m.max_levels_ != 1:
+        assert {t["aggregation"] for t in trials} == {"peak", "mean"}
+    from hilander._validation import l2_normalize
+    from hilander.training import deterministic
+
+    for k in (5, 20):  # the fitted k_ is the one clustering uses
+        with deterministic():
+            direct = m._cluster_with(m.model_, l2_normalize(open_set.X_test),
+                                     **{**m._decoding_params(), "k": k}).labels
+        assert (k == m.k_) == np.array_equal(m.predict(open_set.X_test), direct)
+    m.save(tmp_path / "m.hlm")
+    loaded = HiLander.load(tmp_path / "m.hlm")
+    assert (loaded.k_, loaded.aggregation_) == (m.k_, m.aggregation_)
+    assert HiLander(k=10, k_grid="auto")._k_grid() == (5, 10, 20)
+    assert HiLander(k=10)._k_grid() == ()
+    with pytest.raises(InputError, match="aggregation_grid"):
+        HiLander(aggregation_grid=("concat",)).fit(open_set.X_train[:300],
+                                                   open_set.y_train[:300])

@@ -43,7 +43,7 @@ def test_hilander_set_params_leaves_fitted_tau_alone(open_set, trained):
     est = clone(trained)
     assert not hasattr(est, "model_")
     model = HiLander(**trained.get_params())
-    for name in ("model_", "tau_upper_", "max_levels_", "decoding_"):
+    for name in ("model_", "tau_upper_", "max_levels_", "decoding_", "k_", "aggregation_"):
         setattr(model, name, getattr(trained, name))
     model.tau_, model.n_features_in_ = 0.7, 64
     model.set_params(tau=0.2)

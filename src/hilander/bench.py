@@ -220,8 +220,8 @@ class HiLanderRunner(MethodRunner):
     """
 
     kind = "supervised"
-    SHOWN_PARAMS = ("k", "tau", "tau_upper", "max_levels", "decoding", "encoder",
-                    "aggregation", "epochs", "edge_input")
+    SHOWN_PARAMS = ("k", "k_chosen", "tau", "tau_upper", "max_levels", "decoding", "encoder",
+                    "aggregation", "aggregation_chosen", "epochs", "edge_input")
 
     def __init__(self, name: str = "hilander", max_levels: int | None = None,
                  params: dict | None = None, tau_grid: Sequence[float] | None = None,
@@ -257,7 +257,8 @@ class HiLanderRunner(MethodRunner):
         self.model_ = model
         config = {k: v for k, v in model.get_params().items() if k != "progress"}
         config.update({"tau": model.tau_, "tau_upper": model.tau_upper_,
-                       "max_levels": model.max_levels_, "decoding": model.decoding_})
+                       "max_levels": model.max_levels_, "decoding": model.decoding_,
+                       "k_chosen": model.k_, "aggregation_chosen": model.aggregation_})
         config["tau_grid"] = list(config["tau_grid"])
         if config.get("train_ks") is not None:
             config["train_ks"] = list(config["train_ks"])
@@ -268,7 +269,8 @@ class HiLanderRunner(MethodRunner):
             scores = evaluate(data.y_val, model.predict(data.X_val))
             sel = {"chosen": {"tau": model.tau_}, "trials": [
                 {"tau": model.tau_, **scores, "avg_f": avg_f(scores)}]}
-        trials = [({k: t[k] for k in ("tau", "tau_upper", "max_levels", "decoding") if k in t},
+        trials = [({k: t[k] for k in ("tau", "tau_upper", "max_levels", "decoding", "k",
+                                      "aggregation") if k in t},
                    t) for t in sel["trials"]]
         best = max(trials, key=lambda tr: tr[1]["avg_f"])
         result = TuneResult(best[0], best[1], trials, method=self.name)

@@ -88,6 +88,15 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
     refit : after selection, re-train on all identities for the selected number of steps.
     knn_method : "auto", "exact", "ivf" or "hnsw" (see :func:`hilander.graph.build_knn_graph`).
     tau_grid : thresholds tried by the selection.
+    k_grid : neighbour counts the selection also tries for clustering: a tuple, "auto"
+        (``(k // 2, k, 2 k)``) or None (default: ``k`` only). The network is trained at ``k``
+        either way; the chosen one is ``k_``. Off by default: "auto" raised validation avg F
+        summed over Omniglot and CLINC150, natural and long-tail, from 2.897 to 2.988 at
+        seed 0 (CLINC150 natural 0.612 -> 0.694) and changed nothing on CLINC150 at seed 1,
+        but on long-tailed synthetic test identities (sizes up to 400, held-out ones about
+        30) it chose a small k that split them (avg F 0.56 against 0.85+ with k only).
+    aggregation_grid : super-node features the selection also tries for levels ≥ 2 ("peak"
+        and "mean"; None: ``aggregation`` only); the chosen one is ``aggregation_``.
     seed : makes training, the hold-out and so the labels reproducible.
     progress : show progress bars.
     device : "auto" (CUDA when present, else CPU), "cpu" or "cuda"; an explicit "cuda" without
@@ -141,6 +150,8 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         "refit": ["boolean"],
         "knn_method": [StrOptions({"auto", "exact", "ivf", "hnsw"})],
         "tau_grid": ["array-like"],
+        "k_grid": ["array-like", StrOptions({"auto"}), None],
+        "aggregation_grid": ["array-like", None],
         "seed": [Interval(Integral, 0, None, closed="left")],
         "progress": ["boolean"],
         "device": DEVICE_CONSTRAINT,
@@ -163,7 +174,9 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         levels_mode: str = "label_pure", train_ks: tuple[int, ...] | None = None,
         train_levels: int | None = None, holdout: float = 0.2, refit: bool = True,
         knn_method: str = "auto", tau_grid: tuple[float, ...] = DEFAULT_TAU_GRID,
-        seed: int = 0, progress: bool = False, device: str = "auto", backend: str = "local",
+        k_grid: tuple[int, ...] | str | None = None,
+        aggregation_grid: tuple[str, ...] | None = None, seed: int = 0,
+        progress: bool = False, device: str = "auto", backend: str = "local",
         ray_address: str | None = None, n_shards: int | None = None,
     ) -> None:
         self.k = k
@@ -195,6 +208,8 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         self.refit = refit
         self.knn_method = knn_method
         self.tau_grid = tau_grid
+        self.k_grid = k_grid
+        self.aggregation_grid = aggregation_grid
         self.seed = seed
         self.progress = progress
         self.device = device
@@ -216,6 +231,12 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
             raise InputError("tau_grid must list at least one threshold")
         for t in self.tau_grid:
             check_float(t, "tau_grid value", low=0.0, high=1.0)
+        for kk in self._k_grid():
+            check_int(kk, "k_grid value", low=1)
+        for agg in self.aggregation_grid or ():
+            if agg not in ("peak", "mean") and agg != self.aggregation:
+                raise InputError(f"aggregation_grid values must be 'peak' or 'mean' (the "
+                                 f"network's input width is fixed), got {agg!r}")
         if self.train_ks is not None:
             if not len(self.train_ks):
                 raise InputError("train_ks must list at least one neighbour count")
@@ -236,6 +257,7 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         self.selection_ = None
         self.tau_, self.tau_upper_ = self.tau, self.tau_upper
         self.max_levels_, self.decoding_ = self.max_levels, self.decoding
+        self.k_, self.aggregation_ = self.k, self.aggregation
         steps = None
         with deterministic():
             if self.tau == "auto":
@@ -300,16 +322,26 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         }
         return log.best_step
 
+    def _k_grid(self) -> tuple[int, ...]:
+        if isinstance(self.k_grid, str):  # "auto"
+            return (max(1, self.k // 2), self.k, 2 * self.k)
+        return tuple(self.k_grid or ())
+
     def _choose_decoding(self, model: LanderNet, X: np.ndarray,
                          y: np.ndarray) -> tuple[dict, list[dict]]:
         """Search the decoding settings on labeled identities and adopt the best."""
         from .selection import select_decoding
 
+        # every k tried must leave a neighbour to find among the held-out points
+        k_grid = [kk for kk in self._k_grid() if kk < X.shape[0]]
         choice, table = select_decoding(
             lambda params: self._cluster_with(model, X, **params).labels, y,
-            tau_grid=self.tau_grid, levels_fixed=self.max_levels, progress=self.progress)
+            tau_grid=self.tau_grid, levels_fixed=self.max_levels, k=self.k, k_grid=k_grid,
+            aggregation=self.aggregation, aggregations=self.aggregation_grid or (),
+            progress=self.progress)
         self.tau_, self.tau_upper_ = choice["tau"], choice["tau_upper"]
         self.max_levels_, self.decoding_ = choice["max_levels"], choice["decoding"]
+        self.k_, self.aggregation_ = choice["k"], choice["aggregation"]
         return choice, table
 
     def tune_decoding(self, X, y) -> HiLander:
@@ -336,10 +368,11 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
 
     def _cluster_with(self, model: LanderNet, X: np.ndarray, *, tau: float,
                       tau_upper: float | None, max_levels: int | None, decoding: str,
-                      observer=None, backend=None) -> HierarchyResult:
+                      k: int, aggregation: str, observer=None,
+                      backend=None) -> HierarchyResult:
         return run_hierarchy(
-            model.to(resolve_device(self.device)), X, k=self.k, tau=tau, tau_upper=tau_upper,
-            aggregation=self.aggregation,
+            model.to(resolve_device(self.device)), X, k=k, tau=tau, tau_upper=tau_upper,
+            aggregation=aggregation,
             max_levels=max_levels, early_stopping=self.early_stopping,
             knn_method=self.knn_method, progress=self.progress, decoding=decoding,
             observer=observer, seed=self.seed, backend=backend,
@@ -357,7 +390,8 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
 
     def _decoding_params(self) -> dict:
         return {"tau": self.tau_, "tau_upper": self.tau_upper_,
-                "max_levels": self.max_levels_, "decoding": self.decoding_}
+                "max_levels": self.max_levels_, "decoding": self.decoding_, "k": self.k_,
+                "aggregation": self.aggregation_}
 
     def _check_X(self, X) -> np.ndarray:
         X = check_features(X, name="X")
@@ -366,9 +400,10 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
                 f"X has {X.shape[1]} features but the model was trained on "
                 f"{self.n_features_in_}"
             )
-        if X.shape[0] <= self.k:
+        k = getattr(self, "k_", self.k)
+        if X.shape[0] <= k:
             raise InputError(
-                f"X has {X.shape[0]} rows; clustering with k={self.k} needs at least {self.k + 1}"
+                f"X has {X.shape[0]} rows; clustering with k={k} needs at least {k + 1}"
             )
         return X
 
@@ -440,8 +475,8 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         torch.manual_seed(self.seed)
         with deterministic():
             return assign_points(self.model_.to(resolve_device(self.device)), result,
-                                 l2_normalize(X_new), k=self.k, tau=tau,
-                                 tau_upper=tau_upper, aggregation=self.aggregation,
+                                 l2_normalize(X_new), k=self.k_, tau=tau,
+                                 tau_upper=tau_upper, aggregation=self.aggregation_,
                                  decoding=self.decoding_,
                                  knn_method=self.knn_method)
 
@@ -453,6 +488,8 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
             "tau_upper_": self.tau_upper_,
             "max_levels_": self.max_levels_,
             "decoding_": self.decoding_,
+            "k_": self.k_,
+            "aggregation_": self.aggregation_,
             "selection_": self.selection_,
             "n_train_levels_": self.n_train_levels_,
             "history_": list(self.history_),
@@ -463,6 +500,9 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         self.tau_upper_ = state["tau_upper_"]
         self.max_levels_ = state["max_levels_"]
         self.decoding_ = str(state["decoding_"])
+        # models saved before k and aggregation were selected cluster as they were trained
+        self.k_ = int(state.get("k_", self.k))
+        self.aggregation_ = str(state.get("aggregation_", self.aggregation))
         self.selection_ = state["selection_"]
         self.n_train_levels_ = int(state["n_train_levels_"])
         self.history_ = list(state["history_"])

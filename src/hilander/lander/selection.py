@@ -36,15 +36,19 @@ def split_identities(y: np.ndarray, share: float, k: int, seed: int) -> np.ndarr
 
 def select_decoding(
     run: Callable[[dict], np.ndarray], y: np.ndarray, *, tau_grid: Sequence[float],
-    levels_fixed: int | None = None, progress: bool = False,
+    levels_fixed: int | None = None, k: int = 10, k_grid: Sequence[int] = (),
+    aggregation: str = "peak", aggregations: Sequence[str] = (), progress: bool = False,
 ) -> tuple[dict, list[dict]]:
-    """Coordinate search over p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER and decoding.
+    """Coordinate search over p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER, decoding, k
+    and aggregation.
 
     ``run(params)`` clusters the held-out points; the score is avg F (harmonic mean of
     pairwise and BCubed F), smoothed along each stage's threshold grid (see :func:`smoothed`).
     Stages: one p_τ for all levels; then the upper levels' p_τ; then
     level 1's again; then one-level LANDER; then the similarity decoding; then Infomap on the
-    learnt edges. Returns the best parameters and every trial.
+    learnt edges; then each other k of ``k_grid`` (with its own threshold); then each other
+    aggregation of ``aggregations`` (with its own upper threshold). Returns the best
+    parameters and every trial.
     """
     table: list[dict] = []
     bar = tqdm(desc="selecting on held-out identities", unit="run", disable=not progress,
@@ -65,7 +69,7 @@ def select_decoding(
         table[-len(candidates) + i]["smoothed_avg_f"] = smooth[i]
         return candidates[i], smooth[i]
 
-    base = {"max_levels": levels_fixed, "decoding": "peak"}
+    base = {"max_levels": levels_fixed, "decoding": "peak", "k": k, "aggregation": aggregation}
     grid = list(tau_grid)
     best, score = best_of([{**base, "tau": t, "tau_upper": t} for t in grid])
     if levels_fixed != 1:
@@ -81,6 +85,17 @@ def select_decoding(
          for t in SIMILARITY_GRID]))
     best, score = _better(best, score, *best_of(
         [{**base, "decoding": "infomap", "tau": t, "tau_upper": t} for t in grid]))
+    thresholds = SIMILARITY_GRID if best["decoding"] == "similarity" else grid
+    for kk in k_grid:
+        if kk != best["k"]:
+            best, score = _better(best, score, *best_of(
+                [{**best, "k": kk, "tau": t,
+                  "tau_upper": None if best["tau_upper"] is None else t} for t in thresholds]))
+    if best["max_levels"] != 1:
+        for agg in aggregations:
+            if agg != best["aggregation"]:
+                best, score = _better(best, score, *best_of(
+                    [{**best, "aggregation": agg, "tau_upper": t} for t in thresholds]))
     bar.close()
     return {**best, "held_out_avg_f": score}, table
 
