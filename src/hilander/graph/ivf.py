@@ -114,12 +114,17 @@ def plan_ivf(
         e = min(s + chunk, n)
         store[where[s:e]] = X[s:e]
         release_pages(X)
-    probe_lists = assign.ravel()
-    del assign
-    by_list = np.argsort(probe_lists, kind="stable")
-    q_lims = np.concatenate([[0], np.cumsum(np.bincount(probe_lists, minlength=nlist))])
-    queries = by_list // nprobe    # flat (row, probe) position -> row
+    queries, q_lims = _group_by_list(assign, nlist)
     return IVFPlan(store, order, where, lims, queries, q_lims, nprobe)
+
+
+def _group_by_list(assign: np.ndarray, nlist: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of an (n, probes) list assignment grouped by list: list ``l`` is probed by
+    rows ``rows[lims[l]:lims[l+1]]``, in row order."""
+    flat = assign.ravel()
+    rows = np.argsort(flat, kind="stable") // assign.shape[1]  # (row, probe) position -> row
+    lims = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=nlist))])
+    return rows, lims
 
 
 def search_lists(plan: IVFPlan, k: int, first: int = 0, last: int | None = None,
@@ -237,11 +242,9 @@ class TwoLevelQuantizer:
         """(similarities, list ids) of the ``nprobe`` nearest fine lists of each row."""
         _, cells = faiss.knn(x, self.coarse, self.cell_probes, metric=faiss.METRIC_INNER_PRODUCT)
         heap = faiss.ResultHeap(len(x), nprobe, keep_max=True)
-        flat = cells.ravel()
-        by_cell = np.argsort(flat, kind="stable")
-        lims = np.searchsorted(flat[by_cell], np.arange(len(self.coarse) + 1))
+        by_cell, lims = _group_by_list(cells, len(self.coarse))
         for c in range(len(self.coarse)):
-            rows = by_cell[lims[c]:lims[c + 1]] // self.cell_probes
+            rows = by_cell[lims[c]:lims[c + 1]]
             b0, b1 = self.bounds[c], self.bounds[c + 1]
             if rows.size and b1 > b0:
                 dist, pos = faiss.knn(x[rows], self.centroids[b0:b1], int(min(nprobe, b1 - b0)),

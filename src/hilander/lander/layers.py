@@ -76,8 +76,7 @@ class GraphEncoder(nn.Module):
         targets = torch.arange(start, stop, device=x.device)
         # only the chunk's sources: the layer's projection of every node per chunk made the
         # pass quadratic in n (and held an n x hidden temporary per chunk)
-        rows = nbr[targets]
-        ids = torch.unique(torch.cat([targets, rows[rows >= 0]]))
+        ids = one_hop(nbr, targets)
         return self.acts[layer](self._conv(self.convs[layer], x[ids], ids, nbr, targets, deg))
 
     def receptive_field(self, nbr: torch.Tensor, targets: torch.Tensor) -> list[torch.Tensor]:
@@ -85,25 +84,25 @@ class GraphEncoder(nn.Module):
         then the nodes each layer is evaluated on (the last is ``targets``)."""
         hops = [targets]
         for _ in range(len(self.convs)):
-            t = hops[-1]
-            rows = nbr[t]
-            hops.append(torch.unique(torch.cat([t, rows[rows >= 0]])))
+            hops.append(one_hop(nbr, hops[-1]))
         hops.reverse()
         return hops
 
     def forward_targets(self, x: torch.Tensor, nbr: torch.Tensor, targets: torch.Tensor,
-                        x_ids: torch.Tensor | None = None) -> torch.Tensor:
+                        field: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Embeddings of the ``targets`` nodes only, computed from their full neighbourhoods.
 
         Layer ``l`` is evaluated on the targets' (L − l)-hop neighbourhood and no further, so a
         mini-batch of seed nodes costs its own receptive field, not the whole graph. ``x``
-        holds every node's input feature, or only those of the sorted ids ``x_ids`` (at least
-        :meth:`receptive_field`'s first set).
+        holds every node's input feature, or, with ``field`` (:meth:`receptive_field` of the
+        targets, computed once by the caller), only those of ``field[0]``.
         """
-        hops = self.receptive_field(nbr, targets)[1:]
+        if field is None:
+            field, src_ids = self.receptive_field(nbr, targets), None  # x: every node
+        else:
+            src_ids = field[0]
         deg = _in_degree(nbr, x.dtype)
-        src_ids = x_ids  # None: layer 1 reads every node's input feature
-        for conv, act, t in zip(self.convs, self.acts, hops, strict=True):
+        for conv, act, t in zip(self.convs, self.acts, field[1:], strict=True):
             x = act(self._conv(conv, x, src_ids, nbr, t, deg))
             src_ids = t
         return x
@@ -136,6 +135,12 @@ class GraphEncoder(nn.Module):
         if conv.bias is not None:
             agg = agg + conv.bias
         return agg
+
+
+def one_hop(nbr: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
+    """Sorted ids of ``nodes`` and their neighbours in the (n, k) table ``nbr`` (-1 padding)."""
+    rows = nbr[nodes]
+    return torch.unique(torch.cat([nodes, rows[rows >= 0]]))
 
 
 def row_chunks(n: int, size: int) -> list[tuple[int, int]]:

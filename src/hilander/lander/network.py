@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .features import EdgeFeaturizer
-from .layers import EdgeHead, GraphEncoder, row_chunks
+from .layers import EdgeHead, GraphEncoder, one_hop, row_chunks
 
 
 def knn_edge_index(nbr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,24 +34,27 @@ class LanderNet(nn.Module):
         self.encoder = GraphEncoder(in_dim, hidden, num_layers, encoder, heads)
         self.head = EdgeHead(self.encoder.out_dim, hidden, edge_input, dropout)
 
-    def input_nodes(self, nbr: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """Sorted ids of the nodes whose input features :meth:`forward` reads for ``rows``."""
-        return self.encoder.receptive_field(nbr, _targets(nbr, rows))[0]
+    def receptive_field(self, nbr: torch.Tensor, rows: torch.Tensor) -> list[torch.Tensor]:
+        """Sorted node sets of ``rows``' edges, widest first: the nodes whose input features
+        :meth:`forward` reads, ..., the rows and their neighbours (whose embeddings the edge
+        head reads)."""
+        return self.encoder.receptive_field(nbr, one_hop(nbr, rows))
 
     def forward(self, x: torch.Tensor, nbr: torch.Tensor, edge_attr: torch.Tensor,
-                rows: torch.Tensor | None = None, x_ids: torch.Tensor | None = None):
+                rows: torch.Tensor | None = None, field: list[torch.Tensor] | None = None):
         """Scores of the edges of ``rows`` (every row when None).
 
         ``edge_attr`` is (len(rows), k, F) for those rows, a_ij in column 0. ``x`` holds every
-        node's features, or those of the sorted ids ``x_ids`` (:meth:`input_nodes`). Returns
-        (edge logits (E, 2) over the valid edges, valid mask (m, k), d̂ of the rows (m,)).
+        node's features, or, with ``field`` (:meth:`receptive_field` of ``rows``), those of
+        ``field[0]``. Returns (edge logits (E, 2) over the valid edges, valid mask (m, k), d̂
+        of the rows (m,)).
         """
         if rows is None:
             rows = torch.arange(nbr.shape[0], device=nbr.device)
         blk = nbr[rows]
         valid = blk >= 0
-        targets = _targets(nbr, rows)
-        h = self.encoder.forward_targets(x, nbr, targets, x_ids)
+        targets = field[-1] if field is not None else one_hop(nbr, rows)
+        h = self.encoder.forward_targets(x, nbr, targets, field)
         m, k = blk.shape
         hi = h[torch.searchsorted(targets, rows)].unsqueeze(1).expand(-1, k, -1)[valid]
         hj = h[torch.searchsorted(targets, blk[valid])]
@@ -109,12 +112,6 @@ def edge_density(p: np.ndarray, nbr: np.ndarray, sim: np.ndarray) -> np.ndarray:
     """d̂ (n,) of eq. 4 from :meth:`LanderNet.predict`'s edge probabilities."""
     return _density(torch.from_numpy(p), torch.from_numpy(nbr >= 0),
                     torch.from_numpy(sim)).numpy()
-
-
-def _targets(nbr: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """The rows and their neighbours: the nodes whose embeddings the edge head reads."""
-    blk = nbr[rows]
-    return torch.unique(torch.cat([rows, blk[blk >= 0]]))
 
 
 def _density(p: torch.Tensor, valid: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:

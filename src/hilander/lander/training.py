@@ -67,11 +67,11 @@ def train_lander(
             rows = torch.arange(n, device=device)
         # only the batch's receptive field: at 50k nodes noising and transforming every node
         # took most of a step
-        ids = model.input_nodes(d["nbr"], rows)
-        x = d["x"][ids]
+        field = model.receptive_field(d["nbr"], rows)  # once: forward reuses it
+        x = d["x"][field[0]]
         if feature_noise > 0:
             x = x + feature_noise * torch.randn(x.shape, device=device) / math.sqrt(x.shape[1])
-        logits, valid, d_hat = model(x, d["nbr"], d["attr"][rows], rows, x_ids=ids)
+        logits, valid, d_hat = model(x, d["nbr"], d["attr"][rows], rows, field=field)
         blk = d["nbr"][rows]
         row_ids = rows.unsqueeze(1).expand_as(blk)[valid]
         mask = d["density"][row_ids] <= d["density"][blk[valid]]
