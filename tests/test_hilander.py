@@ -321,3 +321,6 @@ def test_selection_chooses_k_and_aggregation_on_held_out_identities(open_set, tm
     with pytest.raises(InputError, match="aggregation_grid"):
         HiLander(aggregation_grid=("concat",)).fit(open_set.X_train[:300],
                                                    open_set.y_train[:300])
+    with pytest.raises(InputError, match="aggregation_grid"):
+        HiLander(aggregation="concat", aggregation_grid=("peak",)).fit(
+            open_set.X_train[:300], open_set.y_train[:300])

@@ -233,10 +233,13 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
             check_float(t, "tau_grid value", low=0.0, high=1.0)
         for kk in self._k_grid():
             check_int(kk, "k_grid value", low=1)
+        # "concat" doubles the network's input width: it cannot trade places with the others
+        same_width = ("concat",) if self.aggregation == "concat" else ("peak", "mean")
         for agg in self.aggregation_grid or ():
-            if agg not in ("peak", "mean") and agg != self.aggregation:
-                raise InputError(f"aggregation_grid values must be 'peak' or 'mean' (the "
-                                 f"network's input width is fixed), got {agg!r}")
+            if agg not in same_width:
+                raise InputError(f"aggregation_grid values must be {' or '.join(same_width)} "
+                                 f"with aggregation={self.aggregation!r} (the network's input "
+                                 f"width is fixed), got {agg!r}")
         if self.train_ks is not None:
             if not len(self.train_ks):
                 raise InputError("train_ks must list at least one neighbour count")
