@@ -38,6 +38,7 @@ VARIANTS: dict[str, dict] = {
     "hold-out patience 8": {"patience": 8},
     "hold-out patience 16": {"patience": 16},
     "select k 5/10/20": {"k_grid": (5, 10, 20)},
+    "relational calibration": {"calibration": "relational"},
     "select k and aggregation": {"k_grid": (5, 10, 20), "aggregation_grid": ("peak", "mean")},
 }
 

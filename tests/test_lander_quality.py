@@ -89,6 +89,57 @@ def test_relational_head_starts_as_the_calibrated_cosine():
     assert link_auc(p, nbr.numpy(), same_tab) == link_auc(sims, nbr.numpy(), same_tab)
 
 
+
+def test_relational_calibration_weighs_every_relation():
+    # the label follows the neighbourhood overlap (column 6), not the cosine (column 0): the
+    # cosine base cannot rank these edges, the relational one ranks them perfectly
+    from hilander.lander.features import N_EDGE_FEATURES
+
+    rng = np.random.default_rng(0)
+    attr = rng.uniform(0, 1, (400, N_EDGE_FEATURES)).astype(np.float32)
+    same = (attr[:, 6] > 0.5).astype(np.float32)
+    torch.manual_seed(0)
+    cos_net, rel_net = LanderNet(8, 16), LanderNet(8, 16, calibration="relational")
+    for net in (cos_net, rel_net):
+        net.head.calibrate(torch.from_numpy(attr), torch.from_numpy(same))
+    assert rel_net.head.scale.item() == 0  # a_ij's weight is in relation[0]
+    assert rel_net.head.relation[6].item() > 10 * abs(rel_net.head.relation[0].item())
+    assert not rel_net.head.scale.requires_grad
+    h = torch.zeros(400, 16)
+    with torch.no_grad():
+        z_cos = cos_net.head(h, h, torch.from_numpy(attr))[:, 1].numpy()
+        z_rel = rel_net.head(h, h, torch.from_numpy(attr))[:, 1].numpy()
+    # before any step the head is the logistic fit: w . f + b
+    w = rel_net.head.relation.detach().numpy()
+    np.testing.assert_allclose(z_rel, attr @ w + rel_net.head.bias.item(), rtol=1e-5,
+                               atol=1e-5)
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(same, z_rel) > 0.99
+    assert roc_auc_score(same, z_cos) < 0.6
+
+def test_relational_calibration_fits_every_relation_and_round_trips(open_set, tmp_path):
+    m = HiLander(epochs=2, tau=0.5, seed=0, calibration="relational")
+    X, y = open_set.X_train, open_set.y_train
+    Xn = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    levels = m.set_params(k=10)._levels(Xn, y)
+    graphs = m._calibration_graphs(Xn, y, levels)
+    # every training level, k = 5 and 3, three long-tailed draws
+    assert len(graphs) == len(levels) + 5
+    assert [g.nbr.shape[1] for g in graphs[len(levels):len(levels) + 2]] == [5, 3]
+    assert all(g.n_nodes < X.shape[0] for g in graphs[-3:])
+    m.fit(X, y)
+    head = m.model_.head
+    assert head.scale.item() == 0 and head.relation.abs().sum().item() > 0
+    path = tmp_path / "rel.hlm"
+    m.save(path)
+    loaded = HiLander.load(path)
+    assert loaded.calibration == "relational"
+    np.testing.assert_array_equal(loaded.predict(open_set.X_test), m.predict(open_set.X_test))
+    # the cosine base has no relation weights at all
+    assert not hasattr(LanderNet(8, 16, calibration="cosine").head, "relation")
+
+
 def test_linkage_on_unseen_identities(open_set, trained):
     # selection keeps the best held-out link AUC, the untrained calibrated cosine included, so
     # on held-out identities the learnt p_ij is at least the cosine; on the synthetic test

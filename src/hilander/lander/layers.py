@@ -163,17 +163,20 @@ class EdgeHead(nn.Module):
     ``"concat"`` is the paper's ``[h_i, h_j]``; ``"symmetric"`` adds ``h_i ⊙ h_j`` and
     ``|h_i − h_j|``; ``"similarity"`` adds a_ij. On unseen identities an MLP on embeddings
     tends to learn *where* the training identities lie rather than whether two nodes are alike,
-    so ``"relational"`` (default) scores a calibrated cosine ``scale · a_ij + bias`` plus a
-    learnt correction from the symmetric embedding terms and the class-agnostic relations of
-    :mod:`hilander.lander.features`. The correction's last layer starts at zero: before any
-    step the head *is* the calibrated cosine, and checkpoint selection on held-out identities
-    can always fall back to it.
+    so ``"relational"`` (default) scores a calibrated base logit plus a learnt correction from
+    the symmetric embedding terms and the class-agnostic relations of
+    :mod:`hilander.lander.features`. The base is a logistic fit on the training graph, of the
+    cosine alone (``calibration="cosine"``: ``scale · a_ij + bias``) or of every relation
+    (``"relational"``: ``relation · f_ij + bias``). The correction's last layer starts at
+    zero: before any step the head *is* the calibrated base, and checkpoint selection on
+    held-out identities can always fall back to it.
     """
 
     def __init__(self, dim: int, hidden: int, edge_input: str = "relational",
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, calibration: str = "cosine") -> None:
         super().__init__()
         self.edge_input = edge_input
+        self.calibration = calibration
         width = {"concat": 2 * dim, "symmetric": 4 * dim, "similarity": 2 * dim + 1,
                  "relational": 2 * dim + N_EDGE_FEATURES}[edge_input]
         out = 1 if edge_input == "relational" else 2
@@ -184,25 +187,40 @@ class EdgeHead(nn.Module):
             nn.init.zeros_(self.mlp[-1].bias)
             self.scale = nn.Parameter(torch.tensor(10.0))
             self.bias = nn.Parameter(torch.tensor(-5.0))
+            if calibration == "relational":
+                # the base logit weighs every relation (a_ij's weight among them)
+                self.scale.requires_grad_(False)
+                self.relation = nn.Parameter(torch.zeros(N_EDGE_FEATURES))
 
     @property
     def needs_features(self) -> bool:
         return self.edge_input == "relational"
 
     @torch.no_grad()
-    def calibrate(self, sim: torch.Tensor, same: torch.Tensor, balanced: bool = True) -> None:
-        """Set ``scale`` and ``bias`` to a logistic fit of q_ij on a_ij (relational head only)."""
+    def calibrate(self, attr: torch.Tensor, same: torch.Tensor, balanced: bool = True) -> None:
+        """Fit the base logit to q_ij by logistic regression (relational head only).
+
+        ``attr`` is (E, F) with a_ij in column 0 (or (E,), a_ij alone). The "cosine"
+        calibration fits ``scale · a_ij + bias``; "relational" fits a weight for every
+        class-agnostic relation of :mod:`hilander.lander.features` (and ``scale`` stays 0).
+        """
         if self.edge_input != "relational":
             return
         from sklearn.linear_model import LogisticRegression
 
-        a = sim.reshape(-1, 1).double().numpy()
         q = same.reshape(-1).numpy() > 0.5
         if q.all() or not q.any():
             return
-        lr = LogisticRegression(C=1e4, class_weight="balanced" if balanced else None)
-        lr.fit(a, q)
-        self.scale.fill_(float(lr.coef_[0, 0]))
+        attr = attr.reshape(q.size, -1).double().numpy()
+        relational = self.calibration == "relational"
+        lr = LogisticRegression(C=1e4, class_weight="balanced" if balanced else None,
+                                max_iter=1000)
+        lr.fit(attr if relational else attr[:, :1], q)
+        if relational:
+            self.scale.zero_()
+            self.relation.copy_(torch.from_numpy(lr.coef_[0]))
+        else:
+            self.scale.fill_(float(lr.coef_[0, 0]))
         self.bias.fill_(float(lr.intercept_[0]))
 
     def forward(self, h_src: torch.Tensor, h_dst: torch.Tensor,
@@ -212,6 +230,8 @@ class EdgeHead(nn.Module):
         if self.edge_input == "relational":
             parts = [h_src * h_dst, (h_src - h_dst).abs(), edge_attr]
             z = self.scale * sim + self.bias + self.mlp(torch.cat(parts, dim=-1))[:, 0]
+            if self.calibration == "relational":
+                z = z + edge_attr @ self.relation
             return torch.stack([torch.zeros_like(z), z], dim=1)
         parts = [h_src, h_dst]
         if self.edge_input == "symmetric":

@@ -29,10 +29,10 @@ class LanderNet(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int = 128, num_layers: int = 1,
                  encoder: str = "gat", heads: int = 1, dropout: float = 0.0,
-                 edge_input: str = "relational") -> None:
+                 edge_input: str = "relational", calibration: str = "cosine") -> None:
         super().__init__()
         self.encoder = GraphEncoder(in_dim, hidden, num_layers, encoder, heads)
-        self.head = EdgeHead(self.encoder.out_dim, hidden, edge_input, dropout)
+        self.head = EdgeHead(self.encoder.out_dim, hidden, edge_input, dropout, calibration)
 
     def receptive_field(self, nbr: torch.Tensor, rows: torch.Tensor) -> list[torch.Tensor]:
         """Sorted node sets of ``rows``' edges, widest first: the nodes whose input features

@@ -4,7 +4,7 @@ Each step takes a mini-batch of seed nodes of one level graph with their full k-
 neighbourhoods (the encoder runs on the seeds' receptive field only), so a run has hundreds
 of steps instead of one full-graph step per level per epoch. Levels are drawn in proportion to
 the square root of their size, so the small upper levels are learnt too. With held-out levels
-the weights of the best held-out link AUC are kept, the untrained (calibrated-cosine) weights
+the weights of the best held-out link AUC are kept, the untrained (calibrated-base) weights
 included.
 """
 
@@ -48,15 +48,22 @@ def train_lander(
     weight_decay: float = 1e-5, balanced: bool = True, feature_noise: float = 0.0,
     held_out: LevelGraph | None = None, eval_every: int = 25, seed: int = 0,
     progress: bool = False, patience: int | None = None,
+    calibration_graphs: list[LevelGraph] | None = None,
 ) -> TrainingLog:
-    """Train ``model`` in place; returns the loss/score log (``best_step`` = weights kept)."""
+    """Train ``model`` in place; returns the loss/score log (``best_step`` = weights kept).
+
+    The head's base is first fitted on the edges of ``calibration_graphs`` (None: the
+    largest level).
+    """
     device = next(model.parameters()).device
     data = [_tensors(lv, device) for lv in levels]
     sizes = np.array([lv.n_nodes for lv in levels], dtype=np.float64)
     probs = np.sqrt(sizes) / np.sqrt(sizes).sum()
-    first = [lv for lv in levels if lv.n_nodes == max(sizes)] or levels[:1]
-    model.head.calibrate(torch.from_numpy(first[0].sim[first[0].nbr >= 0]),
-                         torch.from_numpy(first[0].same[first[0].nbr >= 0]), balanced)
+    if calibration_graphs is None:
+        calibration_graphs = [lv for lv in levels if lv.n_nodes == max(sizes)][:1]
+    attr = np.concatenate([g.edge_attr[g.nbr >= 0] for g in calibration_graphs])
+    same = np.concatenate([g.same[g.nbr >= 0] for g in calibration_graphs])
+    model.head.calibrate(torch.from_numpy(attr), torch.from_numpy(same), balanced)
 
     def step(opt: torch.optim.Optimizer, rng: np.random.Generator) -> float:
         d = data[rng.choice(len(data), p=probs)]
