@@ -87,7 +87,7 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         mutuality, Jaccard overlap, local densities; fitted on every training level, on the
         graphs at k/2 and k/3 and on three long-tailed draws of the training identities, see
         :meth:`_calibration_graphs`). "relational" raised validation avg F summed over
-        Omniglot and CLINC150, natural and long-tail, on each of three seeds (mean 2.925 vs
+        Omniglot and CLINC150, natural and long-tail, on each of three seeds (mean 2.924 vs
         2.671; benchmarks/results/ablation/calibration.md) but is off by default: on the
         test suite's synthetic identities, up to 400 points where the training ones hold
         11-73, the held-out selection chose a p_τ at which it split them (avg F 0.73 against
