@@ -7,10 +7,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 from hilander import HiLander
 from hilander.lander import EdgeFeaturizer, LanderNet, lander_loss
 from hilander.lander.diagnose import diagnose
+from hilander.lander.features import N_EDGE_FEATURES
 from hilander.lander.training import link_auc
 
 
@@ -93,8 +95,6 @@ def test_relational_head_starts_as_the_calibrated_cosine():
 def test_relational_calibration_weighs_every_relation():
     # the label follows the neighbourhood overlap (column 6), not the cosine (column 0): the
     # cosine base cannot rank these edges, the relational one ranks them perfectly
-    from hilander.lander.features import N_EDGE_FEATURES
-
     rng = np.random.default_rng(0)
     attr = rng.uniform(0, 1, (400, N_EDGE_FEATURES)).astype(np.float32)
     same = (attr[:, 6] > 0.5).astype(np.float32)
@@ -113,8 +113,6 @@ def test_relational_calibration_weighs_every_relation():
     w = rel_net.head.relation.detach().numpy()
     np.testing.assert_allclose(z_rel, attr @ w + rel_net.head.bias.item(), rtol=1e-5,
                                atol=1e-5)
-    from sklearn.metrics import roc_auc_score
-
     assert roc_auc_score(same, z_rel) > 0.99
     assert roc_auc_score(same, z_cos) < 0.6
 
@@ -122,7 +120,7 @@ def test_relational_calibration_fits_every_relation_and_round_trips(open_set, tm
     m = HiLander(epochs=2, tau=0.5, seed=0, calibration="relational")
     X, y = open_set.X_train, open_set.y_train
     Xn = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
-    levels = m.set_params(k=10)._levels(Xn, y)
+    levels = m._levels(Xn, y)
     graphs = m._calibration_graphs(Xn, y, levels)
     # every training level, k = 5 and 3, three long-tailed draws
     assert len(graphs) == len(levels) + 5

@@ -332,6 +332,7 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         for kk in sorted({self.k // 2, self.k // 3} - {0, 1, self.k}, reverse=True):
             graphs.append(level_graph(X, y, kk, self.knn_method))
         for draw in range(3):
+            # a prime stride: the draws of different seeds do not overlap
             keep = long_tail_subsample(y, seed=self.seed * 7919 + draw)
             if keep.size > self.k:
                 graphs.append(level_graph(X[keep], encode_labels(y[keep]), self.k,

@@ -211,11 +211,12 @@ class EdgeHead(nn.Module):
         q = same.reshape(-1).numpy() > 0.5
         if q.all() or not q.any():
             return
-        attr = attr.reshape(q.size, -1).double().numpy()
         relational = self.calibration == "relational"
+        cols = attr.reshape(q.size, -1)  # a 1-D tensor is the cosine column alone
+        cols = cols if relational else cols[:, :1]
         lr = LogisticRegression(C=1e4, class_weight="balanced" if balanced else None,
                                 max_iter=1000)
-        lr.fit(attr if relational else attr[:, :1], q)
+        lr.fit(cols.double().numpy(), q)
         if relational:
             self.scale.zero_()
             self.relation.copy_(torch.from_numpy(lr.coef_[0]))
