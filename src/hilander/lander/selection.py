@@ -73,10 +73,11 @@ def select_decoding(
     grid = list(tau_grid)
     best, score = best_of([{**base, "tau": t, "tau_upper": t} for t in grid])
     if levels_fixed != 1:
+        # the whole grid, current value included: smoothing a grid with a hole in it would
+        # average thresholds that are not neighbours
         best, score = _better(best, score, *best_of(
-            [{**best, "tau_upper": t} for t in grid if t != best["tau_upper"]]))
-        best, score = _better(best, score, *best_of(
-            [{**best, "tau": t} for t in grid if t != best["tau"]]))
+            [{**best, "tau_upper": t} for t in grid]))
+        best, score = _better(best, score, *best_of([{**best, "tau": t} for t in grid]))
         if levels_fixed is None:
             best, score = _better(best, score, *best_of(
                 [{**base, "max_levels": 1, "tau": t, "tau_upper": None} for t in grid]))
@@ -111,7 +112,11 @@ def smoothed(scores: Sequence[float]) -> list[float]:
     s = np.asarray(scores, dtype=np.float64)
     if s.size < 3:
         return s.tolist()
-    padded = np.concatenate([[s[0]], s, [s[-1]]])
+    # an end of the grid is mirrored: its one neighbour weighs as two, so a last point just
+    # past a cliff is not lifted by counting itself three times (on the synthetic test set a
+    # held-out spike at p_τ 0.95 after 0.79 at 0.9 won that way; test avg F 0.86, against
+    # 0.99 on the plateau)
+    padded = np.concatenate([[s[1]], s, [s[-2]]])
     return ((padded[:-2] + 2 * padded[1:-1] + padded[2:]) / 4).tolist()
 
 
