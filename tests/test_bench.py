@@ -148,9 +148,9 @@ def test_hilander_runner_reports_levels(data):
 
     grid = SIMILARITY_GRID if hl.params["decoding"] == "similarity" else (0.5, 0.9)
     assert hl.params["tau"] in grid and hl.params["k"] == 5 and hl.train_seconds > 0
-    # the decoding is re-chosen on validation: p_tau for all levels (2), upper levels (1),
-    # level 1 again (1), LANDER (2), the similarity decoding (11) and Infomap (2)
-    assert hl.tuning["n_trials"] == 19 and hl.tuning["model_params"]["epochs"] == 2
+    # the decoding is re-chosen on validation: p_tau for all levels (2), upper levels (2),
+    # level 1 again (2), LANDER (2), the similarity decoding (11) and Infomap (2)
+    assert hl.tuning["n_trials"] == 21 and hl.tuning["model_params"]["epochs"] == 2
     assert s.level_curve is not None and len(s.level_curve.levels) >= 1
     assert s.level_curve.converged_level == len(s.level_curve.levels)
     assert hl.details["converged_level"] == s.level_curve.converged_level
