@@ -4,6 +4,7 @@ import torch
 
 from hilander import HiLander, InputError
 from hilander.lander import HierarchyResult
+from hilander.lander.selection import MIN_GAIN
 from hilander.metrics import avg_f, evaluate
 from hilander.persistence import load_model
 
@@ -84,8 +85,11 @@ def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained
     assert trained.tau_ == chosen["tau"] and trained.tau_ in grid
     assert trained.max_levels_ in (None, 1)
     assert trained.decoding_ in ("peak", "similarity", "infomap")
-    # the choice is the best smoothed held-out trial; the held-out identities are 20% of 80
-    assert chosen["held_out_avg_f"] == max(t.get("smoothed_avg_f", -1) for t in sel["trials"])
+    # the choice is a stage's best smoothed held-out trial, within MIN_GAIN of the best of
+    # all (a later stage must beat it by more); the held-out identities are 20% of 80
+    stage_bests = [t["smoothed_avg_f"] for t in sel["trials"] if "smoothed_avg_f" in t]
+    assert chosen["held_out_avg_f"] in stage_bests
+    assert chosen["held_out_avg_f"] >= max(stage_bests) - MIN_GAIN
     assert sel["held_out_classes"] == 16
     # checkpoint selection kept the best held-out link AUC, the calibrated cosine included
     best = max(score for _, score in sel["link_auc_curve"])
@@ -301,8 +305,11 @@ def test_selection_chooses_k_and_aggregation_on_held_out_identities(open_set, tm
     assert tried_k == {5, 10, 20}
     chosen = m.selection_["chosen"]
     assert (m.k_, m.aggregation_) == (chosen["k"], chosen["aggregation"])
-    # the chosen settings are the best smoothed held-out trial and are used to cluster
-    assert chosen["held_out_avg_f"] == max(t.get("smoothed_avg_f", -1) for t in trials)
+    # the chosen settings are a stage's best smoothed held-out trial, within MIN_GAIN of the
+    # best of all, and are used to cluster
+    stage_bests = [t["smoothed_avg_f"] for t in trials if "smoothed_avg_f" in t]
+    assert chosen["held_out_avg_f"] in stage_bests
+    assert chosen["held_out_avg_f"] >= max(stage_bests) - MIN_GAIN
     if m.max_levels_ != 1:
         assert {t["aggregation"] for t in trials} == {"peak", "mean"}
     from hilander._validation import l2_normalize

@@ -220,6 +220,20 @@ def test_selection_smoothing_prefers_a_plateau_to_a_cliff_edge():
     assert s[0] == pytest.approx(0.95) and s[6] == pytest.approx((0.95 + 2 * 0.96 + 0.20) / 4)
     assert int(np.argmax(s)) < 6  # the raw maximum (index 6) is not chosen
     assert smoothed([0.3, 0.7]) == [0.3, 0.7]  # too short to smooth
+    # an end point has one neighbour, mirrored: a spike at the grid's end after a drop loses
+    # to the plateau (padding with itself gave (3 * 0.84 + 0.79) / 4 = 0.8275 > 0.826)
+    s = smoothed([0.826, 0.826, 0.826, 0.79, 0.84])
+    assert s[-1] == pytest.approx((0.84 + 0.79) / 2) and s[0] == pytest.approx(0.826)
+    assert int(np.argmax(s)) < 3
+
+
+def test_a_later_stage_must_beat_the_choice_by_a_margin():
+    from hilander.lander.selection import MIN_GAIN, _better
+
+    peak, infomap = {"decoding": "peak"}, {"decoding": "infomap"}
+    # the synthetic case: Infomap ahead by 0.0003 on 16 held-out identities keeps peak
+    assert _better(peak, 0.8270, infomap, 0.8273) == (peak, 0.8270)
+    assert _better(peak, 0.8270, infomap, 0.8270 + MIN_GAIN + 1e-4)[0] is infomap
 
 
 def test_cluster_overrides_levels_for_one_run(open_set, trained):
