@@ -196,7 +196,9 @@ def test_new_parameters_are_validated(open_set):
     for bad, match in [({"decoding": "x"}, "'decoding' parameter"),
                        ({"levels_mode": "x"}, "'levels_mode' parameter"),
                        ({"train_ks": ()}, "train_ks"), ({"holdout": 0.9}, "holdout"),
-                       ({"batch_size": 1}, "batch_size"), ({"tau_upper": 2.0}, "tau_upper")]:
+                       ({"batch_size": 1}, "batch_size"), ({"tau_upper": 2.0}, "tau_upper"),
+                       ({"identity_subsets": -1}, "identity_subsets"),
+                       ({"subset_mode": "x"}, "'subset_mode' parameter")]:
         with pytest.raises(InputError, match=match):
             HiLander(**bad).fit(X, y)
 
@@ -206,9 +208,39 @@ def test_options_of_the_recipe_train(open_set):
     m = HiLander(tau=0.5, tau_upper=0.3, epochs=2, levels_mode="density_tree",
                  train_levels=2, train_ks=(10, 5), aggregation="mean", feature_noise=0.3,
                  optimizer="sgd", lr=0.1, seed=1).fit(X, y)
-    assert m.n_train_levels_ == 4  # two graphs of two levels
+    # two graphs of two levels, for the full set and each of the 4 long-tailed draws
+    assert m.n_train_levels_ == 4 * 5
     r = m.cluster(open_set.X_test)
     assert r.labels.shape == open_set.y_test.shape
+
+
+@pytest.mark.parametrize("mode", ["half", "longtail"])
+def test_identity_subsets_add_seeded_draws_of_the_training_identities(open_set, mode):
+    X, y = open_set.X_train, open_set.y_train
+    Xn = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    m = HiLander(identity_subsets=3, subset_mode=mode, train_levels=1, seed=0)
+    draws = m._subset_levels(Xn, y)
+    assert len(draws) == 3  # one level each (train_levels=1)
+    n_ids = int(y.max()) + 1
+    for g in draws:
+        if mode == "half":  # half the identities, each with all its points
+            sizes = np.bincount(g.labels)
+            assert len(sizes) == n_ids // 2
+            # each kept identity has all its points: its size is one of the full sizes
+            full = list(np.bincount(y))
+            for s in sizes:
+                full.remove(s)
+        else:  # every identity keeps at least one point, most far fewer
+            assert len(np.unique(g.labels)) == n_ids and g.n_nodes < 0.6 * X.shape[0]
+    # seeded: the same draws again, other ones with another seed
+    again = m._subset_levels(Xn, y)
+    assert all(np.array_equal(a.nbr, b.nbr) for a, b in zip(draws, again))
+    other = HiLander(identity_subsets=3, subset_mode=mode, train_levels=1, seed=1)
+    assert not np.array_equal(other._subset_levels(Xn, y)[0].nbr, draws[0].nbr)
+    # they are trained on, on top of the full graph's levels
+    fitted = HiLander(identity_subsets=2, subset_mode=mode, train_levels=1, tau=0.5,
+                      epochs=1, seed=0).fit(X, y)
+    assert fitted.n_train_levels_ == 3
 
 
 def test_selection_smoothing_prefers_a_plateau_to_a_cliff_edge():
