@@ -42,6 +42,7 @@ VARIANTS: dict[str, dict] = {
     "select k and aggregation": {"k_grid": (5, 10, 20), "aggregation_grid": ("peak", "mean")},
     "no identity subsets (previous default)": {"identity_subsets": 0},
     "identity subsets (4 halves)": {"subset_mode": "half"},
+    "identity subsets (2 long-tailed)": {"identity_subsets": 2},
     "identity subsets (8 long-tailed)": {"identity_subsets": 8},
 }
 
