@@ -61,9 +61,10 @@ def main() -> None:
                                            np.clip(w[ok], 1e-6, None), resolution=r,
                                            objective=objective, seed=args.seed)
                     rows.append((avg_f(evaluate(y, lab)), r))
-                f, r = max(rows)
+                best, at = max(rows)
                 curve = " ".join(f"{r}:{f:.3f}" for f, r in rows)
-                print(f"  Leiden {objective} on {name}: ORACLE best {f:.3f} at {r}  [{curve}]")
+                print(f"  Leiden {objective} on {name}: ORACLE best {best:.3f} at {at}  "
+                      f"[{curve}]")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from numbers import Integral, Real
 
 import numpy as np
@@ -335,18 +336,29 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
     def _subset_levels(self, X: np.ndarray, y: np.ndarray) -> list[LevelGraph]:
         """Training levels of ``identity_subsets`` seeded draws of the identities."""
         levels: list[LevelGraph] = []
+        # another stride than the calibration draws'; at seed 0 both start at seeds 0, 1, 2,
+        # so with calibration="relational" the base also sees the first three of these draws
+        for keep in self._identity_draws(y, self.identity_subsets, 104729, self.subset_mode):
+            levels += self._levels(X[keep], encode_labels(y[keep]))
+        return levels
+
+    def _identity_draws(self, y: np.ndarray, count: int, stride: int,
+                        mode: str = "longtail") -> Iterator[np.ndarray]:
+        """Indices of ``count`` draws seeded ``seed * stride + draw``, those above k points.
+
+        "longtail": every identity, long-tail resampled; "half": a random half of the
+        identities with all their points.
+        """
         n_ids = int(y.max()) + 1
-        for draw in range(self.identity_subsets):
-            # a stride unlike the calibration draws': the two never coincide
-            rng = np.random.default_rng(self.seed * 104729 + draw)
-            if self.subset_mode == "half":
-                ids = rng.permutation(n_ids)[: max(2, n_ids // 2)]
+        for draw in range(count):
+            seed = self.seed * stride + draw
+            if mode == "half":
+                ids = np.random.default_rng(seed).permutation(n_ids)[: max(2, n_ids // 2)]
                 keep = np.flatnonzero(np.isin(y, ids))
             else:
-                keep = long_tail_subsample(y, seed=self.seed * 104729 + draw)
+                keep = long_tail_subsample(y, seed=seed)
             if keep.size > self.k:
-                levels += self._levels(X[keep], encode_labels(y[keep]))
-        return levels
+                yield keep
 
     def _calibration_graphs(self, X: np.ndarray, y: np.ndarray,
                             levels: list[LevelGraph]) -> list[LevelGraph] | None:
@@ -364,12 +376,9 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         # fewer neighbours make the same identities look larger relative to k
         for kk in sorted({self.k // 2, self.k // 3} - {0, 1, self.k}, reverse=True):
             graphs.append(level_graph(X, y, kk, self.knn_method))
-        for draw in range(3):
-            # a prime stride: the draws of different seeds do not overlap
-            keep = long_tail_subsample(y, seed=self.seed * 7919 + draw)
-            if keep.size > self.k:
-                graphs.append(level_graph(X[keep], encode_labels(y[keep]), self.k,
-                                          self.knn_method))
+        # a prime stride: the draws of different seeds do not overlap
+        for keep in self._identity_draws(y, 3, 7919):
+            graphs.append(level_graph(X[keep], encode_labels(y[keep]), self.k, self.knn_method))
         return graphs
 
     def _new_model(self) -> LanderNet:
