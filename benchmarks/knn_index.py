@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from scale import make_points  # noqa: E402
 
 from hilander._validation import l2_normalize  # noqa: E402
+from hilander.graph import drop_self, make_index  # noqa: E402
 from hilander.graph.ivf import default_nlist, default_nprobe, ivf_self_knn  # noqa: E402
-from hilander.graph.knn import _dedupe_self, _make_index  # noqa: E402
 
 K = 10
 
@@ -36,12 +36,12 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def faiss_search(X: np.ndarray, method: str, nprobe: int) -> np.ndarray:
-    index = _make_index(X, method, nprobe=nprobe, hnsw_m=32, seed=0)
+    index = make_index(X, method, nprobe=nprobe, hnsw_m=32, seed=0)
     ids = np.empty((len(X), K), dtype=np.int64)
     for s in range(0, len(X), 16384):
         e = min(s + 16384, len(X))
         sims, found = index.search(X[s:e], K + 1)
-        ids[s:e] = _dedupe_self(found, sims, np.arange(s, e), K)[0]
+        ids[s:e] = drop_self(found, sims, np.arange(s, e), K)[0]
     return ids
 
 
@@ -49,7 +49,7 @@ def build(X: np.ndarray, spec: tuple) -> np.ndarray:
     if spec[0] == "self-join":
         _, nlist, nprobe, fp16 = spec
         found = ivf_self_knn(X, K, nlist=nlist, nprobe=nprobe, fp16=fp16)
-        return _dedupe_self(*found, np.arange(len(X)), K)[0]
+        return drop_self(*found, np.arange(len(X)), K)[0]
     return faiss_search(X, spec[0], spec[1])
 
 
@@ -77,7 +77,7 @@ def main() -> None:
         # brute force straight off the (possibly memory-mapped) rows: no index copy
         sims, found = faiss.knn(np.ascontiguousarray(X[sample]), X, K + 1,
                                 metric=faiss.METRIC_INNER_PRODUCT)
-        truth = _dedupe_self(found, sims, sample, K)[0]
+        truth = drop_self(found, sims, sample, K)[0]
         exact_est = (time.perf_counter() - t0) * n / len(sample)
         nl = default_nlist(n)
         auto = (nl, default_nprobe(n, nl), False)

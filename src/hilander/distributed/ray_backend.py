@@ -6,7 +6,7 @@ features, the decoding and the smaller upper levels. The workers do the two cost
 
 * k-NN: the l2-normalised rows are cut into ``n_shards`` contiguous shards; each shard is an
   actor holding a faiss index of its rows (built as :func:`hilander.graph.build_knn_graph`
-  would, by :func:`hilander.graph.knn._make_index`). Every chunk of query rows is searched on
+  would, by :func:`hilander.graph.knn.make_index`). Every chunk of query rows is searched on
   every shard; the driver maps the hits to global ids, keeps the top k+1 and drops each row's
   own id as ``build_knn_graph`` does. With exact search the graph is the local one, bit for bit.
 * GNN: the chunks of :meth:`LanderNet.predict` (encoder rows, then edge rows) become tasks
@@ -32,7 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._validation import InputError, check_int
-from ..graph.knn import KNNGraph, _dedupe_self, knn_method_for
+from ..graph import KNNGraph, drop_self, knn_method_for
 from ..lander.layers import row_chunks
 from ..lander.network import LanderNet, edge_density
 from ..training import deterministic
@@ -214,7 +214,7 @@ class RayBackend:
             if tail is not None:
                 s, e = tail
                 top_s, top_i = faiss.knn(feats[s:e], feats, K, metric=faiss.METRIC_INNER_PRODUCT)
-                ids[s:e], sims[s:e] = _dedupe_self(top_i, top_s, np.arange(s, e), k)
+                ids[s:e], sims[s:e] = drop_self(top_i, top_s, np.arange(s, e), k)
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 ref = done[0]
@@ -231,7 +231,7 @@ class RayBackend:
                     n_ambiguous += int(ambiguous.sum())
                     n_researched += self._resolve_ties(shards, hits, s, e, top_s, top_i,
                                                        ambiguous, K)
-                ids[s:e], sims[s:e] = _dedupe_self(top_i, top_s, np.arange(s, e), k)
+                ids[s:e], sims[s:e] = drop_self(top_i, top_s, np.arange(s, e), k)
                 merge_seconds += time.perf_counter() - t0
                 if next_chunk < len(chunks):
                     submit(next_chunk)
@@ -277,7 +277,7 @@ class RayBackend:
         parts = [(dist, ids) for dist, ids, _ in results]
         t0 = time.perf_counter()
         top_s, top_i = merge_hits(parts, k + 1)
-        ids, sims = _dedupe_self(top_i, top_s, np.arange(feats.shape[0]), k)
+        ids, sims = drop_self(top_i, top_s, np.arange(feats.shape[0]), k)
         sims = sims.astype(np.float32)
         sims[ids < 0] = 0.0
         self.stats["knn"] = {

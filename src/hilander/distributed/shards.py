@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graph.knn import _make_index
+from ..graph import make_index
 
 
 def shard_bounds(n: int, n_shards: int, align: int = 1) -> list[tuple[int, int]]:
@@ -96,7 +96,7 @@ class KnnShard:
         faiss.omp_set_num_threads(threads)
         t0 = time.perf_counter()
         self.X, self.start, self.stop = X, start, stop
-        self.index = _make_index(X[start:stop], method, nprobe=16, hnsw_m=32, seed=seed)
+        self.index = make_index(X[start:stop], method, nprobe=16, hnsw_m=32, seed=seed)
         self.build_seconds = time.perf_counter() - t0
         self.search_seconds = 0.0
         self.query_rows = 0

@@ -1,7 +1,7 @@
 """Neighbour graphs shared by every clustering method."""
 
 from .components import components
-from .knn import EXACT_LIMIT, KNNGraph, build_knn_graph
+from .knn import EXACT_LIMIT, KNNGraph, build_knn_graph, drop_self, knn_method_for, make_index
 from .partition import (
     chinese_whispers_partition,
     infomap_partition,
@@ -10,4 +10,5 @@ from .partition import (
 )
 
 __all__ = ["EXACT_LIMIT", "KNNGraph", "build_knn_graph", "chinese_whispers_partition",
-           "components", "infomap_partition", "leiden_partition", "undirected_edges"]
+           "components", "drop_self", "infomap_partition", "knn_method_for",
+           "leiden_partition", "make_index", "undirected_edges"]

@@ -134,8 +134,14 @@ class KNNGraph:
             raise InputError(f"{path} is not a hilander k-NN graph file: {exc}") from None
 
 
-def _dedupe_self(ids: np.ndarray, sims: np.ndarray, rows: np.ndarray, k: int):
-    """Drop each row's own id from a (n, k+1) search result, keeping k columns."""
+def drop_self(ids: np.ndarray, sims: np.ndarray, rows: np.ndarray,
+              k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Drop each row's own id from a (n, k+1) self-search result, keeping k columns.
+
+    ``rows`` are the global ids of the queried rows. Every index of :func:`make_index`
+    returns the query itself among its hits; searching k+1 and dropping it gives k
+    neighbours.
+    """
     is_self = ids == rows[:, None]
     # rows where self was not returned (exact duplicates can outrank it): drop the last column
     no_self = ~is_self.any(axis=1)
@@ -191,8 +197,8 @@ def build_knn_graph(
         found_ids, found_sims = ivf_self_knn(Xn, k, nlist=nlist, nprobe=nprobe, seed=seed,
                                              progress=progress)
         # padding already has similarity 0 (ivf_self_knn), and dropping self keeps it so
-        return KNNGraph(*_dedupe_self(found_ids, found_sims, np.arange(n), k), method)
-    index = _make_index(Xn, method, nprobe=16 if nprobe is None else nprobe, hnsw_m=hnsw_m,
+        return KNNGraph(*drop_self(found_ids, found_sims, np.arange(n), k), method)
+    index = make_index(Xn, method, nprobe=16 if nprobe is None else nprobe, hnsw_m=hnsw_m,
                         seed=seed)
 
     ids = np.empty((n, k), dtype=np.int64)
@@ -201,12 +207,19 @@ def build_knn_graph(
     for s in tqdm(starts, desc=f"k-NN ({method})", disable=not progress, leave=False):
         e = min(s + chunk_size, n)
         found_sims, found_ids = index.search(Xn[s:e], k + 1)
-        ids[s:e], sims[s:e] = _dedupe_self(found_ids, found_sims, np.arange(s, e), k)
+        ids[s:e], sims[s:e] = drop_self(found_ids, found_sims, np.arange(s, e), k)
     sims[ids < 0] = 0.0
     return KNNGraph(ids, sims, method)
 
 
-def _make_index(Xn: np.ndarray, method: str, *, nprobe: int, hnsw_m: int, seed: int):
+def make_index(Xn: np.ndarray, method: str = "exact", *, nprobe: int = 16, hnsw_m: int = 32,
+               seed: int = 0):
+    """A faiss inner-product index over the l2-normalised rows ``Xn``.
+
+    ``method`` is "exact" (flat), "hnsw" or "ivf" (faiss IVF-flat, ``nprobe`` lists per
+    query); resolve "auto" with :func:`knn_method_for` first. Incremental assignment and the
+    Ray shards build their indexes here, so they search as :func:`build_knn_graph` does.
+    """
     n, d = Xn.shape
     if method == "exact":
         index = faiss.IndexFlatIP(d)
@@ -229,7 +242,7 @@ def _make_index(Xn: np.ndarray, method: str, *, nprobe: int, hnsw_m: int, seed: 
 
 def knn_method_for(n: int, method: str = "auto", exact_limit: int = EXACT_LIMIT) -> str:
     """The index :func:`build_knn_graph` uses for ``n`` points (resolves ``"auto"``); also for
-    code that builds its own indexes with :func:`_make_index` (assign, the Ray shards)."""
+    code that builds its own indexes with :func:`make_index` (assign, the Ray shards)."""
     if method == "auto":
         return "exact" if n <= exact_limit else "ivf"
     return method

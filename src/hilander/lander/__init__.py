@@ -10,10 +10,11 @@ from .aggregation import AGGREGATIONS, Aggregator, node_features
 from .decoding import component_peaks, count_edges, select_edges
 from .estimator import HiLander
 from .features import EDGE_FEATURE_NAMES, EdgeFeaturizer
-from .hierarchy import DECODINGS, HierarchyResult, LevelTrace, run_hierarchy
+from .hierarchy import DECODINGS, LevelTrace, run_hierarchy
 from .layers import EDGE_INPUTS, ENCODERS, EdgeHead, GraphEncoder
 from .levels import LEVEL_MODES, LevelGraph, build_training_levels, level_graph, true_density
 from .network import LanderNet, lander_loss
+from .result import HierarchyResult
 
 __all__ = [
     "AGGREGATIONS", "DECODINGS", "EDGE_FEATURE_NAMES", "EDGE_INPUTS", "ENCODERS", "LEVEL_MODES",

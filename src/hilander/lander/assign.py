@@ -21,12 +21,11 @@ import numpy as np
 import torch
 
 from .._validation import InputError, l2_normalize
-from ..graph import components
-from ..graph.knn import _dedupe_self, _make_index, knn_method_for
+from ..graph import components, drop_self, knn_method_for, make_index
 from .aggregation import aggregate, node_features
 from .decoding import component_peaks
-from .hierarchy import HierarchyResult
 from .network import LanderNet
+from .result import HierarchyResult
 
 
 def assign_points(model: LanderNet, result: HierarchyResult, X_new: np.ndarray, *, k: int,
@@ -101,7 +100,7 @@ def _link_level(model: LanderNet, feats: np.ndarray, n_old: int, old_dens: np.nd
     kk = min(k, n_all - 1)
     if kk < 1:
         return np.full(n_new, -1), np.zeros(n_new, np.float32)
-    index = _make_index(feats, knn_method_for(n_all, knn_method), nprobe=16, hnsw_m=32, seed=0)
+    index = make_index(feats, knn_method_for(n_all, knn_method), nprobe=16, hnsw_m=32, seed=0)
     nodes, nbr, sim = _local_graph(index, feats, np.arange(n_old, n_all), kk, hops)
     p, dens = model.predict(torch.from_numpy(feats[nodes]), nbr, sim)
     if by_similarity:
@@ -153,7 +152,7 @@ def _local_graph(index, feats: np.ndarray, seeds: np.ndarray, k: int, hops: int)
             break
         seen[frontier] = True
         found_sims, found_ids = index.search(feats[frontier], k + 1)
-        ids, sims = _dedupe_self(found_ids, found_sims, frontier, k)
+        ids, sims = drop_self(found_ids, found_sims, frontier, k)
         searched.append(frontier)
         ids_parts.append(ids)
         sim_parts.append(sims)
