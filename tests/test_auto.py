@@ -27,7 +27,8 @@ def domain():
 
 @pytest.fixture(scope="module")
 def fitted(domain):
-    return AutoCluster(CANDIDATES, seed=0, progress=False).fit(domain.X_train, domain.y_train)
+    return AutoCluster(CANDIDATES, random_state=0, verbose=False).fit(domain.X_train,
+                                                                      domain.y_train)
 
 
 def test_holdout_takes_whole_identities():
@@ -69,27 +70,28 @@ def test_save_load_round_trip(fitted, domain, tmp_path):
 
 def test_learnt_winner_is_refit_and_saved(domain, tmp_path):
     # Hi-LANDER alone: it wins by default, is re-fitted on all identities and travels nested
-    auto = AutoCluster(["hilander"], learnt_params={"hilander": {"epochs": 3, "k": 5}},
-                       progress=False).fit(domain.X_train, domain.y_train)
+    auto = AutoCluster(["hilander"],
+                       learnt_params={"hilander": {"epochs": 3, "n_neighbors": 5}},
+                       verbose=False).fit(domain.X_train, domain.y_train)
     (row,) = auto.table_
     assert auto.winner_ == "hilander" and row["kind"] == "learnt"
     assert row["params"]["epochs"] == 3 and auto.model_.epochs == 3
     # the re-fit chose its own decoding on held-out identities
-    assert 0 <= auto.model_.tau_ <= 1
-    assert auto.model_.selection_["chosen"]["tau"] == auto.model_.tau_
+    assert 0 <= auto.model_.settings_.tau <= 1
+    assert auto.model_.selection_["chosen"]["tau"] == auto.model_.settings_.tau
     auto.save(tmp_path / "hl.pt")
     again = load_model(tmp_path / "hl.pt")
     assert np.array_equal(again.predict(domain.X_test), auto.predict(domain.X_test))
 
 
 def test_time_budget_skips_and_says_so(domain):
-    auto = AutoCluster(["kmeans", "hilander"], time_budget=1e-4, progress=False,
+    auto = AutoCluster(["kmeans", "hilander"], time_budget=1e-4, verbose=False,
                        learnt_params={"hilander": {"epochs": 2, "k": 5}})
     with pytest.raises(InputError, match="no candidate") as err:
         auto.fit(domain.X_train, domain.y_train)
     assert "time budget" in str(err.value)
     # a generous budget keeps the cheap method
-    auto = AutoCluster(["cdp"], time_budget=600, progress=False).fit(domain.X_train,
+    auto = AutoCluster(["cdp"], time_budget=600, verbose=False).fit(domain.X_train,
                                                                      domain.y_train)
     assert auto.winner_ == "cdp"
 
@@ -97,7 +99,7 @@ def test_time_budget_skips_and_says_so(domain):
 def test_bad_input(domain):
     X, y = domain.X_train, domain.y_train
     with pytest.raises(InputError, match="unknown method 'nope'"):
-        AutoCluster(["nope"], progress=False).fit(X, y)
+        AutoCluster(["nope"], verbose=False).fit(X, y)
     with pytest.raises(InputError, match="holdout"):
         AutoCluster(CANDIDATES, holdout=1.0).fit(X, y)
     with pytest.raises(InputError, match="time_budget"):

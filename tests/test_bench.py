@@ -132,7 +132,7 @@ def test_baseline_is_tuned_on_validation_only(data):
     rec = run_benchmark(data, [BaselineRunner("kmeans", grid={"n_clusters": [2, 10, 40]})],
                         settings="natural")
     (km,) = rec.settings[0].methods
-    assert km.params == {"n_clusters": 10, "seed": 0}
+    assert km.params == {"n_clusters": 10, "random_state": 0}
     assert km.tuning["n_trials"] == 3 and km.tuning["best_avg_f"] == pytest.approx(1.0)
     assert [t["params"]["n_clusters"] for t in km.tuning["trials"]] == [2, 10, 40]
     assert km.metrics["ari"] == pytest.approx(1.0) and km.tune_seconds > 0
@@ -140,14 +140,15 @@ def test_baseline_is_tuned_on_validation_only(data):
 
 def test_hilander_runner_reports_levels(data):
     rec = run_benchmark(data, "hilander", settings="natural",
-                        hilander_params={"epochs": 2, "k": 5, "tau_grid": (0.5, 0.9)})
+                        hilander_params={"epochs": 2, "n_neighbors": 5,
+                                         "tau_grid": (0.5, 0.9)})
     s = rec.settings[0]
     (hl,) = s.methods
     assert hl.ok, hl.reason
     from hilander.lander.selection import SIMILARITY_GRID
 
     grid = SIMILARITY_GRID if hl.params["decoding"] == "similarity" else (0.5, 0.9)
-    assert hl.params["tau"] in grid and hl.params["k"] == 5 and hl.train_seconds > 0
+    assert hl.params["tau"] in grid and hl.params["n_neighbors"] == 5 and hl.train_seconds > 0
     # the decoding is re-chosen on validation: p_tau for all levels (2), upper levels (2),
     # level 1 again (2), LANDER (2), the similarity decoding (11) and Infomap (2)
     assert hl.tuning["n_trials"] == 21 and hl.tuning["model_params"]["epochs"] == 2

@@ -9,14 +9,11 @@ from hilander.metrics import avg_f, evaluate
 from hilander.persistence import load_model
 
 
-def _variant(trained, **params):
-    """The trained network under other inference settings, without re-training."""
-    est = HiLander(**{**trained.get_params(), **params})
-    for name in ("model_", "tau_", "tau_upper_", "decoding_", "n_features_in_"):
-        setattr(est, name, getattr(trained, name))
-    est.max_levels_ = params.get("max_levels", trained.max_levels_)
-    est.k_ = params.get("k", trained.k_)
-    est.aggregation_ = params.get("aggregation", trained.aggregation_)
+def _variant(trained, **settings):
+    """The trained network under other decoding settings, without re-training."""
+    est = HiLander(**trained.get_params())
+    est.model_, est.n_features_in_ = trained.model_, trained.n_features_in_
+    est.settings_ = trained.settings_.replace(**settings)
     return est
 
 
@@ -34,7 +31,7 @@ def test_untrained_model_is_worse(open_set, trained):
     # already a fair clusterer on easy data; training must still add to it
     fresh = _variant(trained)
     torch.manual_seed(0)
-    fresh.model_ = fresh._new_model().eval()
+    fresh.model_ = fresh._new_model(fresh._recipe()).eval()
     s_fresh = avg_f(evaluate(open_set.y_test, fresh.predict(open_set.X_test)))
     s_trained = avg_f(evaluate(open_set.y_test, trained.predict(open_set.X_test)))
     assert s_trained > s_fresh + 0.05
@@ -73,7 +70,7 @@ def test_max_levels_and_early_stopping_flags(open_set, trained):
     # last one, where early stopping fired
     edges = r_es.level_edges
     for prev, cur in zip(edges[:-2], edges[1:-1]):
-        assert cur <= prev / trained.k
+        assert cur <= prev / trained.n_neighbors
 
 
 def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained):
@@ -82,9 +79,11 @@ def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained
     sel = trained.selection_
     chosen = sel["chosen"]
     grid = SIMILARITY_GRID if chosen["decoding"] == "similarity" else trained.tau_grid
-    assert trained.tau_ == chosen["tau"] and trained.tau_ in grid
-    assert trained.max_levels_ in (None, 1)
-    assert trained.decoding_ in ("peak", "similarity", "infomap")
+    settings = trained.settings_
+    assert settings.tau == chosen["tau"] and settings.tau in grid
+    assert settings.max_levels in (None, 1)
+    assert settings.decoding in ("peak", "similarity", "infomap")
+    assert settings.as_dict() == {k: chosen[k] for k in settings.as_dict()}
     # the choice is a stage's best smoothed held-out trial, within MIN_GAIN of the best of
     # all (a later stage must beat it by more); the held-out identities are 20% of 80
     stage_bests = [t["smoothed_avg_f"] for t in sel["trials"] if "smoothed_avg_f" in t]
@@ -97,22 +96,39 @@ def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained
     assert sel["link_auc_curve"][0][0] == 0
 
 
-@pytest.mark.parametrize("encoder,aggregation", [("gcn", "mean"), ("gat", "concat")])
-def test_other_encoders_and_aggregations_run(open_set, encoder, aggregation):
-    m = HiLander(encoder=encoder, aggregation=aggregation, epochs=5, tau=0.5)
+@pytest.mark.parametrize("aggregation,recipe", [("mean", "lander"), ("concat", "paper")])
+def test_other_aggregations_and_the_paper_recipe_run(open_set, aggregation, recipe):
+    m = HiLander(aggregation=aggregation, recipe=recipe, epochs=5, tau=0.5)
     m.fit(open_set.X_train[:800], open_set.y_train[:800])
     labels = m.predict(open_set.X_test)
     assert labels.shape == open_set.y_test.shape and labels.min() == 0
+    head = m.model_.head
+    # the paper's edge MLP reads [h_i, h_j]; hilander's adds the relational features
+    assert head.edge_input == ("concat" if recipe == "paper" else "relational")
+    assert head.mlp[1].in_features == (256 if recipe == "paper" else 256 + 7)  # hidden 128
 
 
-def test_gcn_chunked_inference_matches_full_graph(open_set):
+def test_recipe_values_and_overrides():
+    from hilander.lander import RECIPES
+
+    assert HiLander()._recipe() == RECIPES["lander"]
+    paper = HiLander(recipe="paper")._recipe()
+    assert (paper.optimizer, paper.lr, paper.momentum, paper.edge_input) == \
+        ("sgd", 0.1, 0.9, "concat")
+    assert (paper.feature_noise, paper.identity_subsets) == (0.0, 0)
+    mine = HiLander(recipe="paper", lr=0.05, feature_noise=0.2, identity_subsets=1)._recipe()
+    assert (mine.lr, mine.feature_noise, mine.identity_subsets, mine.optimizer) == \
+        (0.05, 0.2, 1, "sgd")
+
+
+def test_chunked_inference_matches_full_graph(open_set):
     from hilander.graph import build_knn_graph
     from hilander.lander import LanderNet
     from hilander.lander.network import knn_edge_index
 
     torch.manual_seed(0)
-    for kind in ("gcn", "gat"):
-        net = LanderNet(64, 32, num_layers=2, encoder=kind).eval()
+    for layers in (1, 2):
+        net = LanderNet(64, 32, num_layers=layers).eval()
         X = open_set.X_test[:300]
         g = build_knn_graph(X, 5)
         x = torch.from_numpy(X / np.linalg.norm(X, axis=1, keepdims=True))
@@ -137,8 +153,8 @@ def test_a_batch_reads_only_its_receptive_field(open_set):
     attr = torch.from_numpy(EdgeFeaturizer(g.indices, g.similarities).rows())
     nbr = torch.from_numpy(g.indices)
     rows = torch.tensor([3, 50, 51, 400])
-    for kind, layers in (("gat", 1), ("gcn", 2)):
-        net = LanderNet(X.shape[1], 16, num_layers=layers, encoder=kind)
+    for layers in (1, 2):
+        net = LanderNet(X.shape[1], 16, num_layers=layers)
         x = torch.from_numpy(X)
         field = net.receptive_field(nbr, rows)
         ids = field[0]
@@ -156,8 +172,8 @@ def test_a_batch_reads_only_its_receptive_field(open_set):
 
 def test_patience_stops_the_hold_out_training(open_set):
     X, y = open_set.X_train[:800], open_set.y_train[:800]
-    full = HiLander(epochs=200, seed=0).fit(X, y)
-    short = HiLander(epochs=200, seed=0, patience=2).fit(X, y)
+    full = HiLander(epochs=200, random_state=0).fit(X, y)
+    short = HiLander(epochs=200, random_state=0, patience=2).fit(X, y)
     # 2 evaluations (50 steps) without a gain in held-out link AUC end the hold-out pass
     assert short.selection_["steps"] < full.selection_["steps"]
     best = short.selection_["best_step"]
@@ -167,8 +183,9 @@ def test_patience_stops_the_hold_out_training(open_set):
 
 def test_parameter_validation_at_fit(open_set):
     X, y = open_set.X_train[:200], open_set.y_train[:200]
-    for bad, match in [({"k": 0}, "'k' parameter"), ({"tau": 1.5}, "'tau' parameter"),
-                       ({"encoder": "mlp"}, "'encoder' parameter"),
+    for bad, match in [({"n_neighbors": 0}, "'n_neighbors' parameter"),
+                       ({"tau": 1.5}, "'tau' parameter"),
+                       ({"recipe": "mlp"}, "'recipe' parameter"),
                        ({"aggregation": "max"}, "'aggregation' parameter"),
                        ({"epochs": 0}, "'epochs' parameter"),
                        ({"tau_grid": ()}, "tau_grid must list"),
@@ -231,8 +248,7 @@ def test_assign_puts_new_points_of_known_identities_in_their_clusters(open_set, 
 
 
 def test_assign_opens_new_clusters_for_unseen_identities(open_set, trained):
-    trained = _variant(trained)
-    trained.decoding_ = "peak"  # the rule assign replays exactly
+    trained = _variant(trained, decoding="peak")  # the rule assign replays exactly
     y = open_set.y_test
     big = np.bincount(y).argsort()[::-1]
     unseen = np.isin(y, big[:2])            # two whole identities held out of the first run
@@ -295,39 +311,3 @@ def test_l2_normalize_reads_a_memory_map_in_blocks(tmp_path, monkeypatch):
     np.save(tmp_path / "u.npy", expected)
     unit = np.load(tmp_path / "u.npy", mmap_mode="r")
     assert _validation.l2_normalize(unit, copy=False) is unit
-
-
-def test_selection_chooses_k_and_aggregation_on_held_out_identities(open_set, tmp_path):
-    m = HiLander(epochs=3, k_grid=(5, 10, 20), aggregation_grid=("peak", "mean"))
-    m.fit(open_set.X_train[:1200], open_set.y_train[:1200])
-    trials = m.selection_["trials"]
-    tried_k = {t["k"] for t in trials}
-    assert tried_k == {5, 10, 20}
-    chosen = m.selection_["chosen"]
-    assert (m.k_, m.aggregation_) == (chosen["k"], chosen["aggregation"])
-    # the chosen settings are a stage's best smoothed held-out trial, within MIN_GAIN of the
-    # best of all, and are used to cluster
-    stage_bests = [t["smoothed_avg_f"] for t in trials if "smoothed_avg_f" in t]
-    assert chosen["held_out_avg_f"] in stage_bests
-    assert chosen["held_out_avg_f"] >= max(stage_bests) - MIN_GAIN
-    if m.max_levels_ != 1:
-        assert {t["aggregation"] for t in trials} == {"peak", "mean"}
-    from hilander._validation import l2_normalize
-    from hilander.training import deterministic
-
-    for k in (5, 20):  # the fitted k_ is the one clustering uses
-        with deterministic():
-            direct = m._cluster_with(m.model_, l2_normalize(open_set.X_test),
-                                     **{**m._decoding_params(), "k": k}).labels
-        assert (k == m.k_) == np.array_equal(m.predict(open_set.X_test), direct)
-    m.save(tmp_path / "m.hlm")
-    loaded = HiLander.load(tmp_path / "m.hlm")
-    assert (loaded.k_, loaded.aggregation_) == (m.k_, m.aggregation_)
-    assert HiLander(k=10, k_grid="auto")._k_grid() == (5, 10, 20)
-    assert HiLander(k=10)._k_grid() == ()
-    with pytest.raises(InputError, match="aggregation_grid"):
-        HiLander(aggregation_grid=("concat",)).fit(open_set.X_train[:300],
-                                                   open_set.y_train[:300])
-    with pytest.raises(InputError, match="aggregation_grid"):
-        HiLander(aggregation="concat", aggregation_grid=("peak",)).fit(
-            open_set.X_train[:300], open_set.y_train[:300])

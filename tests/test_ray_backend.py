@@ -1,7 +1,7 @@
-"""The Ray backend (backend="ray", `hilander cluster --ray`): level 1 sharded over a local
+"""The Ray backend (``cluster(X, backend=RayBackend(...))``, `hilander cluster --ray`): level 1
+sharded over a local
 2-CPU Ray cluster gives the single-process k-NN graph, GNN scores and labels, bit for bit."""
 
-import copy
 import sys
 
 import faiss
@@ -38,9 +38,9 @@ def points(open_set):
     return l2_normalize(np.concatenate([open_set.X_test, open_set.X_train]))
 
 
-def _as_ray(model: HiLander, **params) -> HiLander:
-    twin = copy.deepcopy(model)  # the session's fitted model stays local
-    return twin.set_params(backend="ray", **params)
+def _ray_cluster(model: HiLander, X: np.ndarray, **backend_args):
+    with RayBackend(**backend_args) as backend:
+        return model.cluster(X, backend=backend)
 
 
 def test_a_run_starts_and_stops_its_own_ray(trained, open_set):
@@ -48,7 +48,7 @@ def test_a_run_starts_and_stops_its_own_ray(trained, open_set):
     if ray.is_initialized():
         pytest.skip("a Ray session is already open in this process")
     X = open_set.X_test
-    result = _as_ray(trained, ray_address="local").cluster(X)
+    result = _ray_cluster(trained, X, address="local")
     assert not ray.is_initialized()  # the instance it started is shut down
     assert result.backend_stats["started_ray"]
     np.testing.assert_array_equal(result.labels, trained.predict(X))
@@ -136,7 +136,7 @@ def test_sharded_ivf_self_join_is_the_local_graph(ray_cluster, points):
 def test_sharded_gnn_chunks_give_the_local_scores(ray_cluster, trained, points):
     g = build_knn_graph(points, 10, normalize=False, method="exact")
     torch.manual_seed(0)
-    untrained = LanderNet(points.shape[1], 32, num_layers=2, encoder="gcn").eval()
+    untrained = LanderNet(points.shape[1], 32, num_layers=2).eval()
     with RayBackend(n_shards=2) as backend:
         for model in (trained.model_, untrained):
             with deterministic():
@@ -151,7 +151,7 @@ def test_sharded_gnn_chunks_give_the_local_scores(ray_cluster, trained, points):
 
 def test_labels_are_the_local_ones(ray_cluster, trained, points):
     local = trained.cluster(points)
-    sharded = _as_ray(trained, n_shards=2).cluster(points)
+    sharded = _ray_cluster(trained, points, n_shards=2)
     assert local.n_levels >= 2  # upper levels ran too (locally)
     for a, b in zip(local.level_labels, sharded.level_labels, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -179,19 +179,14 @@ def test_missing_ray_is_one_clear_error(trained, open_set, monkeypatch):
     with pytest.raises(InputError, match=r"needs the ray package: pip install 'hilander\[ray\]'"):
         require_ray()
     with pytest.raises(InputError, match="needs the ray package"):
-        _as_ray(trained).cluster(open_set.X_test)
+        _ray_cluster(trained, open_set.X_test)
 
 
 def test_placement_is_a_runtime_setting(trained, tmp_path):
-    with pytest.raises(InputError, match="backend"):
-        HiLander(backend="spark")._check_params()
+    # where level 1 runs is passed to cluster, never stored with what was learnt
+    assert not {"backend", "ray_address", "n_shards"} & set(trained.get_params())
     with pytest.raises(InputError, match="n_shards"):
-        HiLander(n_shards=0)._check_params()
-    path = tmp_path / "m.hlm"
-    _as_ray(trained, ray_address="head:6379", n_shards=4).save(path)
-    loaded = HiLander.load(path)  # runs where it is loaded: locally unless told otherwise
-    assert (loaded.backend, loaded.ray_address, loaded.n_shards) == ("local", None, None)
-    twin = copy.deepcopy(trained)
-    twin.backend = "spark"  # set after fit, bypassing set_params' validation
-    with pytest.raises(InputError, match="backend must be"):
-        twin.cluster(np.zeros((20, trained.n_features_in_), np.float32) + 1)
+        RayBackend(n_shards=0)
+    X = np.zeros((20, trained.n_features_in_), np.float32) + 1
+    with pytest.raises(InputError, match="inside its `with` block"):
+        trained.cluster(X, backend=RayBackend())  # never entered

@@ -108,6 +108,21 @@ def encode_labels(y: np.ndarray) -> np.ndarray:
     return codes.astype(np.int64).ravel()
 
 
+def relabel(labels: np.ndarray) -> np.ndarray:
+    """Cluster ids as consecutive 0..C-1 in order of first appearance; negatives (noise) -1.
+
+    The one renumbering of cluster outputs (user labels are coded by :func:`encode_labels`).
+    """
+    labels = np.asarray(labels)
+    out = np.full(labels.shape, -1, dtype=np.int64)
+    keep = labels >= 0
+    if keep.any():
+        _, first, inv = np.unique(labels[keep], return_index=True, return_inverse=True)
+        order = np.argsort(np.argsort(first))
+        out[keep] = order[inv]
+    return out
+
+
 def check_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputError(f"{name} must be an integer, got {value!r}")

@@ -15,42 +15,33 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 from tqdm.auto import tqdm
 
 from ._validation import (
     InputError,
     check_features,
-    check_float,
-    check_int,
     check_labels,
     encode_labels,
     l2_normalize,
 )
-from .persistence import load_payload, register_model, save_payload
+from .base import MetaTrainedClusterer, Param
+from .datasets.splits import holdout_identities as _holdout
+from .persistence import load_payload, register_model
 
 #: Learnt candidates with settings kept modest so ``auto`` on ~10k points takes minutes.
 LEARNT_DEFAULTS: dict[str, dict[str, Any]] = {
-    "hilander": {"k": 10, "epochs": 20},
-    "gcn-v": {"epochs": 30},
-    "gcn-e": {"epochs": 4},
-    "gcn-ve": {"epochs_v": 30, "epochs": 4},
+    "hilander": {"n_neighbors": 10, "epochs": 20},
+    "gcn_v": {"epochs": 30},
+    "gcn_e": {"epochs": 4},
+    "gcn_ve": {"epochs_v": 30, "epochs": 4},
     "lgcn": {"epochs": 3},
-    "star-fc": {"epochs": 5},
-}
-
-#: The prediction-time threshold of each learnt method, tuned on the held-out identities
-#: without re-training.
-THRESHOLD_GRIDS: dict[str, tuple[str, tuple[float, ...]]] = {
-    "gcn-v": ("tau", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
-    "gcn-e": ("tau", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
-    "gcn-ve": ("tau", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
-    "lgcn": ("threshold", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
-    "star-fc": ("prune", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
+    "star_fc": {"epochs": 5},
 }
 
 #: Unsupervised methods left out by default above this many held-out points: their cost grows
@@ -76,41 +67,72 @@ def candidate_methods() -> list[str]:
     """Every method ``AutoCluster`` can try: the unsupervised registry, then the learnt ones."""
     from .methods import names
 
-    return names() + learnt_methods()
+    return names("unsupervised") + learnt_methods()
 
 
 @register_model
-class AutoCluster:
+class AutoCluster(MetaTrainedClusterer):
     """Choose, tune and fit the best clustering method on labeled identities of a domain.
 
-    Parameters
+    ``fit(X, y)`` holds out a share of the identities, scores every candidate there (the
+    unsupervised ones after a grid search on the held-out points, the learnt ones after
+    training on the other identities) and keeps the best by avg F; a learnt winner is re-fit
+    on all identities. ``predict(X)`` clusters new data with the winner.
+
+    {parameters}
+
+    Attributes
     ----------
-    methods : candidate names (default: every unsupervised method that suits the data's size,
-        Hi-LANDER and the supervised GNNs); see :func:`candidate_methods`.
-    holdout : share of the labeled points, taken as whole identities, used for scoring.
-    time_budget : seconds allowed per candidate; a candidate whose predicted cost (a pilot run
-        on a subsample, extrapolated with the method's cost exponent) exceeds it is skipped
-        and marked so in the table. ``None`` runs everything.
-    learnt_params : per learnt method, settings overriding :data:`LEARNT_DEFAULTS`.
-    seed : fixes the hold-out split and every seeded method.
-    progress : progress bars and the table printed to stderr while it fills.
+    winner_ : str
+        Name of the chosen method.
+    winner_kind_ : str
+        "unsupervised" or "learnt".
+    params_ : dict
+        The winner's chosen parameters.
+    val_avg_f_ : float
+        The winner's avg F on the held-out identities.
+    n_val_ : int
+        Held-out points scored.
+    table_ : list of dict
+        One row per candidate: method, status, parameters, avg F, seconds, note.
+    model_ : estimator or None
+        The re-fitted learnt winner (None for an unsupervised one).
+    n_features_in_ : int
+        Dimension of the training embeddings.
+
+    Examples
+    --------
+    >>> from hilander import AutoCluster
+    >>> from hilander.datasets import make_open_set
+    >>> data = make_open_set(n_train_classes=30, n_test_classes=10, seed=0)
+    >>> auto = AutoCluster(methods="kmeans,infomap", verbose=False)
+    >>> auto = auto.fit(data.X_train, data.y_train)
+    >>> auto.winner_ in ("kmeans", "infomap")
+    True
+    >>> auto.predict(data.X_test).shape == data.y_test.shape
+    True
     """
 
-    def __init__(self, methods: Sequence[str] | str | None = None, *, holdout: float = 0.3,
-                 time_budget: float | None = None,
-                 learnt_params: dict[str, dict] | None = None, seed: int = 0,
-                 progress: bool = True) -> None:
-        self.methods = methods
-        self.holdout = holdout
-        self.time_budget = time_budget
-        self.learnt_params = learnt_params
-        self.seed = seed
-        self.progress = progress
-
-    _PARAMS = ("methods", "holdout", "time_budget", "learnt_params", "seed", "progress")
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {name: getattr(self, name) for name in self._PARAMS}
+    _params = {
+        "methods": Param(None, [str, "array-like", None], "str, list of str or None",
+                         "Candidate names (None: every unsupervised method that suits the "
+                         "data's size, Hi-LANDER and the supervised GNNs; see "
+                         ":func:`candidate_methods`); a string may list several, "
+                         "comma-separated."),
+        "holdout": Param(0.3, [Interval(Real, 0, 1, closed="neither")], "float",
+                         "Share of the labeled points, taken as whole identities, used for "
+                         "scoring."),
+        "time_budget": Param(None, [Interval(Real, 0, None, closed="neither"), None],
+                             "float or None", "Seconds allowed per candidate; one whose "
+                             "predicted cost (a pilot run on a subsample, extrapolated with "
+                             "the method's cost exponent) exceeds it is skipped and marked so "
+                             "in the table (None: run everything)."),
+        "learnt_params": Param(None, [dict, None], "dict or None",
+                               "Per learnt method, settings overriding "
+                               ":data:`LEARNT_DEFAULTS`."),
+    }
+    _defaults = {"verbose": True}
+    _n_positional = 1
 
     def __repr__(self) -> str:
         return f"AutoCluster(winner={getattr(self, 'winner_', None)!r})"
@@ -140,14 +162,8 @@ class AutoCluster:
             out.append(name)
         return out, rows
 
-    def _check_params(self) -> None:
-        check_float(self.holdout, "holdout", low=0.0, high=1.0, low_open=True, high_open=True)
-        if self.time_budget is not None:
-            check_float(self.time_budget, "time_budget", low=0.0, low_open=True)
-        check_int(self.seed, "seed", low=0)
+    def _check_rules(self) -> None:
         if self.learnt_params is not None:
-            if not isinstance(self.learnt_params, dict):
-                raise InputError("learnt_params must map a learnt method to its settings")
             unknown = sorted(set(self.learnt_params) - set(LEARNT_DEFAULTS))
             if unknown:
                 raise InputError(f"learnt_params names unknown learnt method(s) {unknown}; "
@@ -168,7 +184,7 @@ class AutoCluster:
             if y_val is not None:
                 raise InputError("y_val needs X_val")
             codes = encode_labels(y)
-            val = holdout_identities(codes, self.holdout, self.seed)
+            val = holdout_identities(codes, self.holdout, self.random_state)
             X_fit, y_fit, Xv, yv = X[~val], codes[~val], X[val], codes[val]
             X_all, y_all = X, codes
         else:
@@ -205,13 +221,13 @@ class AutoCluster:
         self.model_ = None
         if self.winner_kind_ == "learnt":
             t0 = time.perf_counter()
-            self.model_ = _make_learnt(self.winner_, self.params_, self.seed)
+            self.model_ = _make_learnt(self.winner_, self.params_, self.random_state, self.device)
             self.model_.fit(X_all, y_all)
             self.refit_seconds_ = time.perf_counter() - t0
         return self
 
     def _log_row(self, row: dict) -> None:
-        if self.progress:
+        if self.verbose:
             print(format_row(row), file=sys.stderr)
 
     def _try(self, name: str, X_fit, y_fit, Xv, yv) -> dict:
@@ -235,12 +251,14 @@ class AutoCluster:
             return _row(name, FAILED, kind=kind, note=f"{type(exc).__name__}: {exc}")
 
     def _bar(self, name: str, total: int):
-        return tqdm(total=total, desc=f"auto: {name}", leave=False, disable=not self.progress)
+        return tqdm(total=total, desc=f"auto: {name}", leave=False, disable=not self.verbose)
 
     def _score_unsupervised(self, name: str, Xv, yv) -> tuple[dict, float]:
+        from .methods import get_spec
         from .tune import default_grid, expand_grid, tune_method
 
-        fixed = {"seed": self.seed} if "seed" in _param_names(name) else None
+        fixed = ({"random_state": self.random_state}
+                 if "random_state" in get_spec(name).param_names() else None)
         total = len(expand_grid({k: v for k, v in default_grid(name, Xv.shape[0]).items()
                                  if not fixed or k not in fixed}))
         with self._bar(name, total) as bar:
@@ -249,6 +267,7 @@ class AutoCluster:
         return dict(result.best_params), float(result.best_score)
 
     def _score_learnt(self, name: str, X_fit, y_fit, Xv, yv) -> tuple[dict, float]:
+        from .methods import get_spec
         from .tune import grid_search
 
         params = self._learnt_settings(name)
@@ -256,13 +275,13 @@ class AutoCluster:
             # Hi-LANDER chooses its decoding itself (inside fit, and here on the held-out
             # identities); the re-fit on all identities runs that selection again
             with self._bar(name, 1) as bar:
-                model = _make_learnt(name, params, self.seed).fit(X_fit, y_fit)
+                model = _make_learnt(name, params, self.random_state, self.device).fit(X_fit, y_fit)
                 model.tune_decoding(Xv, yv)
                 bar.update(1)
             return params, float(model.selection_["validation"]["chosen"]["held_out_avg_f"])
-        key, values = THRESHOLD_GRIDS[name]
+        [(key, values)] = get_spec(name).grid.items()
         with self._bar(name, 1 + len(values)) as bar:
-            model = _make_learnt(name, params, self.seed).fit(X_fit, y_fit)
+            model = _make_learnt(name, params, self.random_state, self.device).fit(X_fit, y_fit)
             bar.update(1)
             result = grid_search(lambda p: model.set_params(**p).predict(Xv), {key: values},
                                  yv, method=name, on_trial=lambda p, s: bar.update(1))
@@ -273,7 +292,7 @@ class AutoCluster:
 
     def _predicted_cost(self, name: str, kind: str, X_fit, y_fit, Xv) -> float:
         """Seconds for the whole candidate, from one pilot run on a subsample."""
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.random_state)
         if kind == "learnt":
             # a pilot on a few whole identities, scaled linearly: training cost is per point
             order = rng.permutation(np.unique(y_fit))
@@ -287,7 +306,7 @@ class AutoCluster:
                     settings[key] = min(2, full)
                     scale = max(scale, full / settings[key])
             t0 = time.perf_counter()
-            _make_learnt(name, settings, self.seed).fit(Xp, yp)
+            _make_learnt(name, settings, self.random_state, self.device).fit(Xp, yp)
             return (time.perf_counter() - t0) * scale * y_fit.size / max(yp.size, 1)
         from .methods import make
         from .tune import default_grid, expand_grid
@@ -307,9 +326,8 @@ class AutoCluster:
         return pilot * (Xv.shape[0] / m) ** COST_EXPONENT.get(name, 1.0) * len(combos)
 
     # -- prediction ----------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "winner_"):
-            raise InputError("this AutoCluster is not fitted yet: call fit(X, y) or load one")
+    def _fitted_marker(self) -> str:
+        return "winner_"
 
     def params_for(self, n_samples: int) -> dict:
         """The winner's parameters for ``n_samples`` points: a tuned ``n_clusters`` is kept as
@@ -345,10 +363,8 @@ class AutoCluster:
                      f"{self.n_val_} held-out points)")
         return "\n".join(lines)
 
-    # -- persistence ---------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """One file: the choice, the table and, for a learnt winner, its weights."""
-        self._check_fitted()
+    # -- persistence (save/load come from PersistentModel) -------------------------------------
+    def _state(self) -> dict:
         nested = None
         if self.model_ is not None:
             # the winner writes its own payload; it is stored whole inside this one
@@ -356,41 +372,26 @@ class AutoCluster:
                 inner = Path(tmp) / "winner.pt"
                 self.model_.save(inner)
                 nested = load_payload(inner)
-        config = {k: v for k, v in self.get_params().items() if k != "progress"}
-        if isinstance(config["methods"], (list, tuple)):
-            config["methods"] = list(config["methods"])
-        state = {
-            "winner_": self.winner_, "winner_kind_": self.winner_kind_,
-            "params_": self.params_, "val_avg_f_": self.val_avg_f_, "n_val_": self.n_val_,
-            "n_features_in_": self.n_features_in_, "table_": self.table_, "model": nested,
-        }
-        save_payload(path, type(self).__name__, config, state)
+        return {"winner_": self.winner_, "winner_kind_": self.winner_kind_,
+                "params_": self.params_, "val_avg_f_": self.val_avg_f_, "n_val_": self.n_val_,
+                "table_": self.table_, "model": nested}
 
-    @classmethod
-    def load(cls, path: str | Path) -> AutoCluster:
-        payload = load_payload(path)
-        if payload.get("class") != cls.__name__:
-            raise InputError(f"{path} holds a {payload.get('class')} model, not a {cls.__name__}")
-        return cls._from_payload(payload)
+    def get_params(self, deep: bool = True) -> dict:
+        params = super().get_params(deep)
+        if isinstance(params["methods"], tuple):
+            params["methods"] = list(params["methods"])  # a model file holds plain lists
+        return params
 
-    @classmethod
-    def _from_payload(cls, payload: dict, path: str | Path = "model") -> AutoCluster:
+    def _set_state(self, state: dict) -> None:
         from .persistence import _MODEL_CLASSES, _import_model_modules
 
-        try:
-            est = cls(**payload["config"], progress=False)
-            state = payload["state"]
-            for key in ("winner_", "winner_kind_", "params_", "val_avg_f_", "n_val_",
-                        "n_features_in_", "table_"):
-                setattr(est, key, state[key])
-            est.model_ = None
-            if state["model"] is not None:
-                _import_model_modules()
-                inner = state["model"]
-                est.model_ = _MODEL_CLASSES[inner["class"]]._from_payload(inner)
-        except (KeyError, TypeError) as exc:
-            raise InputError(f"{path} is a damaged AutoCluster model file: {exc}") from None
-        return est
+        for key in ("winner_", "winner_kind_", "params_", "val_avg_f_", "n_val_", "table_"):
+            setattr(self, key, state[key])
+        self.model_ = None
+        if state["model"] is not None:
+            _import_model_modules()
+            inner = state["model"]
+            self.model_ = _MODEL_CLASSES[inner["class"]]._from_payload(inner)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -405,32 +406,20 @@ def holdout_identities(codes: np.ndarray, share: float, seed: int) -> np.ndarray
     if n_classes < 4:
         raise InputError(f"y has {n_classes} identities; auto needs at least 4 to hold some "
                          "out for scoring and learn from the rest")
-    order = np.random.default_rng(seed).permutation(n_classes)
-    sizes = np.bincount(codes, minlength=n_classes)[order]
-    n_val = int(np.searchsorted(np.cumsum(sizes), share * codes.size) + 1)
-    n_val = min(max(n_val, 2), n_classes - 2)
-    return np.isin(codes, order[:n_val])
+    return _holdout(codes, share, seed, min_held=2, min_rest=2)
 
 
-def _make_learnt(name: str, params: dict, seed: int):
-    if name == "hilander":
-        from .lander import HiLander
+def _make_learnt(name: str, params: dict, seed: int, device: str = "auto"):
+    from .methods import make
 
-        return HiLander(**{"seed": seed, **params})
-    from .supervised import make
-
-    return make(name, **{"seed": seed, **params})
+    return make(name, **{"random_state": seed, "device": device, **params})
 
 
 def _default_of(name: str, key: str):
     """Default of a learnt method's setting ``key`` (None when it has no such setting)."""
-    return _make_learnt(name, {}, 0).get_params().get(key)
+    from .methods import get_spec
 
-
-def _param_names(name: str) -> set[str]:
-    from .methods import make
-
-    return set(make(name).get_params())
+    return get_spec(name).default_params().get(key)
 
 
 def _row(method: str, status: str, *, kind: str = "unsupervised", params: dict | None = None,

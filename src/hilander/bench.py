@@ -220,8 +220,8 @@ class HiLanderRunner(MethodRunner):
     """
 
     kind = "supervised"
-    SHOWN_PARAMS = ("k", "k_chosen", "tau", "tau_upper", "max_levels", "decoding", "encoder",
-                    "aggregation", "aggregation_chosen", "epochs", "edge_input")
+    SHOWN_PARAMS = ("n_neighbors", "tau", "tau_upper", "max_levels", "decoding", "aggregation",
+                    "recipe", "epochs")
 
     def __init__(self, name: str = "hilander", max_levels: int | None = None,
                  params: dict | None = None, tau_grid: Sequence[float] | None = None,
@@ -231,7 +231,7 @@ class HiLanderRunner(MethodRunner):
         self.name = name
         self.max_levels = max_levels
         self.params = dict(params or {})
-        valid = set(HiLander().get_params()) - {"max_levels", "progress"}
+        valid = set(HiLander().get_params()) - {"max_levels", "verbose"}
         unknown = sorted(set(self.params) - valid)
         if unknown:
             raise InputError(f"unknown Hi-LANDER parameter(s) {unknown}; valid: {sorted(valid)}")
@@ -243,8 +243,8 @@ class HiLanderRunner(MethodRunner):
         from . import HiLander
         from .tune import TuneResult
 
-        params = {"seed": seed, **self.params, "max_levels": self.max_levels,
-                  "progress": self.progress}
+        params = {"random_state": seed, **self.params, "max_levels": self.max_levels,
+                  "verbose": self.progress}
         model = HiLander(**params)
         t0 = time.perf_counter()
         model.fit(data.X_train, data.y_train)
@@ -255,23 +255,19 @@ class HiLanderRunner(MethodRunner):
             model.tune_decoding(data.X_val, data.y_val)
         tune_seconds = time.perf_counter() - t0
         self.model_ = model
-        config = {k: v for k, v in model.get_params().items() if k != "progress"}
-        config.update({"tau": model.tau_, "tau_upper": model.tau_upper_,
-                       "max_levels": model.max_levels_, "decoding": model.decoding_,
-                       "k_chosen": model.k_, "aggregation_chosen": model.aggregation_})
+        config = {k: v for k, v in model.get_params().items() if k != "verbose"}
+        # the fitted decoding in place of the parameters that asked for it
+        config.update(model.settings_.as_dict())
         config["tau_grid"] = list(config["tau_grid"])
-        if config.get("train_ks") is not None:
-            config["train_ks"] = list(config["train_ks"])
         # the table shows what defines the model; the record keeps the whole configuration
         shown = {k: config[k] for k in self.SHOWN_PARAMS if k in config}
         sel = (model.selection_ or {}).get("validation")
         if sel is None:  # a fixed tau: one "trial", the model as given
             scores = evaluate(data.y_val, model.predict(data.X_val))
-            sel = {"chosen": {"tau": model.tau_}, "trials": [
-                {"tau": model.tau_, **scores, "avg_f": avg_f(scores)}]}
-        trials = [({k: t[k] for k in ("tau", "tau_upper", "max_levels", "decoding", "k",
-                                      "aggregation") if k in t},
-                   t) for t in sel["trials"]]
+            sel = {"chosen": model.settings_.as_dict(), "trials": [
+                {**model.settings_.as_dict(), **scores, "avg_f": avg_f(scores)}]}
+        decoding_keys = model.settings_.as_dict().keys()
+        trials = [({k: t[k] for k in decoding_keys if k in t}, t) for t in sel["trials"]]
         best = max(trials, key=lambda tr: tr[1]["avg_f"])
         result = TuneResult(best[0], best[1], trials, method=self.name)
         tuning = summarize_trials(result)
@@ -330,9 +326,11 @@ class BaselineRunner(MethodRunner):
         self.scale_n_clusters = scale_n_clusters
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
+        from .methods import get_spec
         from .tune import tune_method
 
-        fixed = {"seed": seed} if "seed" in _param_names(self.name) else None
+        takes_seed = "random_state" in get_spec(self.name).param_names()
+        fixed = {"random_state": seed} if takes_seed else None
         t0 = time.perf_counter()
         result = tune_method(self.name, data.X_val, data.y_val, self.grid, fixed=fixed)
         tune_seconds = time.perf_counter() - t0
@@ -387,11 +385,12 @@ class AutoRunner(MethodRunner):
         from . import HiLander
         from .auto import AutoCluster, format_row
 
-        valid = set(HiLander().get_params()) - {"tau", "max_levels", "progress", "seed"}
+        valid = set(HiLander().get_params()) - {"tau", "max_levels", "verbose", "random_state"}
         hl = {"epochs": HiLander().epochs,
               **{k: v for k, v in self.hilander_params.items() if k in valid}}
         model = AutoCluster(self.methods, time_budget=self.time_budget,
-                            learnt_params={"hilander": hl}, seed=seed, progress=self.progress)
+                            learnt_params={"hilander": hl}, random_state=seed,
+                            verbose=self.progress)
         t0 = time.perf_counter()
         model.fit(data.X_train, data.y_train, data.X_val, data.y_val)
         seconds = time.perf_counter() - t0
@@ -413,19 +412,13 @@ class AutoRunner(MethodRunner):
         return Clustering(np.asarray(labels), time.perf_counter() - t0, params=params)
 
 
-def _param_names(name: str) -> set[str]:
-    from .methods import make
-
-    return set(make(name).get_params())
-
-
 def available_methods() -> list[str]:
     """Every method name :func:`resolve_methods` accepts."""
     names = ["hilander", "lander", "auto"]
     try:
         from .methods import available
 
-        names += [n for n in available() if n not in names]
+        names += [n for n in available("unsupervised") if n not in names]
     except ImportError:
         pass
     return names

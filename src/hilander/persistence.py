@@ -83,8 +83,10 @@ class PersistentModel:
         self._check_fitted()
         state = dict(self._state())
         state["n_features_in_"] = int(self.n_features_in_)
-        config = {name: value for name, value in self.get_params(deep=False).items()
-                  if name not in getattr(self, "_unsaved_params", ())}
+        config = self.get_params(deep=False)
+        if "verbose" in config:
+            # progress bars belong to the session that trains, not to the model it saves
+            config["verbose"] = False
         save_payload(path, type(self).__name__, config, state)
 
     @classmethod
@@ -96,9 +98,14 @@ class PersistentModel:
         return cls._from_payload(payload, path)
 
     @classmethod
+    def _upgrade_config(cls, config: dict) -> dict:
+        """The saved configuration in today's parameter names (files of older versions)."""
+        return config
+
+    @classmethod
     def _from_payload(cls, payload: dict, path: str | Path = "the model file"):
         try:
-            model = cls(**payload["config"])
+            model = cls(**cls._upgrade_config(dict(payload["config"])))
             model._check_params()
             state = payload["state"]
             model.n_features_in_ = int(state["n_features_in_"])

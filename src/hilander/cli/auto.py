@@ -45,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
     X = read_features(args.features)
     y = read_labels(args.labels, X.shape[0])
     t0 = time.perf_counter()
-    model = AutoCluster(args.methods, holdout=args.holdout, time_budget=args.time_budget,
-                        seed=args.seed, progress=not args.quiet)
+    model = AutoCluster(methods=args.methods, holdout=args.holdout,
+                        time_budget=args.time_budget, random_state=args.seed,
+                        verbose=not args.quiet)
     model.fit(X, y)
     model.save(args.out)
     print(model.table())

@@ -75,14 +75,12 @@ def run(args: argparse.Namespace) -> int:
         from ..persistence import load_model
 
         model = load_model(args.inputs[0])
-        if hasattr(model, "progress"):
-            model.progress = not args.quiet
-        if args.ray is not None and hasattr(model, "cluster"):
-            model.set_params(backend="ray",
-                             ray_address=None if args.ray == "local" else args.ray)
+        if hasattr(model, "verbose"):
+            model.verbose = not args.quiet
         X = read_features(args.inputs[1])
         if hasattr(model, "cluster"):
-            result = model.cluster(X, tau=args.tau)
+            with _backend(args) as backend:
+                result = model.cluster(X, tau=args.tau, backend=backend)
             labels, levels = result.labels, result.level_labels
             summary = (f"{type(model).__name__}: {result.n_levels} level(s) "
                        f"({result.stopped_by}), p_tau={result.tau:g}")
@@ -103,6 +101,17 @@ def run(args: argparse.Namespace) -> int:
           f"{time.perf_counter() - t0:.1f}s, peak memory {_peak_gb():.2f} GB -> {args.out}",
           file=sys.stderr)
     return 0
+
+
+def _backend(args: argparse.Namespace):
+    """Level 1's backend for ``--ray`` (entered for the run), or None: this process."""
+    import contextlib
+
+    if args.ray is None:
+        return contextlib.nullcontext(None)
+    from ..distributed import RayBackend
+
+    return RayBackend(None if args.ray == "local" else args.ray, progress=not args.quiet)
 
 
 def _peak_gb() -> float:

@@ -11,8 +11,10 @@ from ..io import check_writable, read_features, read_labels
 from ._common import add_seed, parse_params
 
 #: Hi-LANDER's defaults for the options below; other methods get only what the user typed
-LANDER_DEFAULTS = {"k": 10, "tau": "0.7", "encoder": "gat", "aggregation": "peak",
-                   "epochs": 60, "device": "auto"}
+LANDER_DEFAULTS = {"k": 10, "tau": "0.7", "aggregation": "peak", "epochs": 60,
+                   "device": "auto"}
+#: option name -> estimator parameter
+OPTION_PARAMS = {"k": "n_neighbors"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help='edge threshold p_tau in [0, 1], or "auto" (Hi-LANDER default) to choose '
                         "it, the upper levels' p_tau, LANDER vs Hi-LANDER and the decoding on "
                         "held-out training identities")
-    p.add_argument("--encoder", choices=["gat", "gcn"], help="Hi-LANDER only (default gat)")
     p.add_argument("--aggregation", choices=["peak", "mean", "concat"],
                    help="Hi-LANDER only (default peak)")
     p.add_argument("--epochs", type=int, help="training epochs (Hi-LANDER default 30)")
@@ -56,36 +57,30 @@ def _tau(value: str):
 
 
 def make_trainable(method: str, args: argparse.Namespace, extra: dict):
-    from .. import HiLander
+    from ..methods import get_spec, make
 
+    spec = get_spec(method)
+    if not spec.learns or spec.kind == "auto":
+        raise InputError(f"{method!r} is not trained with `hilander train` (see "
+                         "`hilander methods`)")
     given = {name: getattr(args, name) for name in LANDER_DEFAULTS
              if getattr(args, name) is not None}
     if "tau" in given:
         given["tau"] = _tau(given["tau"])
-    if method in ("hilander", "lander"):
-        params = {**LANDER_DEFAULTS, "tau": 0.7, **given, "seed": args.seed,
-                  "progress": not args.quiet}
-        if method == "lander":
-            params["max_levels"] = 1
-        params.update(extra)
-        return HiLander(**params)
-    import inspect
-
-    from ..supervised import METHODS, _canonical, make
-
-    cls = METHODS.get(_canonical(method))
-    if cls is not None:
+    if spec.kind == "hilander":
+        params = {**LANDER_DEFAULTS, "tau": 0.7, **given}
+    else:
         # an option the method does not take is an error: silently ignoring it misleads
-        accepted = set(inspect.signature(cls.__init__).parameters)
+        accepted = set(spec.param_names())
         for name in given:
-            if name not in accepted:
+            if OPTION_PARAMS.get(name, name) not in accepted:
                 raise InputError(f"--{name} does not apply to {method}; its parameters go in "
                                  f"--param KEY=VALUE (see `hilander methods {method}`)")
-        if "progress" in accepted:
-            extra.setdefault("progress", not args.quiet)
-    params = {**given, **extra}
-    params.setdefault("seed", args.seed)
-    return make(method, **params)
+        params = dict(given)
+    params = {OPTION_PARAMS.get(k, k): v for k, v in params.items()}
+    params.update(random_state=args.seed, verbose=not args.quiet)
+    params.update(extra)
+    return make(spec.name, **params)
 
 
 def run(args: argparse.Namespace) -> int:

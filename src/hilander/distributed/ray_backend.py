@@ -148,7 +148,8 @@ class RayBackend:
 
     def _need_ray(self):
         if self._ray is None:
-            raise RuntimeError("RayBackend is used outside its `with` block")
+            raise InputError("a RayBackend works inside its `with` block: `with "
+                             "RayBackend(...) as backend: model.cluster(X, backend=backend)`")
         return self._ray
 
     def _gather(self, refs: list, desc: str) -> list:

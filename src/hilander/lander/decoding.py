@@ -1,26 +1,113 @@
-"""Graph decoding (paper eqs. 5–6): edge selection and component peaks."""
+"""Graph decoding: how one level's scored edges become the next level's super-nodes.
+
+Every decoding rule lives here (:func:`link_level`: the peak rule of eqs. 5-6, the similarity
+threshold of the authors' code, Infomap on the learnt edges), and :func:`merge_level` turns
+a level's links into components and their peaks. Inference (:mod:`.hierarchy`), the
+ground-truth training levels (:mod:`.levels`) and incremental assignment (:mod:`.assign`)
+all take their level step from these functions. :class:`DecodingSettings` is what the
+selection chooses and :func:`hilander.lander.run_hierarchy` applies.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, replace
+
 import numpy as np
+
+from ..graph import components
+from ..graph.partition import infomap_partition
+
+#: Decodings of a level: "peak" (eqs. 5-6: each node links to its best denser neighbour with
+#: p_ij ≥ τ), "similarity" (the authors' code's alternative: the same tree, but the threshold
+#: is on the cosine a_ij and the best neighbour is the most similar one) or "infomap" (the map
+#: equation on every edge with p_ij ≥ τ, weighted by p_ij, as FaceMap does on cosines).
+DECODINGS = ("peak", "similarity", "infomap")
+
+
+@dataclass(frozen=True)
+class DecodingSettings:
+    """How a trained network's scores become clusters, level after level.
+
+    Attributes
+    ----------
+    tau : float
+        Edge threshold p_τ of level 1 (a cosine threshold with ``decoding="similarity"``).
+    tau_upper : float or None
+        Threshold of levels ≥ 2 (None: ``tau``).
+    max_levels : int or None
+        Cap on levels; 1 is one-level LANDER, None runs until no edge is added.
+    decoding : str
+        One of :data:`DECODINGS`.
+    n_neighbors : int
+        Neighbours per node of every level's k-NN graph.
+    aggregation : str
+        Super-node feature of levels ≥ 2 ("peak", "mean" or "concat", eq. 7).
+    early_stopping : bool
+        Stop once a level adds more than 1/k of the previous level's edges (sec. 4.3).
+    """
+
+    tau: float
+    tau_upper: float | None = None
+    max_levels: int | None = None
+    decoding: str = "peak"
+    n_neighbors: int = 10
+    aggregation: str = "peak"
+    early_stopping: bool = True
+
+    def threshold(self, level: int) -> float:
+        """The threshold of ``level`` (1 for the input points)."""
+        return self.tau if level == 1 or self.tau_upper is None else self.tau_upper
+
+    def replace(self, **changes) -> DecodingSettings:
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def select_edges(nbr: np.ndarray, p: np.ndarray, density: np.ndarray, tau: float,
-                 score: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each node links to its best denser neighbour with p_ij ≥ τ.
+                 score: np.ndarray | None = None,
+                 rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each node links to its best denser neighbour with p_ij ≥ τ (eqs. 5-6).
 
     E(i) = {j : d_i ≤ d_j and p_ij ≥ τ}; pick argmax_j ê_ij (``score`` defaults to p, since
-    ê = 2p − 1 is monotone in p). Nodes with empty E(i) are peaks. Returns (src, dst).
+    ê = 2p − 1 is monotone in p). Nodes with empty E(i) are peaks. ``nbr`` and ``p`` hold the
+    lists of the nodes ``rows`` (None: every node, in order); ``density`` covers every node
+    ``nbr`` points to. Returns (src, dst): src indexes the rows of ``nbr``.
     """
     valid = nbr >= 0
     safe = np.where(valid, nbr, 0)
-    cand = valid & (p >= tau) & (density[:, None] <= density[safe])
+    own = density if rows is None else density[rows]
+    cand = valid & (p >= tau) & (own[:, None] <= density[safe])
     score = p if score is None else score
     masked = np.where(cand, score, -np.inf)
     best = masked.argmax(axis=1)
     has = cand.any(axis=1)
     src = np.flatnonzero(has)
     return src, safe[src, best[has]]
+
+
+@dataclass
+class Links:
+    """A level's decoded links; ``comp`` is set when the rule partitions by itself."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    comp: np.ndarray | None = None
+
+
+def link_level(decoding: str, nbr: np.ndarray, sim: np.ndarray, p: np.ndarray,
+               density: np.ndarray, tau: float, seed: int = 0) -> Links:
+    """The links one level adds under ``decoding`` (see :data:`DECODINGS`)."""
+    if decoding == "similarity":
+        return Links(*select_edges(nbr, sim, density, tau))
+    if decoding == "infomap":
+        keep = (nbr >= 0) & (p >= tau)
+        rows = np.broadcast_to(np.arange(nbr.shape[0])[:, None], nbr.shape)
+        src, dst = rows[keep], nbr[keep]
+        comp = infomap_partition(nbr.shape[0], src, dst, p[keep], seed=seed)
+        return Links(src, dst, comp)
+    return Links(*select_edges(nbr, p, density, tau))
 
 
 def count_edges(src: np.ndarray, dst: np.ndarray) -> int:
@@ -39,3 +126,29 @@ def component_peaks(labels: np.ndarray, n_comp: int, density: np.ndarray) -> np.
     peaks = np.empty(n_comp, dtype=np.int64)
     peaks[labels[order[first]]] = order[first]
     return peaks
+
+
+@dataclass
+class LevelMerge:
+    """One level step: ``comp`` maps each of ``n`` nodes to one of ``n_comp`` super-nodes,
+    ``peaks`` each super-node to its densest node; ``n_edges`` distinct links were added."""
+
+    n_comp: int
+    comp: np.ndarray
+    peaks: np.ndarray
+    n_edges: int
+
+    @property
+    def merged(self) -> bool:
+        """Whether any two nodes became one."""
+        return self.n_comp < self.comp.size
+
+
+def merge_level(n: int, links: Links, density: np.ndarray) -> LevelMerge:
+    """Components of ``links`` over ``n`` nodes and the peak (densest node) of each."""
+    if links.comp is None:
+        n_comp, comp = components(n, links.src, links.dst)
+    else:
+        comp, n_comp = links.comp, int(links.comp.max()) + 1 if n else 0
+    return LevelMerge(n_comp, comp, component_peaks(comp, n_comp, density),
+                      count_edges(links.src, links.dst))

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..graph import build_knn_graph, components
+from ..graph import build_knn_graph
 from .aggregation import Aggregator
-from .decoding import component_peaks, select_edges
+from .decoding import Links, merge_level, select_edges
 from .features import EdgeFeaturizer
 
 #: How the ground-truth levels merge: "label_pure" (paper sec. 3.5: a node links to its most
@@ -85,8 +85,7 @@ def build_training_levels(
                 levels.append(level)  # still teaches the model to add no edge
             break
         levels.append(level)
-        n_comp, comp = components(n, src, dst)
-        peaks = component_peaks(comp, n_comp, level.density)
-        agg.merge(comp, n_comp, peaks)
-        labels = labels[peaks]
+        step = merge_level(n, Links(src, dst), level.density)
+        agg.merge(step.comp, step.n_comp, step.peaks)
+        labels = labels[step.peaks]
     return levels

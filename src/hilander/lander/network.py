@@ -27,11 +27,11 @@ class LanderNet(nn.Module):
     the inner product of the (l2-normalised) input features.
     """
 
-    def __init__(self, in_dim: int, hidden: int = 128, num_layers: int = 1,
-                 encoder: str = "gat", heads: int = 1, dropout: float = 0.0,
-                 edge_input: str = "relational", calibration: str = "cosine") -> None:
+    def __init__(self, in_dim: int, hidden: int = 128, num_layers: int = 1, heads: int = 1,
+                 dropout: float = 0.0, edge_input: str = "relational",
+                 calibration: str = "cosine") -> None:
         super().__init__()
-        self.encoder = GraphEncoder(in_dim, hidden, num_layers, encoder, heads)
+        self.encoder = GraphEncoder(in_dim, hidden, num_layers, heads)
         self.head = EdgeHead(self.encoder.out_dim, hidden, edge_input, dropout, calibration)
 
     def receptive_field(self, nbr: torch.Tensor, rows: torch.Tensor) -> list[torch.Tensor]:

@@ -14,10 +14,11 @@ from sklearn.utils._param_validation import StrOptions as StrOptions
 from .._validation import (
     InputError,
     check_features,
-    check_int,
     l2_normalize,
     validate_constraints,
 )
+from .._validation import relabel as relabel  # re-exported for the method modules
+from ..base import AliasedParams
 from ..graph import KNNGraph, build_knn_graph
 
 #: Memory a single method may plan to use for an n x n structure: half the 24 GB machine, so
@@ -42,7 +43,7 @@ def check_pairwise_memory(n: int, method: str, bytes_per_pair: float = 8.0, hint
         )
 
 
-class BaseClusterer(ClusterMixin, BaseEstimator):
+class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
     """scikit-learn-shaped base: constructor stores parameters, ``fit`` validates and runs.
 
     Subclasses implement ``_check_params()`` (raise InputError on a bad value) and
@@ -115,18 +116,6 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
         return graph if graph.k == k else graph.restrict(k)
 
 
-def relabel(labels: np.ndarray) -> np.ndarray:
-    """Consecutive ids 0..C-1 in order of first appearance; negative labels (noise) kept."""
-    labels = np.asarray(labels)
-    out = np.full(labels.shape, -1, dtype=np.int64)
-    keep = labels >= 0
-    if keep.any():
-        _, first, inv = np.unique(labels[keep], return_index=True, return_inverse=True)
-        order = np.argsort(np.argsort(first))
-        out[keep] = order[inv]
-    return out
-
-
 def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str) -> np.ndarray:
     """Distances of the given point pairs, computed from ``X`` itself (not the cosine graph)."""
     if metric == "euclidean":
@@ -134,10 +123,6 @@ def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str)
     norms = np.linalg.norm(X, axis=1)
     dots = (X[src] * X[dst]).sum(1)
     return 1.0 - dots / np.maximum(norms[src] * norms[dst], 1e-12)
-
-
-def check_seed(seed) -> int:
-    return check_int(seed, "seed", low=0)
 
 
 # shorthands for the constraint tables of the methods

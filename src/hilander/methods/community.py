@@ -33,7 +33,7 @@ from ._base import (
 
 _PRUNING = dict(n_neighbors=[POSITIVE_INT], min_similarity=[COSINE], jaccard=[UNIT],
                 min_cluster_size=[POSITIVE_INT], outliers=[StrOptions({"noise", "attach"})],
-                seed=SEED)
+                random_state=SEED)
 
 
 class _PrunedGraphClusterer(BaseClusterer):
@@ -89,7 +89,7 @@ class Infomap(_PrunedGraphClusterer):
 
     def __init__(self, n_neighbors: int = 10, min_similarity: float = 0.0,
                  markov_time: float = 1.0, jaccard: float = 0.0, min_cluster_size: int = 1,
-                 outliers: str = "noise", num_trials: int = 1, seed: int = 0,
+                 outliers: str = "noise", num_trials: int = 1, random_state: int = 0,
                  l2_normalize: bool = True):
         self.n_neighbors = n_neighbors
         self.min_similarity = min_similarity
@@ -98,14 +98,14 @@ class Infomap(_PrunedGraphClusterer):
         self.min_cluster_size = min_cluster_size
         self.outliers = outliers
         self.num_trials = num_trials
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(**_PRUNING, markov_time=[POSITIVE_REAL],
                                          num_trials=[POSITIVE_INT])
 
     def _partition(self, n, src, dst, weight):
-        return infomap_partition(n, src, dst, weight, seed=self.seed,
+        return infomap_partition(n, src, dst, weight, seed=self.random_state,
                                  num_trials=self.num_trials, markov_time=self.markov_time)
 
 
@@ -120,7 +120,7 @@ class Leiden(_PrunedGraphClusterer):
     def __init__(self, n_neighbors: int = 10, resolution: float = 1.0,
                  objective: str = "modularity", min_similarity: float = 0.0,
                  jaccard: float = 0.0, min_cluster_size: int = 1, outliers: str = "noise",
-                 n_iterations: int = 2, seed: int = 0, l2_normalize: bool = True):
+                 n_iterations: int = 2, random_state: int = 0, l2_normalize: bool = True):
         self.n_neighbors = n_neighbors
         self.resolution = resolution
         self.objective = objective
@@ -129,7 +129,7 @@ class Leiden(_PrunedGraphClusterer):
         self.min_cluster_size = min_cluster_size
         self.outliers = outliers
         self.n_iterations = n_iterations
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(
@@ -142,7 +142,7 @@ class Leiden(_PrunedGraphClusterer):
 
     def _partition(self, n, src, dst, weight):
         return leiden_partition(n, src, dst, weight, resolution=self.resolution,
-                                objective=self.objective, seed=self.seed,
+                                objective=self.objective, seed=self.random_state,
                                 n_iterations=self.n_iterations)
 
 
@@ -150,23 +150,23 @@ class ChineseWhispers(_PrunedGraphClusterer):
     """Chinese whispers (Biemann 2006), the label-propagation baseline of learn-to-cluster.
 
     Asynchronous weighted label propagation on the pruned k-NN graph; the visiting order is
-    drawn from ``seed``, so results are reproducible.
+    drawn from ``random_state``, so results are reproducible.
     """
 
     def __init__(self, n_neighbors: int = 10, min_similarity: float = 0.0,
                  n_iterations: int = 20, jaccard: float = 0.0, min_cluster_size: int = 1,
-                 outliers: str = "noise", seed: int = 0, l2_normalize: bool = True):
+                 outliers: str = "noise", random_state: int = 0, l2_normalize: bool = True):
         self.n_neighbors = n_neighbors
         self.min_similarity = min_similarity
         self.n_iterations = n_iterations
         self.jaccard = jaccard
         self.min_cluster_size = min_cluster_size
         self.outliers = outliers
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(**_PRUNING, n_iterations=[POSITIVE_INT])
 
     def _partition(self, n, src, dst, weight):
         return chinese_whispers_partition(n, src, dst, weight, n_iterations=self.n_iterations,
-                                          seed=self.seed)
+                                          seed=self.random_state)

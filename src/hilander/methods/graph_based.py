@@ -50,16 +50,16 @@ class SpectralClustering(BaseClusterer):
     MAX_AUTO_COMPONENTS = 128
 
     def __init__(self, n_clusters: int = 8, n_neighbors: int = 20,
-                 n_components: int | None = None, seed: int = 0, l2_normalize: bool = True):
+                 n_components: int | None = None, random_state: int = 0, l2_normalize: bool = True):
         self.n_clusters = n_clusters
         self.n_neighbors = n_neighbors
         self.n_components = n_components
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(
         n_clusters=[POSITIVE_INT], n_neighbors=[POSITIVE_INT],
-        n_components=[POSITIVE_INT, None], seed=SEED)
+        n_components=[POSITIVE_INT, None], random_state=SEED)
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -69,9 +69,9 @@ class SpectralClustering(BaseClusterer):
         n_comp = self.n_components or min(k, self.MAX_AUTO_COMPONENTS)
         if n_comp >= n:
             raise InputError(f"n_components={n_comp} must be below the number of points ({n})")
-        U = spectral_embedding(0.5 * (C + C.T), n_comp, self.seed, self.DENSE_LIMIT)
+        U = spectral_embedding(0.5 * (C + C.T), n_comp, self.random_state, self.DENSE_LIMIT)
         U = l2_normalize(U.astype(np.float32))
-        km = _SkKMeans(k, n_init=1, random_state=self.seed)
+        km = _SkKMeans(k, n_init=1, random_state=self.random_state)
         return relabel(km.fit_predict(U))
 
 
@@ -351,18 +351,18 @@ class Graclus(BaseClusterer):
     uses_graph = True
 
     def __init__(self, n_clusters: int = 8, n_neighbors: int = 10,
-                 coarsen_to: int | None = None, refine_iter: int = 10, seed: int = 0,
+                 coarsen_to: int | None = None, refine_iter: int = 10, random_state: int = 0,
                  l2_normalize: bool = True):
         self.n_clusters = n_clusters
         self.n_neighbors = n_neighbors
         self.coarsen_to = coarsen_to
         self.refine_iter = refine_iter
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(
         n_clusters=[POSITIVE_INT], n_neighbors=[POSITIVE_INT], coarsen_to=[POSITIVE_INT, None],
-        refine_iter=[NONNEG_INT], seed=SEED)
+        refine_iter=[NONNEG_INT], random_state=SEED)
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -372,7 +372,7 @@ class Graclus(BaseClusterer):
         A.data = np.maximum(A.data, 0.0)  # a cut weight cannot be negative
         A.eliminate_zeros()
         A = (A + sp.identity(n, format="csr") * 1e-8).tocsr()  # isolated nodes keep w > 0
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.random_state)
         spectral = k <= self.SPECTRAL_MAX_K
         target = self.coarsen_to or (max(20, 5 * k) if spectral else k)
         target = max(target, k)
@@ -395,8 +395,8 @@ class Graclus(BaseClusterer):
         if coarse.shape[0] <= k or not spectral:
             labels = np.arange(coarse.shape[0])
         else:
-            model = _SkSpectral(n_clusters=k, affinity="precomputed", random_state=self.seed,
-                                assign_labels="kmeans")
+            model = _SkSpectral(n_clusters=k, affinity="precomputed",
+                                random_state=self.random_state, assign_labels="kmeans")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 labels = model.fit_predict(coarse)

@@ -39,20 +39,20 @@ class KMeans(BaseClusterer):
     """
 
     def __init__(self, n_clusters: int = 8, init: str = "k-means++", batch_size: int = -1,
-                 n_init: int = 1, max_iter: int = 100, seed: int = 0,
+                 n_init: int = 1, max_iter: int = 100, random_state: int = 0,
                  l2_normalize: bool = True):
         self.n_clusters = n_clusters
         self.init = init
         self.batch_size = batch_size
         self.n_init = n_init
         self.max_iter = max_iter
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(
         n_clusters=[POSITIVE_INT], init=[StrOptions({"k-means++", "random"})],
         batch_size=[Interval(Integral, -1, None, closed="left")],
-        n_init=[POSITIVE_INT], max_iter=[POSITIVE_INT], seed=SEED)
+        n_init=[POSITIVE_INT], max_iter=[POSITIVE_INT], random_state=SEED)
 
     def _check_rules(self) -> None:
         if self.batch_size == 0:
@@ -63,11 +63,11 @@ class KMeans(BaseClusterer):
         k = _check_n_clusters(self.n_clusters, X.shape[0])
         if self.batch_size == -1:
             model = _SkKMeans(k, init=self.init, n_init=self.n_init, max_iter=self.max_iter,
-                              random_state=self.seed)
+                              random_state=self.random_state)
         else:
             model = _SkMiniBatchKMeans(k, init=self.init, n_init=self.n_init,
                                        max_iter=self.max_iter, batch_size=self.batch_size,
-                                       random_state=self.seed)
+                                       random_state=self.random_state)
         labels = model.fit_predict(X)
         self.cluster_centers_ = model.cluster_centers_
         self.n_iter_ = int(model.n_iter_)
@@ -83,24 +83,24 @@ class SphericalKMeans(BaseClusterer):
     """
 
     def __init__(self, n_clusters: int = 8, init: str = "k-means++", n_init: int = 1,
-                 max_iter: int = 100, tol: float = 1e-6, seed: int = 0,
+                 max_iter: int = 100, tol: float = 1e-6, random_state: int = 0,
                  l2_normalize: bool = True):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(
         n_clusters=[POSITIVE_INT], init=[StrOptions({"k-means++", "random"})],
-        n_init=[POSITIVE_INT], max_iter=[POSITIVE_INT], tol=[NONNEG_REAL], seed=SEED)
+        n_init=[POSITIVE_INT], max_iter=[POSITIVE_INT], tol=[NONNEG_REAL], random_state=SEED)
 
     def _fit(self, X, graph):
         X = l2_normalize(X)
         k = _check_n_clusters(self.n_clusters, X.shape[0])
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.random_state)
         best = None
         for _ in range(self.n_init):
             labels, centers, obj, n_iter = self._run(X, k, rng)
@@ -166,17 +166,17 @@ class DPMeans(BaseClusterer):
     _geometry = "euclidean"
 
     def __init__(self, lam: float = 1.0, init: str = "global_centroid", online: bool = False,
-                 max_iter: int = 30, seed: int = 0, l2_normalize: bool = True):
+                 max_iter: int = 30, random_state: int = 0, l2_normalize: bool = True):
         self.lam = lam
         self.init = init
         self.online = online
         self.max_iter = max_iter
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(
         lam=[POSITIVE_REAL], init=[StrOptions({"global_centroid", "random"})],
-        online=["boolean"], max_iter=[POSITIVE_INT], seed=SEED)
+        online=["boolean"], max_iter=[POSITIVE_INT], random_state=SEED)
 
     # geometry-specific pieces, overridden by DPvMFMeans
     def _prepare(self, X):
@@ -194,7 +194,7 @@ class DPMeans(BaseClusterer):
     def _fit(self, X, graph):
         X = self._prepare(X).astype(np.float64)
         n = X.shape[0]
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.random_state)
         if self.init == "global_centroid":
             sums, counts = X.sum(0, keepdims=True), np.array([n], dtype=np.float64)
         else:
@@ -288,9 +288,9 @@ class DPvMFMeans(DPMeans):
     _geometry = "vmf"
 
     def __init__(self, lam: float = -0.5, init: str = "global_centroid", online: bool = False,
-                 max_iter: int = 30, seed: int = 0, l2_normalize: bool = True):
-        super().__init__(lam=lam, init=init, online=online, max_iter=max_iter, seed=seed,
-                         l2_normalize=l2_normalize)
+                 max_iter: int = 30, random_state: int = 0, l2_normalize: bool = True):
+        super().__init__(lam=lam, init=init, online=online, max_iter=max_iter,
+                         random_state=random_state, l2_normalize=l2_normalize)
 
     # cosine-based penalty: lam is a similarity offset in (-2, 0)
     _parameter_constraints = {**DPMeans._parameter_constraints,

@@ -39,20 +39,20 @@ class GaussianMixture(BaseClusterer):
     """
 
     def __init__(self, n_clusters: int = 8, covariance: str = "diagonal", init: str = "kmeans",
-                 max_iter: int = 100, reg_covar: float = 1e-6, seed: int = 0,
+                 max_iter: int = 100, reg_covar: float = 1e-6, random_state: int = 0,
                  l2_normalize: bool = True):
         self.n_clusters = n_clusters
         self.covariance = covariance
         self.init = init
         self.max_iter = max_iter
         self.reg_covar = reg_covar
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(
         n_clusters=[POSITIVE_INT], covariance=[StrOptions({"full", "diagonal", "diag"})],
         init=[StrOptions({"kmeans", "random", "k-means++", "random_from_data"})],
-        max_iter=[POSITIVE_INT], reg_covar=[NONNEG_REAL], seed=SEED)
+        max_iter=[POSITIVE_INT], reg_covar=[NONNEG_REAL], random_state=SEED)
 
     def _fit(self, X, graph):
         n, d = X.shape
@@ -62,7 +62,7 @@ class GaussianMixture(BaseClusterer):
         if cov == "full":
             _check_dense_memory(3.0 * k * d * d, "GMM (full covariance)", "covariances")
         model = _SkGMM(k, covariance_type=cov, init_params=self.init, max_iter=self.max_iter,
-                       reg_covar=self.reg_covar, random_state=self.seed)
+                       reg_covar=self.reg_covar, random_state=self.random_state)
         labels = model.fit_predict(X)
         self.means_ = model.means_
         self.n_iter_ = int(model.n_iter_)
@@ -106,21 +106,21 @@ class VMFMixture(BaseClusterer):
     """
 
     def __init__(self, n_clusters: int = 8, posterior: str = "soft", init: str = "k-means++",
-                 max_iter: int = 100, tol: float = 1e-6, max_kappa: float = 1e5, seed: int = 0,
-                 l2_normalize: bool = True):
+                 max_iter: int = 100, tol: float = 1e-6, max_kappa: float = 1e5,
+                 random_state: int = 0, l2_normalize: bool = True):
         self.n_clusters = n_clusters
         self.posterior = posterior
         self.init = init
         self.max_iter = max_iter
         self.tol = tol
         self.max_kappa = max_kappa
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(
         n_clusters=[POSITIVE_INT], posterior=[StrOptions({"soft", "hard"})],
         init=[StrOptions({"k-means++", "random", "random_class", "random_orthonormal"})],
-        max_iter=[POSITIVE_INT], tol=[NONNEG_REAL], max_kappa=[POSITIVE_REAL], seed=SEED)
+        max_iter=[POSITIVE_INT], tol=[NONNEG_REAL], max_kappa=[POSITIVE_REAL], random_state=SEED)
 
     def _init_means(self, X, k, rng):
         n, d = X.shape
@@ -143,7 +143,7 @@ class VMFMixture(BaseClusterer):
         n, d = X.shape
         k = _check_n_clusters(self.n_clusters, n)
         _check_dense_memory(3.0 * n * k, "vMF mixture", "responsibilities")
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.random_state)
         mu = self._init_means(X, k, rng)
         kappa = np.full(k, float(d))  # moderate start; the first M-step replaces it
         log_alpha = np.full(k, -np.log(k))

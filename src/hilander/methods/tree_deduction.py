@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import relabel
 from ..graph import components
-from ._base import COSINE, POSITIVE_INT, BaseClusterer, StrOptions, constraints, relabel
+from ._base import COSINE, POSITIVE_INT, BaseClusterer, StrOptions, constraints
 
 
 def tree_deduction(indices: np.ndarray, similarities: np.ndarray, confidence: np.ndarray,
