@@ -58,6 +58,14 @@ class ExperimentalHiLander(HiLander):
                           "Extra neighbour counts the selection tries (\"auto\": k/2, k, 2k)"),
         "aggregation_grid": _option(["array-like"], "tuple of str",
                                     "Upper-level aggregations the selection tries"),
+        "holdout": _option([Interval(Real, 0, 0.5, closed="right")], "float",
+                           "Select on one held-out share of the identities instead of "
+                           "cross-fitting (the previous default)"),
+        "decodings": _option(["array-like"], "tuple of str",
+                             "Decodings the selection tries after the peak rule"),
+        "comembership": _option(["boolean"], "bool",
+                                "The edge head also reads co-membership in unsupervised "
+                                "partitions of the same graph"),
     }
 
     def _recipe(self) -> Recipe:
@@ -67,7 +75,7 @@ class ExperimentalHiLander(HiLander):
         if isinstance(given.get("k_grid"), str):  # "auto"
             k = self.n_neighbors
             given["k_grid"] = (max(1, k // 2), k, 2 * k)
-        for name in ("train_ks", "k_grid", "aggregation_grid"):
+        for name in ("train_ks", "k_grid", "aggregation_grid", "decodings"):
             if name in given:
                 given[name] = tuple(given[name])
         return replace(recipe, **given)

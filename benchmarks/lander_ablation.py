@@ -27,6 +27,11 @@ from hilander.lander.diagnose import diagnose
 #: the options HiLander left out are ExperimentalHiLander's (benchmarks/experimental.py)
 VARIANTS: dict[str, dict] = {
     "default": {},
+    "single 20% hold-out (previous default)": {"holdout": 0.2},
+    "cross-fit 5 folds": {"cv": 5},
+    "cross-fit 2 folds": {"cv": 2},
+    "previous decodings only (peak/similarity/Infomap)": {"decodings": ("similarity",
+                                                                           "infomap")},
     "paper recipe": {"recipe": "paper"},
     "paper edge input (concat)": {"edge_input": "concat"},
     "symmetric edge input (previous default)": {"edge_input": "symmetric"},
@@ -74,20 +79,47 @@ def run(emb: Path, datasets: list[str], variants: list[str], seed: int,
                     "auc_cosine": lv1.auc_cosine, "density_corr": lv1.density_corr,
                     "levels": len(d.levels), "fit_seconds": fit_s,
                     "chosen": (model.selection_ or {}).get("chosen"),
+                    "selection_avg_f": ((model.selection_ or {}).get("chosen") or {}).get(
+                        "held_out_avg_f"),
+                    "one_fold": (model.selection_ or {}).get("one_fold"),
                 }
+                if row["one_fold"]:
+                    # the same network decoded as one held-out fold alone would have chosen
+                    row["one_fold_avg_f"] = _score_settings(model, row["one_fold"]["chosen"],
+                                                            X, y)
                 rows.append(row)
+                sel = row["selection_avg_f"]
                 print(f"{name:9} {setting:8} {variant:40} avgF {row['avg_f']:.3f}  "
                       f"AUC p {lv1.auc_p:.3f} vs cos {lv1.auc_cosine:.3f}  "
                       f"rho {lv1.density_corr:.2f}  clusters {row['n_clusters']}/"
-                      f"{row['n_classes']}  fit {fit_s:.0f}s", flush=True)
+                      f"{row['n_classes']}  fit {fit_s:.0f}s  "
+                      f"sel {'-' if sel is None else f'{sel:.3f}'}  "
+                      f"{model.settings_.decoding}"
+                      + (f"  one-fold {row['one_fold_avg_f']:.3f} "
+                         f"{row['one_fold']['chosen']['decoding']}" if row["one_fold"]
+                         else ""), flush=True)
             if out is not None:
                 write(out, rows, seed)
     return rows
 
 
+def _score_settings(model, chosen: dict, X, y) -> float:
+    """avg F of the fitted network on (X, y) decoded with the settings ``chosen``."""
+    from hilander._validation import l2_normalize
+    from hilander.lander import DecodingSettings, run_hierarchy
+    from hilander.metrics import avg_f, evaluate
+    from hilander.training import deterministic
+
+    settings = DecodingSettings(**{k: v for k, v in chosen.items() if k != "held_out_avg_f"})
+    with deterministic():
+        labels = run_hierarchy(model.model_, l2_normalize(X), settings,
+                               knn_method=model.knn_method, seed=model.random_state).labels
+    return avg_f(evaluate(y, labels))
+
+
 def write(out: Path, rows: list[dict], seed: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ablation.json").write_text(json.dumps(rows, indent=1))
+    (out / "ablation.json").write_text(json.dumps(rows, indent=1, default=str))
     (out / "ablation.md").write_text(
         "# Hi-LANDER ablations on validation identities (never test)\n\n"
         f"Seed {seed}; meta-trained on clustering_train, measured on the validation split as "

@@ -201,7 +201,7 @@ def test_n_clusters_carries_over_as_mean_cluster_size():
     assert km.tuning["val_params"]["n_clusters"] == 10 and km.tuning["mean_cluster_size"] == 20
     assert km.params["n_clusters"] == 20 and km.metrics["ari"] == pytest.approx(1.0)
     assert runner.params_for(30)["n_clusters"] == 2 and runner.params_for(3)["n_clusters"] == 1
-    fixed = BaselineRunner("kmeans", grid={"n_clusters": [5, 10, 40]}, scale_n_clusters=False)
+    fixed = BaselineRunner("kmeans", grid={"n_clusters": [5, 10, 40]}, scale_with_n=False)
     (km,) = run_benchmark(data, [fixed], settings="natural").settings[0].methods
     assert km.params["n_clusters"] == 10 and km.metrics["n_clusters"] == 10
 

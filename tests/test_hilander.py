@@ -311,3 +311,61 @@ def test_l2_normalize_reads_a_memory_map_in_blocks(tmp_path, monkeypatch):
     np.save(tmp_path / "u.npy", expected)
     unit = np.load(tmp_path / "u.npy", mmap_mode="r")
     assert _validation.l2_normalize(unit, copy=False) is unit
+
+
+def test_cross_fitted_selection_scores_every_identity_at_once(open_set, trained):
+    sel = trained.selection_
+    assert sel["mode"] == "cross-fitted" and len(sel["folds"]) == trained.cv == 3
+    # the folds partition the 80 training identities; every one is scored, all at once
+    assert sum(f["classes"] for f in sel["folds"]) == sel["held_out_classes"] == 80
+    assert sum(f["points"] for f in sel["folds"]) == sel["held_out_points"] == \
+        open_set.y_train.size
+    # each fold kept the checkpoint of best link AUC on its own identities
+    for f in sel["folds"]:
+        assert dict(f["link_auc_curve"])[f["best_step"]] == max(
+            score for _, score in f["link_auc_curve"])
+    # the choice one fold alone would have made is on record, with what differs
+    one = sel["one_fold"]
+    assert one["classes"] == sel["folds"][0]["classes"]
+    assert set(one["changed"]) == {k for k, v in trained.settings_.as_dict().items()
+                                   if one["chosen"][k] != v}
+
+
+def test_cross_fitted_scores_come_from_the_network_that_never_saw_the_identity(open_set):
+    from hilander.datasets.splits import identity_folds
+    from hilander.graph import build_knn_graph
+    from hilander.lander import LanderNet
+    from hilander.lander.network import CrossFittedNet
+
+    X = open_set.X_train[:600]
+    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    folds = identity_folds(open_set.y_train[:600], 3, seed=0)
+    assert all(np.unique(folds[open_set.y_train[:600] == c]).size == 1
+               for c in np.unique(open_set.y_train[:600]))
+    torch.manual_seed(0)
+    nets = [LanderNet(64, 16).eval() for _ in range(3)]
+    for net in nets:
+        torch.nn.init.normal_(net.head.mlp[-1].weight)  # three different scorers
+    g = build_knn_graph(X, 8)
+    x = torch.from_numpy(X.astype(np.float32))
+    rep = np.arange(600)[::-1].copy()  # node i holds point 599 - i's identity
+    p, dens = CrossFittedNet(nets, folds).routed(rep).predict(x, g.indices, g.similarities)
+    for f, net in enumerate(nets):
+        rows = folds[rep] == f
+        pf, df = net.predict(x, g.indices, g.similarities)
+        np.testing.assert_array_equal(p[rows], pf[rows])
+        np.testing.assert_allclose(dens[rows], df[rows], rtol=1e-6)
+
+
+@pytest.mark.parametrize("decoding,tau,resolution", [
+    ("leiden", 0.0, 3e-3), ("cpm", 0.05, None), ("average", 0.5, None)])
+def test_partition_decodings_recover_the_identities(open_set, trained, decoding, tau,
+                                                     resolution):
+    model = _variant(trained, decoding=decoding, tau=tau, tau_upper=tau, resolution=resolution)
+    result = model.cluster(open_set.X_test)
+    s = evaluate(open_set.y_test, result.labels)
+    assert avg_f(s) > 0.9, (decoding, s)
+    # the hierarchy stays on top: levels are nested, each a partition of the one below
+    for fine, coarse in zip(result.level_labels, result.level_labels[1:]):
+        pairs = np.unique(np.stack([fine, coarse]), axis=1)
+        assert len(np.unique(pairs[0])) == pairs.shape[1]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from ._validation import (
     l2_normalize,
 )
 from .base import MetaTrainedClusterer, Param
-from .datasets.splits import holdout_identities as _holdout
+from .datasets.splits import identity_folds
 from .persistence import load_payload, register_model
 
 #: Learnt candidates with settings kept modest so ``auto`` on ~10k points takes minutes.
@@ -74,10 +74,14 @@ def candidate_methods() -> list[str]:
 class AutoCluster(MetaTrainedClusterer):
     """Choose, tune and fit the best clustering method on labeled identities of a domain.
 
-    ``fit(X, y)`` holds out a share of the identities, scores every candidate there (the
-    unsupervised ones after a grid search on the held-out points, the learnt ones after
-    training on the other identities) and keeps the best by avg F; a learnt winner is re-fit
-    on all identities. ``predict(X)`` clusters new data with the winner.
+    ``fit(X, y)`` scores every candidate by avg F on all the labeled identities clustered at
+    once: an unsupervised method after a grid search over them (it learns nothing, so
+    nothing is held out), Hi-LANDER by its cross-fitted selection score (each point scored
+    by a network that never saw its identity), a supervised GNN by cross-fitting over ``cv``
+    folds of identities (each fold clustered by the network trained on the others). The best
+    is kept, a learnt winner fitted on all identities. ``predict(X)`` clusters new data with
+    the winner, carrying a tuned cluster count or modularity resolution to the new data's
+    size.
 
     {parameters}
 
@@ -119,9 +123,11 @@ class AutoCluster(MetaTrainedClusterer):
                          "data's size, Hi-LANDER and the supervised GNNs; see "
                          ":func:`candidate_methods`); a string may list several, "
                          "comma-separated."),
-        "holdout": Param(0.3, [Interval(Real, 0, 1, closed="neither")], "float",
-                         "Share of the labeled points, taken as whole identities, used for "
-                         "scoring."),
+        "cv": Param(3, [Interval(Integral, 2, None, closed="left")], "int",
+                    "Folds of identities the supervised GNN candidates are cross-fitted "
+                    "over (Hi-LANDER cross-fits with its own ``cv``). Methods that learn "
+                    "nothing are tuned on every labeled identity at once: nothing needs "
+                    "holding out, and the choice is made at the scale of the labeled set."),
         "time_budget": Param(None, [Interval(Real, 0, None, closed="neither"), None],
                              "float or None", "Seconds allowed per candidate; one whose "
                              "predicted cost (a pilot run on a subsample, extrapolated with "
@@ -171,32 +177,36 @@ class AutoCluster(MetaTrainedClusterer):
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, X, y, X_val=None, y_val=None) -> AutoCluster:
-        """Score every candidate on held-out identities, keep and re-fit the winner.
+        """Score every candidate on the labeled identities, keep the best; returns self.
 
-        Without ``X_val`` a ``holdout`` share of the identities of ``(X, y)`` is held out.
-        With ``X_val, y_val`` (identities not in ``y``), learnt methods train on ``(X, y)`` and
-        every method is scored on the given validation identities, as in the benchmark.
+        With ``X_val, y_val`` (identities not in ``y``), learnt methods train on ``(X, y)``
+        and every method is scored on the given validation identities, as in the benchmark;
+        a learnt winner is then re-fitted on both.
         """
         self._check_params()
         X = check_features(X, name="X", min_rows=4)
         y = check_labels(y, X.shape[0], name="y")
+        codes = encode_labels(y)
         if X_val is None:
             if y_val is not None:
                 raise InputError("y_val needs X_val")
-            codes = encode_labels(y)
-            val = holdout_identities(codes, self.holdout, self.random_state)
-            X_fit, y_fit, Xv, yv = X[~val], codes[~val], X[val], codes[val]
-            X_all, y_all = X, codes
+            if int(codes.max()) + 1 < max(4, self.cv):
+                raise InputError(f"y has {int(codes.max()) + 1} identities; auto needs at "
+                                 f"least {max(4, self.cv)} to score methods on identities "
+                                 "their networks never saw")
+            X_fit = Xv = X_all = l2_normalize(X)
+            y_fit = yv = y_all = codes
         else:
             Xv = check_features(X_val, name="X_val", min_rows=2)
             yv = encode_labels(check_labels(y_val, Xv.shape[0], name="y_val"))
             if Xv.shape[1] != X.shape[1]:
                 raise InputError(f"X_val has {Xv.shape[1]} features but X has {X.shape[1]}")
-            X_fit, y_fit = X, encode_labels(y)
+            X_fit, y_fit = l2_normalize(X), codes
             # identities of the two parts stay distinct when both are coded from 0
-            X_all = np.concatenate([X_fit, Xv])
+            X_all = np.concatenate([X_fit, l2_normalize(Xv)])
             y_all = np.concatenate([y_fit, yv + y_fit.max() + 1])
-        X_fit, Xv, X_all = l2_normalize(X_fit), l2_normalize(Xv), l2_normalize(X_all)
+            Xv = l2_normalize(Xv)
+        self._validation = X_val is not None
         self.n_features_in_ = int(X.shape[1])
         self.n_val_ = int(Xv.shape[0])
         names, table = self._candidates(self.n_val_)
@@ -204,10 +214,13 @@ class AutoCluster(MetaTrainedClusterer):
         for row in table:
             self._log_row(row)
         best: tuple[float, dict] | None = None
+        fitted: dict[str, object] = {}
         for name in names:
-            row = self._try(name, X_fit, y_fit, Xv, yv)
+            row, model = self._try(name, X_fit, y_fit, Xv, yv)
             table.append(row)
             self._log_row(row)
+            if model is not None:
+                fitted[name] = model
             if row["status"] == OK and (best is None or row["avg_f"] > best[0]):
                 best = (row["avg_f"], row)
         if best is None:
@@ -218,37 +231,42 @@ class AutoCluster(MetaTrainedClusterer):
         self.winner_kind_ = win["kind"]
         self.params_ = dict(win["params"])
         self.val_avg_f_ = float(win["avg_f"])
-        self.model_ = None
-        if self.winner_kind_ == "learnt":
+        self.model_ = fitted.get(self.winner_)  # Hi-LANDER fitted on every identity already
+        self.refit_seconds_ = 0.0
+        if self.winner_kind_ == "learnt" and self.model_ is None:
             t0 = time.perf_counter()
-            self.model_ = _make_learnt(self.winner_, self.params_, self.random_state, self.device)
+            self.model_ = _make_learnt(self.winner_, self.params_, self.random_state,
+                                       self.device)
             self.model_.fit(X_all, y_all)
             self.refit_seconds_ = time.perf_counter() - t0
+        del self._validation
         return self
 
     def _log_row(self, row: dict) -> None:
         if self.verbose:
             print(format_row(row), file=sys.stderr)
 
-    def _try(self, name: str, X_fit, y_fit, Xv, yv) -> dict:
+    def _try(self, name: str, X_fit, y_fit, Xv, yv) -> tuple[dict, object | None]:
+        """The candidate's table row, and its model when that is already the final one."""
         kind = "learnt" if name in LEARNT_DEFAULTS else "unsupervised"
+        model = None
         try:
             if self.time_budget is not None:
                 cost = self._predicted_cost(name, kind, X_fit, y_fit, Xv)
                 if cost > self.time_budget:
                     return _row(name, SKIPPED, kind=kind, note=(
-                        f"predicted {cost:.2g} s > time budget {self.time_budget:g} s"))
+                        f"predicted {cost:.2g} s > time budget {self.time_budget:g} s")), None
             t0 = time.perf_counter()
             if kind == "learnt":
-                params, score = self._score_learnt(name, X_fit, y_fit, Xv, yv)
+                params, score, model = self._score_learnt(name, X_fit, y_fit, Xv, yv)
             else:
                 params, score = self._score_unsupervised(name, Xv, yv)
             return _row(name, OK, kind=kind, params=params, avg_f=score,
-                        seconds=time.perf_counter() - t0)
+                        seconds=time.perf_counter() - t0), model
         except InputError as exc:
-            return _row(name, SKIPPED, kind=kind, note=str(exc))
+            return _row(name, SKIPPED, kind=kind, note=str(exc)), None
         except Exception as exc:  # noqa: BLE001 - one method's crash must not stop the others
-            return _row(name, FAILED, kind=kind, note=f"{type(exc).__name__}: {exc}")
+            return _row(name, FAILED, kind=kind, note=f"{type(exc).__name__}: {exc}"), None
 
     def _bar(self, name: str, total: int):
         return tqdm(total=total, desc=f"auto: {name}", leave=False, disable=not self.verbose)
@@ -266,26 +284,57 @@ class AutoCluster(MetaTrainedClusterer):
                                  on_trial=lambda p, s: bar.update(1))
         return dict(result.best_params), float(result.best_score)
 
-    def _score_learnt(self, name: str, X_fit, y_fit, Xv, yv) -> tuple[dict, float]:
+    def _score_learnt(self, name: str, X_fit, y_fit, Xv, yv):
+        """(parameters, score, final model or None) of a learnt candidate."""
         from .methods import get_spec
         from .tune import grid_search
 
         params = self._learnt_settings(name)
         if name == "hilander":
-            # Hi-LANDER chooses its decoding itself (inside fit, and here on the held-out
-            # identities); the re-fit on all identities runs that selection again
+            # Hi-LANDER chooses its decoding itself, cross-fitted over all identities inside
+            # fit: that choice's score is its score here, and the fitted model is final
             with self._bar(name, 1) as bar:
-                model = _make_learnt(name, params, self.random_state, self.device).fit(X_fit, y_fit)
-                model.tune_decoding(Xv, yv)
+                model = _make_learnt(name, params, self.random_state, self.device)
+                model.fit(X_fit, y_fit)
                 bar.update(1)
-            return params, float(model.selection_["validation"]["chosen"]["held_out_avg_f"])
+            if self._validation:
+                model.tune_decoding(Xv, yv)
+                return params, float(model.selection_["validation"]["chosen"][
+                    "held_out_avg_f"]), None
+            return params, float(model.selection_["chosen"]["held_out_avg_f"]), model
         [(key, values)] = get_spec(name).grid.items()
-        with self._bar(name, 1 + len(values)) as bar:
-            model = _make_learnt(name, params, self.random_state, self.device).fit(X_fit, y_fit)
-            bar.update(1)
-            result = grid_search(lambda p: model.set_params(**p).predict(Xv), {key: values},
-                                 yv, method=name, on_trial=lambda p, s: bar.update(1))
-        return {**params, **result.best_params}, float(result.best_score)
+        if self._validation:
+            with self._bar(name, 1 + len(values)) as bar:
+                model = _make_learnt(name, params, self.random_state, self.device)
+                model.fit(X_fit, y_fit)
+                bar.update(1)
+                result = grid_search(lambda p: model.set_params(**p).predict(Xv),
+                                     {key: values}, yv, method=name,
+                                     on_trial=lambda p, s: bar.update(1))
+            return {**params, **result.best_params}, float(result.best_score), None
+        # cross-fitted: each fold clustered by the network trained on the other folds
+        folds = identity_folds(y_fit, self.cv, self.random_state)
+        models = []
+        with self._bar(name, self.cv + len(values)) as bar:
+            for f in range(self.cv):
+                train = folds != f
+                models.append(_make_learnt(name, params, self.random_state, self.device)
+                              .fit(X_fit[train], y_fit[train]))
+                bar.update(1)
+
+            def run(p: dict) -> np.ndarray:
+                labels = np.empty(y_fit.size, dtype=np.int64)
+                offset = 0
+                for f, model in enumerate(models):
+                    held = folds == f
+                    part = model.set_params(**p).predict(X_fit[held])
+                    labels[held] = part + offset
+                    offset += int(part.max()) + 1
+                return labels
+
+            result = grid_search(run, {key: values}, y_fit, method=name,
+                                 on_trial=lambda p, s: bar.update(1))
+        return {**params, **result.best_params}, float(result.best_score), None
 
     def _learnt_settings(self, name: str) -> dict:
         return {**LEARNT_DEFAULTS[name], **(self.learnt_params or {}).get(name, {})}
@@ -330,13 +379,14 @@ class AutoCluster(MetaTrainedClusterer):
         return "winner_"
 
     def params_for(self, n_samples: int) -> dict:
-        """The winner's parameters for ``n_samples`` points: a tuned ``n_clusters`` is kept as
-        the held-out mean cluster size (scaled by n), as the benchmark does."""
-        params = dict(self.params_)
-        if self.winner_kind_ == "unsupervised" and "n_clusters" in params:
-            scaled = round(params["n_clusters"] * n_samples / self.n_val_)
-            params["n_clusters"] = int(min(max(scaled, 1), n_samples))
-        return params
+        """The winner's parameters for ``n_samples`` points: a tuned ``n_clusters`` or
+        modularity resolution carried in the form that keeps its meaning at that size
+        (:func:`hilander.tune.carry_params`), as the benchmark does."""
+        from .tune import carry_params
+
+        if self.winner_kind_ != "unsupervised":
+            return dict(self.params_)
+        return carry_params(self.winner_, self.params_, self.n_val_, n_samples)
 
     def predict(self, X) -> np.ndarray:
         """Cluster new embeddings with the winning method; one label per row."""
@@ -395,18 +445,6 @@ class AutoCluster(MetaTrainedClusterer):
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def holdout_identities(codes: np.ndarray, share: float, seed: int) -> np.ndarray:
-    """Boolean mask of whole identities holding about ``share`` of the points (seeded).
-
-    Both sides keep at least two identities, so scoring and training both see several.
-    """
-    n_classes = int(codes.max()) + 1
-    if n_classes < 4:
-        raise InputError(f"y has {n_classes} identities; auto needs at least 4 to hold some "
-                         "out for scoring and learn from the rest")
-    return _holdout(codes, share, seed, min_held=2, min_rest=2)
 
 
 def _make_learnt(name: str, params: dict, seed: int, device: str = "auto"):

@@ -312,18 +312,19 @@ class HiLanderRunner(MethodRunner):
 class BaselineRunner(MethodRunner):
     """An unsupervised baseline of :mod:`hilander.methods`, tuned on validation.
 
-    A tuned ``n_clusters`` is carried to a test set as the validation's mean cluster size
-    (``n_val / n_clusters``), i.e. scaled by the test set's size, when ``scale_n_clusters`` is
-    on. The study's splits have similar sizes so it applies the count as is; ours do not
-    (Omniglot: 3,220 validation vs 13,180 test points), and a raw count would then measure the
-    size mismatch rather than the method. Only the test set's size is used, never its labels.
+    With ``scale_with_n`` on, a tuned ``n_clusters`` is carried to a test set as the
+    validation's mean cluster size and a modularity resolution as a per-point one, i.e. both
+    scaled by the test set's size (:func:`hilander.tune.carry_params`). The study's splits
+    have similar sizes so it applies them as they are; ours do not (Omniglot: 3,220 validation
+    vs 13,180 test points), and a raw value would then measure the size mismatch rather than
+    the method. Only the test set's size is used, never its labels.
     """
 
     def __init__(self, name: str, grid: dict | None = None, *,
-                 scale_n_clusters: bool = True) -> None:
+                 scale_with_n: bool = True) -> None:
         self.name = name
         self.grid = grid
-        self.scale_n_clusters = scale_n_clusters
+        self.scale_with_n = scale_with_n
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
         from .methods import get_spec
@@ -337,18 +338,19 @@ class BaselineRunner(MethodRunner):
         self.params_ = dict(result.best_params)
         self.n_val_ = int(data.X_val.shape[0])
         tuning = summarize_trials(result)
-        if self.scale_n_clusters and "n_clusters" in self.params_:
+        if self.scale_with_n and "n_clusters" in self.params_:
             tuning["mean_cluster_size"] = self.n_val_ / self.params_["n_clusters"]
+        if self.scale_with_n:
             tuning["val_params"] = dict(self.params_)
         return Prepared(dict(self.params_), tuning, tune_seconds)
 
     def params_for(self, n_samples: int) -> dict:
         """The parameters used on a test set of ``n_samples`` points."""
-        params = dict(self.params_)
-        if self.scale_n_clusters and "n_clusters" in params:
-            scaled = round(params["n_clusters"] * n_samples / self.n_val_)
-            params["n_clusters"] = int(min(max(scaled, 1), n_samples))
-        return params
+        from .tune import carry_params
+
+        if not self.scale_with_n:
+            return dict(self.params_)
+        return carry_params(self.name, self.params_, self.n_val_, n_samples)
 
     def cluster(self, X: np.ndarray) -> Clustering:
         from .methods import make

@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="model file to write")
     p.add_argument("--methods", help="comma-separated candidates (default: all that suit the "
                                      "data's size; see `hilander methods`)")
-    p.add_argument("--holdout", type=float, default=0.3,
-                   help="share of points, as whole identities, held out for scoring (0.3)")
+    p.add_argument("--cv", type=int, default=3,
+                   help="folds of identities the supervised GNN candidates are cross-fitted "
+                        "over (3); unsupervised ones are tuned on every labeled identity")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="skip a candidate whose predicted cost exceeds this many seconds")
     p.add_argument("--table-out", metavar="FILE.json",
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     X = read_features(args.features)
     y = read_labels(args.labels, X.shape[0])
     t0 = time.perf_counter()
-    model = AutoCluster(methods=args.methods, holdout=args.holdout,
+    model = AutoCluster(methods=args.methods, cv=args.cv,
                         time_budget=args.time_budget, random_state=args.seed,
                         verbose=not args.quiet)
     model.fit(X, y)

@@ -198,3 +198,25 @@ def holdout_identities(codes: np.ndarray, share: float, seed: int, *, by: str = 
     if min_rest:
         n_held = min(max(n_held, min_held), n_classes - min_rest)
     return np.isin(codes, order[:n_held])
+
+
+def identity_folds(codes: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Fold (0..n_folds-1) of every point: whole identities, about equal points per fold.
+
+    The identities are shuffled with ``seed``, ordered largest first (the shuffle breaks
+    ties) and each goes to the fold that holds the fewest points so far, so no identity is
+    split and the folds stay balanced even when identity sizes are long-tailed.
+    """
+    n_classes = int(codes.max()) + 1
+    if n_classes < n_folds:
+        raise InputError(f"{n_classes} identities cannot make {n_folds} folds")
+    sizes = np.bincount(codes, minlength=n_classes)
+    order = np.random.default_rng(seed).permutation(n_classes)
+    order = order[np.argsort(-sizes[order], kind="stable")]
+    load = np.zeros(n_folds, dtype=np.int64)
+    fold_of = np.empty(n_classes, dtype=np.int64)
+    for c in order:
+        f = int(np.argmin(load))
+        fold_of[c] = f
+        load[f] += sizes[c]
+    return fold_of[codes]

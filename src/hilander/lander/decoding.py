@@ -15,13 +15,19 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from ..graph import components
-from ..graph.partition import infomap_partition
+from ..graph.partition import infomap_partition, leiden_partition, undirected_edges
 
-#: Decodings of a level: "peak" (eqs. 5-6: each node links to its best denser neighbour with
-#: p_ij ≥ τ), "similarity" (the authors' code's alternative: the same tree, but the threshold
-#: is on the cosine a_ij and the best neighbour is the most similar one) or "infomap" (the map
-#: equation on every edge with p_ij ≥ τ, weighted by p_ij, as FaceMap does on cosines).
-DECODINGS = ("peak", "similarity", "infomap")
+#: Decodings of a level. The first two build the paper's tree: "peak" (eqs. 5-6: each node
+#: links to its best denser neighbour with p_ij ≥ τ) and "similarity" (the authors' code's
+#: alternative: the same tree, but the threshold is on the cosine a_ij and the best neighbour
+#: is the most similar one). The others partition the graph of learnt edges as a tuned
+#: baseline partitions the cosine graph: "infomap" (the map equation on the edges with
+#: p_ij ≥ τ, weighted by p_ij, as FaceMap does on cosines), "leiden" (modularity on the same
+#: edges; its resolution is ``resolution`` per node, so the same value carries to graphs of
+#: other sizes), "cpm" (Leiden's constant Potts model on every edge weighted by p_ij: a
+#: community must hold a mean weight above τ) and "average" (average-linkage agglomeration on
+#: the edges, merging while the mean p_ij between two clusters is at least τ).
+DECODINGS = ("peak", "similarity", "infomap", "leiden", "cpm", "average")
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,13 @@ class DecodingSettings:
         Super-node feature of levels ≥ 2 ("peak", "mean" or "concat", eq. 7).
     early_stopping : bool
         Stop once a level adds more than 1/k of the previous level's edges (sec. 4.3).
+    resolution : float or None
+        ``decoding="leiden"`` only: modularity resolution per node; a graph of n nodes is
+        partitioned at resolution ``resolution * n``. Modularity merges two communities of
+        sizes a and b when the weight between them exceeds ``resolution * n`` times what
+        the configuration model expects, about ``a * b * mean_degree / n``: the n cancels, so
+        one value means the same on 3,000 points and on 30,000. None: plain modularity
+        (resolution 1).
     """
 
     tau: float
@@ -53,6 +66,7 @@ class DecodingSettings:
     n_neighbors: int = 10
     aggregation: str = "peak"
     early_stopping: bool = True
+    resolution: float | None = None
 
     def threshold(self, level: int) -> float:
         """The threshold of ``level`` (1 for the input points)."""
@@ -97,17 +111,38 @@ class Links:
 
 
 def link_level(decoding: str, nbr: np.ndarray, sim: np.ndarray, p: np.ndarray,
-               density: np.ndarray, tau: float, seed: int = 0) -> Links:
+               density: np.ndarray, tau: float, seed: int = 0,
+               resolution: float | None = None) -> Links:
     """The links one level adds under ``decoding`` (see :data:`DECODINGS`)."""
     if decoding == "similarity":
         return Links(*select_edges(nbr, sim, density, tau))
+    if decoding == "peak":
+        return Links(*select_edges(nbr, p, density, tau))
+    n = nbr.shape[0]
+    keep = (nbr >= 0) & ((p >= tau) if decoding in ("infomap", "leiden") else (p > 0))
+    rows = np.broadcast_to(np.arange(n)[:, None], nbr.shape)
+    src, dst, w = rows[keep], nbr[keep], p[keep].astype(np.float64)
     if decoding == "infomap":
-        keep = (nbr >= 0) & (p >= tau)
-        rows = np.broadcast_to(np.arange(nbr.shape[0])[:, None], nbr.shape)
-        src, dst = rows[keep], nbr[keep]
-        comp = infomap_partition(nbr.shape[0], src, dst, p[keep], seed=seed)
-        return Links(src, dst, comp)
-    return Links(*select_edges(nbr, p, density, tau))
+        comp = infomap_partition(n, src, dst, w, seed=seed)
+    elif decoding == "leiden":
+        per_node = 1.0 / n if resolution is None else resolution
+        comp = leiden_partition(n, src, dst, w, resolution=per_node * n, seed=seed)
+    elif decoding == "cpm":
+        comp = leiden_partition(n, src, dst, w, resolution=max(tau, 1e-6), objective="cpm",
+                                seed=seed)
+    else:  # "average"
+        from ..methods.hac import sparse_linkage
+
+        a, b, wu = undirected_edges(n, src, dst, w)
+        # merge while the mean p_ij between two clusters is at least tau
+        comp = sparse_linkage(n, a, b, 1.0 - wu, "average",
+                              distance_threshold=1.0 - tau + 1e-12)
+    if decoding != "infomap":
+        # the edges this level adds are those its communities keep inside (Infomap's count
+        # every kept edge, as they always did)
+        inside = comp[src] == comp[dst]
+        src, dst = src[inside], dst[inside]
+    return Links(src, dst, comp)
 
 
 def count_edges(src: np.ndarray, dst: np.ndarray) -> int:

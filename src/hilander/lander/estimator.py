@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from numbers import Integral, Real
@@ -21,6 +22,7 @@ from .._validation import (
     l2_normalize,
 )
 from ..base import TRAINING_PARAMS, MetaTrainedClusterer, Param
+from ..datasets.splits import identity_folds
 from ..persistence import register_model
 from ..training import deterministic
 from .aggregation import AGGREGATIONS
@@ -29,10 +31,10 @@ from .decoding import DECODINGS, DecodingSettings
 from .hierarchy import InferenceBackend, run_hierarchy
 from .levels import level_graph
 from .meta_training import MetaTrainingSet, build_meta_training_set
-from .network import LanderNet
+from .network import CrossFittedNet, LanderNet
 from .recipe import RECIPES, Recipe
 from .result import HierarchyResult
-from .selection import select_decoding, split_identities
+from .selection import check_folds, select_decoding, split_identities
 from .training import steps_for, train_lander
 
 #: Thresholds tried by ``tau="auto"`` (the paper uses 0.1 for species, 0.9 for faces).
@@ -45,11 +47,13 @@ HILANDER_PARAMS: dict[str, Param] = {
     "n_neighbors": Param(10, [_POSITIVE_INT], "int",
                          "Neighbours per node of every level's k-NN graph."),
     "tau": Param("auto", [_UNIT, StrOptions({"auto"})], 'float or "auto"',
-                 'Edge threshold p_τ of the peak rule (eqs. 5-6), or "auto": hold out '
-                 "``holdout`` of the training identities, train on the rest (keeping the "
-                 "checkpoint of best held-out link AUC), choose p_τ, the upper levels' p_τ, "
-                 "LANDER vs Hi-LANDER and the decoding by avg F on the held-out identities, "
-                 "then re-fit on all identities (``refit``)."),
+                 'Edge threshold p_τ of the peak rule (eqs. 5-6), or "auto": cross-fit over '
+                 "``cv`` folds of the training identities (each fold's network is trained on "
+                 "the other folds, keeping the checkpoint of best link AUC on its own fold), "
+                 "cluster all training points at once with each scored by the network that "
+                 "never saw its identity, choose p_τ, the upper levels' p_τ, LANDER vs "
+                 "Hi-LANDER and the decoding by avg F there, then re-fit on all identities "
+                 "(``refit``)."),
     "tau_upper": Param(None, [_UNIT, None], "float or None",
                        "p_τ of levels ≥ 2 when ``tau`` is a number (None: ``tau``)."),
     "decoding": Param("peak", [StrOptions(set(DECODINGS))], "str",
@@ -96,11 +100,13 @@ HILANDER_PARAMS: dict[str, Param] = {
                               "seeded long-tailed re-draw of the training identities; the "
                               "step budget stays the full graph's (None: the recipe's, 4 for "
                               '"lander" and 0 for "paper").'),
-    "holdout": Param(0.2, [Interval(Real, 0, 0.5, closed="right")], "float",
-                     'Share of the training identities held out by ``tau="auto"``.'),
+    "cv": Param(3, [Interval(Integral, 2, None, closed="left")], "int",
+                'Folds of identities ``tau="auto"`` cross-fits over: the selection sees every '
+                "training identity at once, as new data will come, rather than a small "
+                "held-out share of them."),
     "refit": Param(True, ["boolean"], "bool", 'After ``tau="auto"`` chose the decoding, '
-                   "re-train on all identities for the number of steps whose weights the "
-                   "hold-out kept."),
+                   "re-train on all identities for the median number of steps whose weights "
+                   "the folds kept (False: keep the first fold's network)."),
     "tau_grid": Param(DEFAULT_TAU_GRID, ["array-like"], "tuple of float",
                       'Thresholds ``tau="auto"`` tries.'),
     "knn_method": Param("auto", [StrOptions({"auto", "exact", "ivf", "hnsw"})], "str",
@@ -137,6 +143,9 @@ class HiLander(MetaTrainedClusterer):
         Dimension of the training embeddings.
     fit_seconds_ : float
         Wall time of :meth:`fit`.
+    timings_ : dict
+        Seconds of each stage of :meth:`fit` (the folds' training, the selection, the
+        re-fit, the total); printed when ``verbose``.
     labels_ : ndarray of shape (n_samples,)
         Set by :meth:`fit_predict` only.
 
@@ -196,13 +205,22 @@ class HiLander(MetaTrainedClusterer):
         self.selection_ = None
         self.settings_ = self._given_settings()
         steps = None
+        self.timings_ = {}
         with deterministic():
             if self.tau == "auto":
                 steps = self._select(X, y, recipe)
+                self.timings_.update(self.selection_.pop("seconds", {}))
             if self.tau != "auto" or self.refit:
+                t1 = time.perf_counter()
                 self.model_, log, training = self._train(X, y, recipe, steps=steps)
                 self.history_, self.n_train_levels_ = log.losses, len(training.levels)
-        self.fit_seconds_ = time.perf_counter() - t0
+                self.timings_["training" if steps is None else "refit"] = \
+                    time.perf_counter() - t1
+        self.fit_seconds_ = self.timings_["total"] = time.perf_counter() - t0
+        if self.verbose:
+            print("HiLander.fit: " + ", ".join(f"{stage} {sec:.1f} s"
+                                               for stage, sec in self.timings_.items()),
+                  file=sys.stderr)
         return self
 
     def _train(self, X: np.ndarray, y: np.ndarray, recipe: Recipe, *, steps: int | None = None,
@@ -225,36 +243,84 @@ class HiLander(MetaTrainedClusterer):
         in_dim = self.n_features_in_ * (2 if self.aggregation == "concat" else 1)
         return LanderNet(in_dim, self.hidden, self.num_layers, recipe.heads,
                          dropout=self.dropout, edge_input=recipe.edge_input,
-                         calibration=recipe.calibration)
+                         calibration=recipe.calibration, comembership=recipe.comembership)
 
     def _select(self, X: np.ndarray, y: np.ndarray, recipe: Recipe) -> int:
-        """Hold out identities, train on the rest, choose the decoding settings on them.
+        """Cross-fit over ``cv`` folds of identities and choose the decoding settings.
 
-        Returns the number of training steps whose weights were kept, for the re-fit.
+        Every fold's network trains on the other folds; all training points are then
+        clustered at once, each scored by the network that never saw its identity, and the
+        settings are chosen there: at the scale of the labeled set, not of one held-out share
+        of it. Returns the number of steps the re-fit trains for.
         """
-        val_mask = split_identities(y, self.holdout, self.n_neighbors, self.random_state)
+        if recipe.holdout is not None:
+            return self._select_on_holdout(X, y, recipe)
+        t0 = time.perf_counter()
+        folds = identity_folds(y, self.cv, self.random_state)
+        check_folds(y, folds, self.n_neighbors)
+        nets, fold_rows = [], []
+        for f in range(self.cv):
+            held = folds == f
+            X_f, y_f = X[held], encode_labels(y[held])
+            net, log, training = self._train(
+                X[~held], encode_labels(y[~held]), recipe,
+                held_out=level_graph(X_f, y_f, self.n_neighbors, self.knn_method,
+                                     recipe.comembership))
+            nets.append(net)
+            fold_rows.append({"classes": int(y_f.max() + 1), "points": int(held.sum()),
+                              "best_step": log.best_step, "steps": len(log.losses),
+                              "link_auc_curve": log.scores, "levels": len(training.levels)})
+        t1 = time.perf_counter()
+        selection = self._choose(CrossFittedNet(nets, folds), X, y, recipe)
+        t2 = time.perf_counter()
+        # what one held-out fold alone would have chosen (the earlier way), for the record
+        held = folds == 0
+        alone = select_decoding(nets[0], X[held], encode_labels(y[held]),
+                                self._given_settings(), tau_grid=self.tau_grid,
+                                knn_method=self.knn_method, random_state=self.random_state,
+                                decodings=recipe.decodings)
+        changed = [k for k, v in selection.settings.as_dict().items()
+                   if alone.settings.as_dict()[k] != v]
+        self.model_, self.history_ = nets[0], []
+        self.n_train_levels_ = fold_rows[0]["levels"]
+        self.selection_ = {
+            "mode": "cross-fitted", "folds": fold_rows, "held_out_classes": int(y.max() + 1),
+            "held_out_points": int(y.size), "chosen": selection.chosen(),
+            "trials": selection.trials,
+            "one_fold": {"classes": fold_rows[0]["classes"], "chosen": alone.chosen(),
+                         "changed": changed},
+            "seconds": {"fold_training": t1 - t0, "selection": t2 - t1,
+                        "one_fold_selection": time.perf_counter() - t2},
+        }
+        return int(np.median([row["best_step"] for row in fold_rows]))
+
+    def _select_on_holdout(self, X: np.ndarray, y: np.ndarray, recipe: Recipe) -> int:
+        """The earlier selection: one held-out share of the identities (ablation only)."""
+        val_mask = split_identities(y, recipe.holdout, self.n_neighbors, self.random_state)
         X_val, y_val = X[val_mask], encode_labels(y[val_mask])
-        held_out = level_graph(X_val, y_val, self.n_neighbors, self.knn_method)
+        held_out = level_graph(X_val, y_val, self.n_neighbors, self.knn_method,
+                               recipe.comembership)
         model, log, training = self._train(X[~val_mask], encode_labels(y[~val_mask]), recipe,
                                            held_out=held_out)
         self.model_, self.history_ = model, log.losses
         self.n_train_levels_ = len(training.levels)
-        selection = self._choose(X_val, y_val, recipe)
+        selection = self._choose(model, X_val, y_val, recipe)
         self.selection_ = {
-            "held_out_classes": int(y_val.max() + 1), "held_out_points": int(val_mask.sum()),
-            "best_step": log.best_step, "steps": len(log.losses),
-            "link_auc_curve": log.scores, "chosen": selection.chosen(),
-            "trials": selection.trials,
+            "mode": "hold-out", "held_out_classes": int(y_val.max() + 1),
+            "held_out_points": int(val_mask.sum()), "best_step": log.best_step,
+            "steps": len(log.losses), "link_auc_curve": log.scores,
+            "chosen": selection.chosen(), "trials": selection.trials,
         }
         return log.best_step
 
-    def _choose(self, X: np.ndarray, y: np.ndarray, recipe: Recipe):
+    def _choose(self, model, X: np.ndarray, y: np.ndarray, recipe: Recipe):
         """Search the decoding settings on labeled identities and adopt the best."""
         selection = select_decoding(
-            self.model_.to(self._device()), X, y, self._given_settings(),
+            model, X, y, self._given_settings(),
             tau_grid=self.tau_grid, knn_method=self.knn_method,
             random_state=self.random_state, k_grid=recipe.k_grid,
-            aggregations=recipe.aggregation_grid, progress=self.verbose)
+            aggregations=recipe.aggregation_grid, progress=self.verbose,
+            decodings=recipe.decodings)
         self.settings_ = selection.settings
         return selection
 
@@ -269,7 +335,7 @@ class HiLander(MetaTrainedClusterer):
         X = l2_normalize(self._check_X(X))
         y = encode_labels(check_labels(y, X.shape[0], name="y"))
         with deterministic():
-            selection = self._choose(X, y, self._recipe())
+            selection = self._choose(self.model_.to(self._device()), X, y, self._recipe())
         self.selection_ = {**(self.selection_ or {}), "validation": {
             "classes": int(y.max() + 1), "points": int(X.shape[0]),
             "chosen": selection.chosen(), "trials": selection.trials}}

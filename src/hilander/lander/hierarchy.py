@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from ..graph import KNNGraph, build_knn_graph
 from .aggregation import Aggregator
 from .decoding import DecodingSettings, link_level, merge_level
-from .network import LanderNet
+from .network import CrossFittedNet, LanderNet
 from .result import HierarchyResult
 
 
@@ -56,14 +56,16 @@ class LocalBackend:
 
 
 def run_hierarchy(
-    model: LanderNet, X: np.ndarray, settings: DecodingSettings, *, knn_method: str = "auto",
-    seed: int = 0, chunk: int = 65536, progress: bool = False,
+    model: LanderNet | CrossFittedNet, X: np.ndarray, settings: DecodingSettings, *,
+    knn_method: str = "auto", seed: int = 0, chunk: int = 65536, progress: bool = False,
     observer: Callable[[LevelTrace], None] | None = None,
     backend: InferenceBackend | None = None, cache: dict | None = None,
 ) -> HierarchyResult:
     """Cluster ``X`` (validated, l2-normalised) level by level until no edge is added.
 
-    ``settings`` says how each level is decoded and when to stop. Early stopping (sec. 4.3):
+    ``settings`` says how each level is decoded and when to stop; ``model`` is one network, or
+    a :class:`CrossFittedNet` scoring each node with the network of its fold. Early stopping
+    (sec. 4.3):
     once a level adds more than 1/k of the previous level's edges, the agglomeration is near
     convergence; that level is kept and the loop stops.
 
@@ -103,13 +105,14 @@ def run_hierarchy(
             where = backend if backend is not None and level == 1 else local
             g = where.knn(feats, min(k, n - 1), knn_method, progress and n > 100_000)
             t1 = time.perf_counter()
-            p, dens = where.predict(model, feats, g.indices, g.similarities, chunk)
+            scorer = model.routed(rep) if isinstance(model, CrossFittedNet) else model
+            p, dens = where.predict(scorer, feats, g.indices, g.similarities, chunk)
             if level == 1 and cache is not None:
                 cache[key] = (g, p, dens)
         result.level_density.append(dens)
         t2 = time.perf_counter()
         links = link_level(settings.decoding, g.indices, g.similarities, p, dens,
-                           settings.threshold(level), seed)
+                           settings.threshold(level), seed, settings.resolution)
         step = merge_level(n, links, dens)
         if observer is not None:
             observer(LevelTrace(level, g.indices, g.similarities, p, dens, rep, step.n_edges))

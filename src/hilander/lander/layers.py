@@ -6,8 +6,6 @@ import torch
 from torch import nn
 from torch_geometric.nn import GATConv
 
-from .features import N_EDGE_FEATURES
-
 
 class GraphEncoder(nn.Module):
     """A stack of GAT layers (PyTorch Geometric's ``GATConv``) with PReLU after each.
@@ -145,12 +143,14 @@ class EdgeHead(nn.Module):
     """
 
     def __init__(self, dim: int, hidden: int, edge_input: str = "relational",
-                 dropout: float = 0.0, calibration: str = "cosine") -> None:
+                 dropout: float = 0.0, calibration: str = "cosine",
+                 n_features: int = 7) -> None:
         super().__init__()
         self.edge_input = edge_input
         self.calibration = calibration
+        self.n_features = n_features
         width = {"concat": 2 * dim, "symmetric": 4 * dim, "similarity": 2 * dim + 1,
-                 "relational": 2 * dim + N_EDGE_FEATURES}[edge_input]
+                 "relational": 2 * dim + n_features}[edge_input]
         out = 1 if edge_input == "relational" else 2
         self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, hidden),
                                  nn.PReLU(hidden), nn.Linear(hidden, out))
@@ -162,7 +162,7 @@ class EdgeHead(nn.Module):
             if calibration == "relational":
                 # the base logit weighs every relation (a_ij's weight among them)
                 self.scale.requires_grad_(False)
-                self.relation = nn.Parameter(torch.zeros(N_EDGE_FEATURES))
+                self.relation = nn.Parameter(torch.zeros(n_features))
 
     @property
     def needs_features(self) -> bool:

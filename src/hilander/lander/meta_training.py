@@ -56,13 +56,15 @@ def build_meta_training_set(
         out: list[LevelGraph] = []
         for kk in recipe.train_ks or (n_neighbors,):
             out += build_training_levels(Xs, ys, kk, aggregation=aggregation, max_levels=cap,
-                                         knn_method=knn_method, mode=recipe.levels_mode)
+                                         knn_method=knn_method, mode=recipe.levels_mode,
+                                         comembership=recipe.comembership)
         return out
 
     full = levels_of(X, y)
     calibration = None
     if recipe.calibration == "relational":
-        calibration = _calibration_graphs(X, y, full, n_neighbors, knn_method, random_state)
+        calibration = _calibration_graphs(X, y, full, n_neighbors, knn_method, random_state,
+                                          recipe.comembership)
     drawn: list[LevelGraph] = []
     for keep in identity_draws(y, recipe.identity_subsets, random_state, SUBSET_SEED_STRIDE,
                                recipe.subset_mode, n_neighbors):
@@ -92,7 +94,8 @@ def identity_draws(y: np.ndarray, count: int, random_state: int, stride: int,
 
 
 def _calibration_graphs(X: np.ndarray, y: np.ndarray, levels: list[LevelGraph], k: int,
-                        knn_method: str, random_state: int) -> list[LevelGraph]:
+                        knn_method: str, random_state: int,
+                        comembership: bool) -> list[LevelGraph]:
     """Graphs the relational base is fitted on.
 
     Overlap and rank mean different things when identities are much larger or smaller than
@@ -102,7 +105,8 @@ def _calibration_graphs(X: np.ndarray, y: np.ndarray, levels: list[LevelGraph], 
     """
     graphs = list(levels)
     for kk in sorted({k // 2, k // 3} - {0, 1, k}, reverse=True):
-        graphs.append(level_graph(X, y, kk, knn_method))
+        graphs.append(level_graph(X, y, kk, knn_method, comembership))
     for keep in identity_draws(y, 3, random_state, CALIBRATION_SEED_STRIDE, min_points=k):
-        graphs.append(level_graph(X[keep], encode_labels(y[keep]), k, knn_method))
+        graphs.append(level_graph(X[keep], encode_labels(y[keep]), k, knn_method,
+                                  comembership))
     return graphs

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import EdgeFeaturizer
+from .features import EdgeFeaturizer, n_edge_features
 from .layers import EdgeHead, GraphEncoder, one_hop, row_chunks
 
 
@@ -29,10 +29,12 @@ class LanderNet(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int = 128, num_layers: int = 1, heads: int = 1,
                  dropout: float = 0.0, edge_input: str = "relational",
-                 calibration: str = "cosine") -> None:
+                 calibration: str = "cosine", comembership: bool = False) -> None:
         super().__init__()
+        self.comembership = comembership
         self.encoder = GraphEncoder(in_dim, hidden, num_layers, heads)
-        self.head = EdgeHead(self.encoder.out_dim, hidden, edge_input, dropout, calibration)
+        self.head = EdgeHead(self.encoder.out_dim, hidden, edge_input, dropout, calibration,
+                             n_edge_features(comembership))
 
     def receptive_field(self, nbr: torch.Tensor, rows: torch.Tensor) -> list[torch.Tensor]:
         """Sorted node sets of ``rows``' edges, widest first: the nodes whose input features
@@ -83,7 +85,9 @@ class LanderNet(nn.Module):
 
     def featurizer(self, nbr: np.ndarray, sim: np.ndarray) -> EdgeFeaturizer | None:
         """The relational features of a graph's edges when the head reads them (else None)."""
-        return EdgeFeaturizer(nbr, sim) if self.head.needs_features else None
+        if not self.head.needs_features:
+            return None
+        return EdgeFeaturizer(nbr, sim, self.comembership)
 
     @staticmethod
     def edge_chunks(n: int, k: int, chunk: int) -> list[tuple[int, int]]:
@@ -145,3 +149,45 @@ def lander_loss(logits: torch.Tensor, same: torch.Tensor, mask: torch.Tensor,
     l_conn = -(per_edge * weight).sum() / max(per_edge.numel(), 1)
     l_den = F.mse_loss(d_hat, density)
     return l_conn + l_den, l_conn.detach(), l_den.detach()
+
+
+class CrossFittedNet:
+    """K trained networks over one graph, each scoring the nodes it never trained on.
+
+    ``groups[i]`` is the fold of input point i; network f was meta-trained on every fold but
+    f. :func:`~hilander.lander.run_hierarchy` asks :meth:`routed` for each level's scorer:
+    a node (a super-node at upper levels, whose fold is its peak's) gets its edge
+    probabilities and density from its own fold's network, so a whole labeled set is
+    clustered at once with out-of-fold scores (cross-fitted selection, inside ``fit``).
+    """
+
+    def __init__(self, nets: list[LanderNet], groups: np.ndarray) -> None:
+        self.nets = list(nets)
+        self.groups = np.asarray(groups)
+
+    def eval(self) -> CrossFittedNet:
+        for net in self.nets:
+            net.eval()
+        return self
+
+    def routed(self, rep: np.ndarray) -> _RoutedNet:
+        """The scorer of a level whose node i holds the identity of input point ``rep[i]``."""
+        return _RoutedNet(self.nets, self.groups[rep])
+
+
+class _RoutedNet:
+    """One level's scorer: each row from the network of its node's fold."""
+
+    def __init__(self, nets: list[LanderNet], node_group: np.ndarray) -> None:
+        self.nets, self.node_group = nets, node_group
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, nbr: np.ndarray, sim: np.ndarray,
+                chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        p = np.zeros(nbr.shape, dtype=np.float32)
+        for f, net in enumerate(self.nets):
+            rows = self.node_group == f
+            if rows.any():
+                p[rows] = net.predict(x, nbr, sim, chunk)[0][rows]
+        # d̂_i reads only row i's probabilities, so it is the fold network's too
+        return p, edge_density(p, nbr, sim)

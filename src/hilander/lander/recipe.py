@@ -47,6 +47,14 @@ class Recipe:
         Cap on ground-truth levels per training graph (None: the model's ``max_levels``).
     k_grid, aggregation_grid : tuple
         Extra neighbour counts and upper-level aggregations the decoding selection tries.
+    holdout : float or None
+        Select on one held-out share of the identities instead of cross-fitting over all of
+        them (the previous default, for the ablation).
+    decodings : tuple of str
+        The decodings the selection tries after the peak rule.
+    comembership : bool
+        The edge head also reads whether cheap unsupervised partitions of the same graph put
+        i and j together, and their communities' sizes.
     """
 
     edge_input: str = "relational"
@@ -64,6 +72,9 @@ class Recipe:
     train_levels: int | None = None
     k_grid: tuple[int, ...] = ()
     aggregation_grid: tuple[str, ...] = ()
+    holdout: float | None = None
+    decodings: tuple[str, ...] = ("similarity", "infomap", "leiden", "cpm", "average")
+    comembership: bool = False
 
 
 #: The recipes :class:`~hilander.HiLander` offers by name. "lander" is the default: validation

@@ -24,6 +24,12 @@ from .network import LanderNet
 
 #: Cosine thresholds of the "similarity" decoding (a_ij, not p_ij).
 SIMILARITY_GRID = (0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+#: Per-node modularity resolutions of the "leiden" decoding (see DecodingSettings).
+RESOLUTION_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
+#: Mean within-community weights the "cpm" decoding demands.
+CPM_GRID = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+#: The decodings the selection tries after the peak rule, in order.
+SEARCHED_DECODINGS = ("similarity", "infomap", "leiden", "cpm", "average")
 
 #: What a later stage (another decoding, LANDER, another k...) must add to the held-out avg F
 #: to replace the current choice. The held-out identities are few; on the synthetic test set
@@ -45,6 +51,19 @@ def split_identities(y: np.ndarray, share: float, k: int, seed: int) -> np.ndarr
     return val
 
 
+def check_folds(y: np.ndarray, folds: np.ndarray, k: int) -> None:
+    """Every fold, and the identities outside it, must leave a k-NN graph to learn or score."""
+    for f in range(int(folds.max()) + 1):
+        held = folds == f
+        if held.sum() <= k or (~held).sum() <= k or np.unique(y[~held]).size < 2:
+            raise InputError(
+                f"selection (tau='auto') needs more data: each of the {int(folds.max()) + 1} "
+                f"folds of identities, and the identities outside it, must have more than "
+                f"n_neighbors={k} points (fold {f} has {int(held.sum())}); lower cv, or pass "
+                "a number as tau to skip selection"
+            )
+
+
 @dataclass
 class Selection:
     """The chosen settings, their smoothed held-out avg F and every trial run."""
@@ -61,6 +80,7 @@ def select_decoding(
     model: LanderNet, X: np.ndarray, y: np.ndarray, start: DecodingSettings, *,
     tau_grid: Sequence[float], knn_method: str = "auto", random_state: int = 0,
     k_grid: Sequence[int] = (), aggregations: Sequence[str] = (), progress: bool = False,
+    decodings: Sequence[str] = SEARCHED_DECODINGS,
 ) -> Selection:
     """Coordinate search over p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER and the
     decoding (then each other k of ``k_grid`` and aggregation of ``aggregations``).
@@ -69,8 +89,10 @@ def select_decoding(
     searched (``max_levels`` when the user fixed it, n_neighbors, aggregation, early
     stopping). The score is avg F (harmonic mean of pairwise and BCubed F), smoothed along
     each stage's threshold grid (see :func:`smoothed`). Stages: one p_τ for all levels; then
-    the upper levels' p_τ; then level 1's again; then one-level LANDER; then the similarity
-    decoding; then Infomap on the learnt edges; then the extra k and aggregations.
+    the upper levels' p_τ; then level 1's again; then one-level LANDER; then each of
+    ``decodings`` with its own grid (the similarity threshold; Infomap's p_τ; Leiden's
+    resolution, then its p_τ; CPM's density; average linkage's p_τ); then the extra k and
+    aggregations. A later stage replaces the choice only if it wins by :data:`MIN_GAIN`.
     """
     table: list[dict] = []
     cache: dict = {}   # level 1 does not depend on the thresholds
@@ -106,11 +128,19 @@ def select_decoding(
         if fixed_levels is None:
             best, score = _better(best, score, *best_of(
                 [base.replace(max_levels=1, tau=t, tau_upper=None) for t in grid]))
-    best, score = _better(best, score, *best_of(
-        [base.replace(decoding="similarity", tau=t, tau_upper=t) for t in SIMILARITY_GRID]))
-    best, score = _better(best, score, *best_of(
-        [base.replace(decoding="infomap", tau=t, tau_upper=t) for t in grid]))
-    thresholds = SIMILARITY_GRID if best.decoding == "similarity" else grid
+    for decoding in decodings:
+        if decoding == "leiden":
+            # the resolution on every edge first, then pruning at that resolution
+            cand, sc = best_of([base.replace(decoding="leiden", tau=0.0, tau_upper=0.0,
+                                             resolution=r) for r in RESOLUTION_GRID])
+            cand, sc = _better(cand, sc, *best_of(
+                [cand.replace(tau=t, tau_upper=t) for t in grid]))
+        else:
+            thresholds = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID}.get(decoding, grid)
+            cand, sc = best_of([base.replace(decoding=decoding, tau=t, tau_upper=t)
+                                for t in thresholds])
+        best, score = _better(best, score, cand, sc)
+    thresholds = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID}.get(best.decoding, grid)
     for kk in k_grid:
         if kk != best.n_neighbors and kk < X.shape[0]:
             best, score = _better(best, score, *best_of(
