@@ -167,6 +167,10 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
         The trained link network.
     n_features_in_ : int
         Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
     Examples
     --------
@@ -222,6 +226,10 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
         The trained confidence (GCN-V) and link (GCN-E) networks.
     n_features_in_ : int
         Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
     Examples
     --------

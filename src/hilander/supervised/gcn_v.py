@@ -58,6 +58,10 @@ class GCNV(SupervisedClusterer):
         The trained confidence network.
     n_features_in_ : int
         Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
     Examples
     --------
