@@ -176,8 +176,8 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
     --------
     >>> from hilander.datasets import make_open_set
     >>> from hilander.supervised import GCNE
-    >>> data = make_open_set(n_train_classes=40, n_test_classes=10, seed=0)
-    >>> model = GCNE(epochs=2, confidence="density").fit(data.X_train, data.y_train)
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
+    >>> model = GCNE(epochs=1, confidence="density").fit(data.X_train, data.y_train)
     >>> model.predict(data.X_test).shape == data.y_test.shape
     True
     """
@@ -235,8 +235,8 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
     --------
     >>> from hilander.datasets import make_open_set
     >>> from hilander.supervised import GCNVE
-    >>> data = make_open_set(n_train_classes=40, n_test_classes=10, seed=0)
-    >>> model = GCNVE(epochs_v=5, epochs=2).fit(data.X_train, data.y_train)
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
+    >>> model = GCNVE(epochs_v=5, epochs=1).fit(data.X_train, data.y_train)
     >>> model.predict(data.X_test).shape == data.y_test.shape
     True
     """

@@ -119,7 +119,7 @@ class LGCN(SupervisedClusterer):
     --------
     >>> from hilander.datasets import make_open_set
     >>> from hilander.supervised import LGCN
-    >>> data = make_open_set(n_train_classes=40, n_test_classes=10, seed=0)
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
     >>> model = LGCN(epochs=1).fit(data.X_train, data.y_train)
     >>> model.predict(data.X_test).shape == data.y_test.shape
     True
