@@ -281,8 +281,8 @@ class DPMeans(BaseClusterer):
         Number of features of ``X``.
     n_clusters_ : int
         Number of clusters in ``labels_``.
-    cluster_centers_ : ndarray of shape (n_clusters_, n_features)
-        Final centroids.
+    cluster_centers_ : ndarray of shape (n_centers, n_features)
+        Final centroids, one per cluster found.
     n_iter_ : int
         Passes made.
 
@@ -449,8 +449,8 @@ class DPvMFMeans(DPMeans):
         Number of features of ``X``.
     n_clusters_ : int
         Number of clusters in ``labels_``.
-    cluster_centers_ : ndarray of shape (n_clusters_, n_features)
-        Unit-length centroids.
+    cluster_centers_ : ndarray of shape (n_centers, n_features)
+        Unit-length centroids, one per cluster found.
     n_iter_ : int
         Passes made.
 
