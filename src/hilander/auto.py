@@ -101,6 +101,9 @@ class AutoCluster(MetaTrainedClusterer):
         One row per candidate: method, status, parameters, avg F, seconds, note.
     model_ : estimator or None
         The re-fitted learnt winner (None for an unsupervised one).
+    refit_seconds_ : float
+        Wall time of the learnt winner's re-fit on all identities (set only when the winner
+        learns).
     n_features_in_ : int
         Dimension of the training embeddings.
 

@@ -104,8 +104,9 @@ def chinese_whispers_partition(n: int, src, dst, weight=None, *, n_iterations: i
     (fixed by ``seed``) and gives each the class with the largest summed edge weight among its
     neighbours, ties to the smallest class id. Stops after ``n_iterations`` or when a full pass
     changes nothing. Asynchronous updates are what keep it from oscillating on two-node
-    structures, so this is a plain loop (about a second per 100k edges and pass).
+    structures, so this is a plain loop.
     """
+    # measured: about a second per 100k edges and pass
     n_iterations = check_int(n_iterations, "n_iterations", low=1)
     seed = check_int(seed, "seed", low=0)
     a, b, w = undirected_edges(n, src, dst, weight)

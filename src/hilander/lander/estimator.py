@@ -153,12 +153,16 @@ class HiLander(MetaTrainedClusterer):
     --------
     >>> from hilander import HiLander
     >>> from hilander.datasets import make_open_set
-    >>> data = make_open_set(n_train_classes=60, n_test_classes=15, seed=0)
-    >>> model = HiLander(epochs=3, random_state=0).fit(data.X_train, data.y_train)
-    >>> labels = model.predict(data.X_test)
+    >>> from hilander.metrics import evaluate
+    >>> data = make_open_set(n_train_classes=30, n_test_classes=10, seed=0)
+    >>> model = HiLander(epochs=3, tau_grid=(0.3, 0.5, 0.7), random_state=0)  # a short run
+    >>> model = model.fit(data.X_train, data.y_train)
+    >>> labels = model.predict(data.X_test)          # identities never seen in training
     >>> labels.shape == data.y_test.shape
     True
     >>> model.settings_.decoding in ("peak", "similarity", "infomap")
+    True
+    >>> evaluate(data.y_test, labels)["pairwise_f"] > 0.9
     True
     """
 

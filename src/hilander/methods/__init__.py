@@ -4,7 +4,7 @@
 >>> est = methods.make("hac", linkage="ward", n_clusters=50)
 >>> labels = est.fit_predict(X)                    # doctest: +SKIP
 >>> sorted(methods.available())[:3]
-['aro', 'cdp', 'dbscan']
+['aro', 'auto', 'cdp']
 
 Estimators are scikit-learn shaped (``fit`` returns self, ``labels_``, ``fit_predict``), all
 take ``l2_normalize`` (on by default) and those using neighbours accept a prebuilt

@@ -50,6 +50,15 @@ class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
     ``_fit(X, graph)`` returning labels; ``X`` arrives validated and, when ``l2_normalize`` is
     on, row-normalised. Subclasses that use neighbours set ``uses_graph = True`` and expose
     ``n_neighbors``.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each row of ``X``; -1 marks noise where a method has any.
+    n_features_in_ : int
+        Number of features of ``X``.
+    n_clusters_ : int
+        Number of clusters in ``labels_``, each noise point counted as a cluster of its own.
     """
 
     uses_graph = False
@@ -57,6 +66,24 @@ class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
     _parameter_constraints: dict = {"l2_normalize": ["boolean"]}
 
     def fit(self, X, y=None, *, graph: KNNGraph | None = None):
+        """Cluster ``X``; sets ``labels_``, ``n_features_in_`` and ``n_clusters_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The embeddings (finite values).
+        y : None
+            Ignored; present for scikit-learn's API.
+        graph : KNNGraph or None, default=None
+            A prebuilt k-NN graph of ``X`` (:func:`hilander.graph.build_knn_graph`), reused by
+            the methods that work on neighbours; it needs at least as many neighbours as the
+            method asks for. None builds the graph when one is needed.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
         self._check_params()
         X_raw = check_features(X, name="X", min_rows=self.min_rows)
         self._X_raw = X_raw  # kept only during fit: some methods need raw norms
@@ -77,6 +104,7 @@ class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
         return self
 
     def fit_predict(self, X, y=None, *, graph: KNNGraph | None = None) -> np.ndarray:
+        """Cluster ``X`` and return ``labels_`` (see :meth:`fit`)."""
         return self.fit(X, y, graph=graph).labels_
 
     # -- helpers for subclasses -------------------------------------------------------------

@@ -167,13 +167,17 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
         The trained link network.
     n_features_in_ : int
         Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
     Examples
     --------
     >>> from hilander.datasets import make_open_set
     >>> from hilander.supervised import GCNE
-    >>> data = make_open_set(n_train_classes=40, n_test_classes=10, seed=0)
-    >>> model = GCNE(epochs=2, confidence="density").fit(data.X_train, data.y_train)
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
+    >>> model = GCNE(epochs=1, confidence="density").fit(data.X_train, data.y_train)
     >>> model.predict(data.X_test).shape == data.y_test.shape
     True
     """
@@ -222,13 +226,17 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
         The trained confidence (GCN-V) and link (GCN-E) networks.
     n_features_in_ : int
         Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
     Examples
     --------
     >>> from hilander.datasets import make_open_set
     >>> from hilander.supervised import GCNVE
-    >>> data = make_open_set(n_train_classes=40, n_test_classes=10, seed=0)
-    >>> model = GCNVE(epochs_v=5, epochs=2).fit(data.X_train, data.y_train)
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
+    >>> model = GCNVE(epochs_v=5, epochs=1).fit(data.X_train, data.y_train)
     >>> model.predict(data.X_test).shape == data.y_test.shape
     True
     """
