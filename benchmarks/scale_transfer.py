@@ -72,7 +72,7 @@ def to_markdown(rows: list[dict], share: float) -> str:
     for key in dict.fromkeys((r["dataset"], r["method"]) for r in rows):
         part = [r for r in rows if (r["dataset"], r["method"]) == key]
 
-        def cell(name: str) -> str:
+        def cell(name: str, part: list[dict] = part) -> str:
             v = np.array([r[name] for r in part])
             return f"{v.mean():.3f} ({v.min():.3f}-{v.max():.3f})"
 
