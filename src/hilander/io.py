@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,34 +17,128 @@ FEATURE_FORMATS = (".npy", ".npz", ".csv", ".parquet")
 LABEL_HEADERS = {"label", "labels", "y", "class", "identity", "id", "target", "cluster"}
 
 
+#: what each kind of output may be called; a model written as ``.txt`` is a mistake
+MODEL_SUFFIXES = (".hlm", ".pt", ".pth")
+LABEL_SUFFIXES = (".npy", ".csv", ".txt")
+
+
 def check_writable(path: str | Path) -> Path:
     """Raise InputError unless ``path`` can be written; commands call it before any work."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write {path}: directory {parent} is not writable")
     if path.is_dir():
         raise InputError(f"cannot write {path}: it is a directory")
+    if path.exists() and not path.is_file():
+        # replacing /dev/null or a pipe by a regular file would break the system, not write
+        raise InputError(f"cannot write {path}: it is not a regular file")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write {path}: directory {parent} is not writable")
+    # os.access says yes to root on a read-only file system: try what the write will do
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
     return path
+
+
+def check_outputs(outputs: dict[str, tuple[str | Path | None, tuple[str, ...]]],
+                  inputs: Iterable[str | Path | None] = ()) -> None:
+    """Check every output of a command before any work; raise InputError naming the flag.
+
+    ``outputs`` maps a flag (``"--out"``) to its path (None: not given) and the suffixes it
+    may end in (empty: any). Each must be writable, end in an allowed suffix, differ from
+    every other output and never be one of ``inputs``: not the same path, nor a hard or
+    symbolic link to it (writing it would destroy the user's data).
+    """
+    given = [(flag, Path(p), suffixes) for flag, (p, suffixes) in outputs.items()
+             if p is not None]
+    sources = [Path(p) for p in inputs if p is not None]
+    seen: list[tuple[str, Path]] = []
+    for flag, path, suffixes in given:
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise InputError(f"{flag} must end in {' or '.join(suffixes)}, got {path.name!r}")
+        for src in sources:
+            if _same_file(path, src):
+                raise InputError(f"{flag} {path} is the input file {src}: writing it would "
+                                 "destroy the input; choose another path")
+        for other_flag, other in seen:
+            if _same_file(path, other):
+                raise InputError(f"{other_flag} and {flag} are the same file {path}; give "
+                                 "each output its own path")
+        seen.append((flag, path))
+        check_writable(path)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file: one path, or links (hard or symbolic) to one file."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+# Stack of open output batches: each holds (temporary, final) pairs renamed at its end.
+_BATCHES: list[list[tuple[Path, Path]]] = []
+
+
+@contextlib.contextmanager
+def output_batch() -> Iterator[None]:
+    """Defer every :func:`atomic_path` rename inside the block to its end: a command's
+    outputs all appear, or (on any error, Ctrl-C or SIGTERM) none of them and no temporary."""
+    pending: list[tuple[Path, Path]] = []
+    _BATCHES.append(pending)
+    try:
+        yield
+        _BATCHES.pop()
+        while pending:
+            tmp, path = pending[0]
+            os.replace(tmp, path)
+            pending.pop(0)
+    finally:
+        if _BATCHES and _BATCHES[-1] is pending:
+            _BATCHES.pop()
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    A failed write (disk full, permissions) raises OSError naming ``path``, not the temporary;
+    the temporary is removed on any exception, KeyboardInterrupt and SystemExit included.
+    """
     path = check_writable(path)
     parent = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        # mkstemp creates 0600 files; give outputs the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
+        try:
+            yield tmp_path
+            # mkstemp creates 0600 files; give outputs the permissions a plain open() would
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_path, 0o666 & ~umask)
+            if _BATCHES:
+                _BATCHES[-1].append((tmp_path, path))
+            else:
+                os.replace(tmp_path, path)
+        except OSError as exc:
+            raise OSError(exc.errno, f"could not write {path}: {exc.strerror or exc}") from None
+        except RuntimeError as exc:
+            # torch.save reports a full disk as a RuntimeError of its zip writer
+            text = str(exc)
+            if "write" not in text.lower():
+                raise
+            reason = text.strip().splitlines()[0].split("] . ")[-1] if text.strip() else ""
+            raise OSError(None, f"could not write {path}: {reason}") from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

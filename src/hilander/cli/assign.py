@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from .._validation import InputError
-from ..io import check_writable, read_features, write_labels
+from ..io import LABEL_SUFFIXES, check_outputs, read_features, write_labels
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,15 +33,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..lander import HierarchyResult
+    from ..lander.result import check_fingerprint
     from ..persistence import load_model
 
-    check_writable(args.out)
+    check_outputs({"--out": (args.out, LABEL_SUFFIXES)},
+                  inputs=[args.model, args.result, args.features])
     t0 = time.perf_counter()
     model = load_model(args.model)
     if not hasattr(model, "assign"):
         raise InputError(f"{args.model} holds a {type(model).__name__}; assign needs a "
                          "Hi-LANDER model")
     result = HierarchyResult.load(args.result)
+    check_fingerprint(result, model, result_name=args.result, model_name=args.model)
     X_new = read_features(args.features)
     labels = model.assign(X_new, result, tau=args.tau)
     write_labels(args.out, labels)
