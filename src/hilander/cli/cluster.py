@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
                                  f"not {type(model).__name__}")
             labels, levels = np.asarray(model.predict(X)), None
             summary = type(model).__name__
+    _warn_duplicates(X)
     with output_batch():  # all of the outputs, or none of them
         if args.result_out:
             if result.model_fingerprint is None:
@@ -113,6 +114,19 @@ def run(args: argparse.Namespace) -> int:
           f"{time.perf_counter() - t0:.1f}s, peak memory {_peak_gb():.2f} GB -> {args.out}",
           file=sys.stderr)
     return 0
+
+
+def _warn_duplicates(X: np.ndarray) -> None:
+    """Name repeated rows: the k-NN graph keeps each set of copies together, but a method
+    that counts points (density, cluster sizes) sees every copy."""
+    from ..graph.knn import duplicate_groups
+
+    groups = duplicate_groups(X)
+    if groups is not None:
+        n, m = X.shape[0], groups[0].size
+        print(f"hilander: warning: {n - m} of {n} rows repeat another row exactly ({m} "
+              "distinct); the k-NN graph links the copies of a row to each other, but methods "
+              "that count points (densities, sizes) see every copy", file=sys.stderr)
 
 
 def _peak_gb() -> float:
