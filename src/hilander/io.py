@@ -98,7 +98,10 @@ def output_batch() -> Iterator[None]:
         _BATCHES.pop()
         while pending:
             tmp, path = pending[0]
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise OSError(exc.errno, f"could not write {path}: {exc.strerror or exc}") from None
             pending.pop(0)
     finally:
         if _BATCHES and _BATCHES[-1] is pending:
@@ -133,12 +136,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         except OSError as exc:
             raise OSError(exc.errno, f"could not write {path}: {exc.strerror or exc}") from None
         except RuntimeError as exc:
-            # torch.save reports a full disk as a RuntimeError of its zip writer
+            # torch.save reports a full disk as a RuntimeError of its zip writer, whose text
+            # ("unexpected pos 4736 vs 4624") says nothing to a user
             text = str(exc)
-            if "write" not in text.lower():
+            if not any(mark in text for mark in ("inline_container", "PytorchStreamWriter",
+                                                 "file write failed")):
                 raise
-            reason = text.strip().splitlines()[0].split("] . ")[-1] if text.strip() else ""
-            raise OSError(None, f"could not write {path}: {reason}") from None
+            raise OSError(None, f"could not write {path}: the write failed part-way (disk "
+                                "full, or a file size limit?)") from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
