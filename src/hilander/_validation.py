@@ -70,7 +70,9 @@ def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -
         raise InputError(f"{name} has {arr.shape[0]} sample(s) (rows); at least {min_rows} "
                          "are needed")
     # a float32 C-ordered memory map stays one: no copy of a file larger than memory
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    source = arr
+    with np.errstate(over="ignore"):  # 1e300 -> inf in float32: reported below, by name
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     # checked in row blocks: a whole-array mask of ten million rows would be gigabytes
     step = _row_block(arr)
     # squared distances sum d squares of differences up to twice the largest magnitude:
@@ -84,6 +86,8 @@ def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -
         if not (np.isfinite(high) and np.isfinite(low)):
             bad_rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
             kind = "NaN" if np.isnan(arr).any() else "infinite values"
+            if source is not arr and np.isfinite(source[bad_rows[0]]).all():
+                kind = f"values beyond the range of {np.dtype(dtype)}"
             raise InputError(
                 f"{name} contains {kind} in {bad_rows.size} row(s) (first: row {bad_rows[0]})"
             )

@@ -203,7 +203,7 @@ def _read_csv_matrix(path: Path) -> np.ndarray:
     if df.shape[0] and (not _row_numeric(df.iloc[0]) or _is_column_numbers(df.iloc[0])):
         df = df.iloc[1:]
     try:
-        return df.to_numpy(dtype=np.float32)
+        return df.to_numpy(dtype=np.float64)  # check_features casts, naming overflow
     except ValueError as exc:
         raise InputError(f"{path} has non-numeric values: {exc}") from None
 
@@ -231,7 +231,8 @@ def _read_parquet_matrix(path: Path) -> np.ndarray:
     list_cols = [c for c in df.columns if df[c].dtype == object]
     if len(list_cols) == 1 and df.shape[0]:
         try:
-            return np.stack([np.asarray(v, dtype=np.float32) for v in df[list_cols[0]]])
+            # float64 here: check_features names values beyond float32's range
+            return np.stack([np.asarray(v, dtype=np.float64) for v in df[list_cols[0]]])
         except ValueError as exc:
             raise InputError(
                 f"{path}: column {list_cols[0]!r} rows differ in length: {exc}"
@@ -240,7 +241,7 @@ def _read_parquet_matrix(path: Path) -> np.ndarray:
         raise InputError(
             f"{path} has several list columns {list_cols}; keep one embedding column"
         )
-    return df.to_numpy(dtype=np.float32)
+    return df.to_numpy(dtype=np.float64)  # check_features casts, naming overflow
 
 
 def read_labels(path: str | Path, n_samples: int | None = None) -> np.ndarray:
@@ -259,7 +260,8 @@ def read_labels(path: str | Path, n_samples: int | None = None) -> np.ndarray:
             if lines and "," in lines[0]:
                 lines = [ln.split(",")[-1].strip() for ln in lines]
             if lines and (lines[0].lower() in LABEL_HEADERS
-                          or (not _is_int(lines[0]) and all(_is_int(v) for v in lines[1:]))):
+                          or (len(lines) > 1 and not _is_int(lines[0])
+                              and all(_is_int(v) for v in lines[1:]))):
                 lines = lines[1:]  # header
             arr = np.array(lines)
             if arr.size and all(_is_int(v) for v in arr):
