@@ -27,7 +27,7 @@ from hilander.io import LABEL_HEADERS, read_features, read_labels
 from hilander.lander import HierarchyResult
 from hilander.persistence import load_model
 
-FAST = settings(max_examples=60, deadline=None,
+FAST = settings(max_examples=60, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int32, np.int64, np.uint8,
@@ -221,7 +221,7 @@ def _code_runs(marker: Path) -> bytes:
     return pickle.dumps(Payload(), protocol=2)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(FAST, max_examples=80)
 @given(MUTATIONS, st.booleans())
 def test_model_loader_takes_only_input_errors(saved, mutation, in_pickle):
     d, _ = saved
@@ -272,7 +272,7 @@ CONFIG_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20)
                           st.lists(st.integers(-3, 3), max_size=3))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(FAST, max_examples=60)
 @given(st.data())
 def test_model_loader_refuses_damaged_configurations(saved, data):
     d, _ = saved
@@ -298,7 +298,7 @@ RESULT_KEYS = ["X", "labels", "level_labels", "level_peaks", "level_peak_sizes",
                "tau_upper", "stopped_by", "model_fingerprint", "format"]
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(FAST, max_examples=80)
 @given(st.data())
 def test_result_loader_takes_only_input_errors(saved, open_set, data):
     d, model = saved
