@@ -80,14 +80,18 @@ _QUIET_WARNINGS = (
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # main() called from another thread: only the main thread may
+        previous = None
     try:
         with warnings.catch_warnings():
             for text in _QUIET_WARNINGS:
                 warnings.filterwarnings("ignore", message=text)
             return _run(argv)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run(argv: list[str] | None) -> int:

@@ -51,5 +51,8 @@ def set_progress(model, on: bool) -> None:
     params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
     for name in ("verbose", "progress"):
         if name in params:
-            model.set_params(**{name: on})
+            if hasattr(model, "set_params"):
+                model.set_params(**{name: on})
+            else:  # AutoCluster: get_params only
+                setattr(model, name, on)
             return

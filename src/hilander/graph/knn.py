@@ -6,6 +6,7 @@ A :class:`KNNGraph` is built once and can be handed to Hi-LANDER and to every ba
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,21 +202,30 @@ def build_knn_graph(
     Xn = l2_normalize(X, copy=False) if normalize else X  # faiss copies what it indexes
     search = dict(method=method, exact_limit=exact_limit, chunk_size=chunk_size, nlist=nlist,
                   nprobe=nprobe, hnsw_m=hnsw_m, seed=seed, progress=progress)
+    return search_distinct(Xn, k, lambda rows, kk: _search(rows, kk, **search))
+
+
+def search_distinct(Xn: np.ndarray, k: int,
+                    search: Callable[[np.ndarray, int], KNNGraph]) -> KNNGraph:
+    """The k-NN graph of ``Xn`` with ``search(rows, k)`` run on its distinct rows only.
+
+    A row repeated more than k times would fill its own list with its copies and cut the
+    copies off from every other point (15 copies of a test set: Infomap's F 0.19 -> 0.007).
+    Here ``search`` sees each value once; each copy then links to the next copy and to its
+    value's neighbours (:func:`spread_duplicates`), so every method sees one tight group.
+    Any backend that builds level-1 graphs (the Ray shards) must go through this too, or its
+    graph differs from :func:`build_knn_graph`'s on data with copies.
+    """
     groups = duplicate_groups(Xn)
-    if groups is None:  # every row distinct: the common case
-        return _search(Xn, k, **search)
-    # A row repeated more than k times would fill its own list with its copies and cut the
-    # copies off from every other point (15 copies of a test set: Infomap's F 0.19 -> 0.007).
-    # Search the distinct rows only, then give each copy a link to the next copy and its
-    # distinct row's neighbours: every method sees the copies as one tight group.
+    if groups is None:  # every row distinct: the common case, one hashing pass
+        return search(Xn, k)
     first, inverse = groups
     m = first.size
     if m > 1:
-        distinct = _search(np.ascontiguousarray(Xn[first]), min(k, m - 1), **search)
+        distinct = search(np.ascontiguousarray(Xn[first]), min(k, m - 1))
         ids_u, sims_u, used = distinct.indices, distinct.similarities, distinct.method
     else:
-        ids_u, sims_u = np.zeros((1, 0), np.int64), np.zeros((1, 0), np.float32)
-        used = knn_method_for(n, method, exact_limit)
+        ids_u, sims_u, used = np.zeros((1, 0), np.int64), np.zeros((1, 0), np.float32), "exact"
     return KNNGraph(*spread_duplicates(Xn, ids_u, sims_u, first, inverse, k), used)
 
 
