@@ -26,7 +26,8 @@ def files(tmp_path_factory, open_set):
     np.save(d / "test.npy", open_set.X_test)
     np.save(d / "test_labels.npy", open_set.y_test)
     assert main(["train", str(d / "train.npy"), str(d / "train_labels.txt"),
-                 "--out", str(d / "model.hlm"), "--epochs", "40", "--quiet"]) == 0
+                 "--out", str(d / "model.hlm"), "--epochs", "40", "--tau", "0.7",
+                 "--quiet"]) == 0
     return d
 
 
@@ -211,7 +212,8 @@ def test_outputs_are_checked_before_the_work(files, tmp_path):
     missing = tmp_path / "nope" / "out.npy"
     t0 = time.perf_counter()
     _assert_clean_error(run_cli("train", d / "train.npy", d / "train_labels.txt", "--out",
-                                missing, "--epochs", "200", "--quiet"), "does not exist")
+                                missing.with_suffix(".hlm"), "--epochs", "200", "--quiet"),
+                        "does not exist")
     # refused up front: 200 epochs of training would take minutes
     assert time.perf_counter() - t0 < 30
     _assert_clean_error(run_cli("cluster", d / "model.hlm", d / "test.npy", "--out",

@@ -16,7 +16,7 @@ from hilander.cli import main
 from hilander.distributed import RayBackend, require_ray, shard_bounds
 from hilander.distributed.shards import faiss_tie_selection
 from hilander.graph import build_knn_graph
-from hilander.graph.knn import knn_method_for
+from hilander.graph.knn import _search, knn_method_for, search_distinct
 from hilander.lander import LanderNet
 from hilander.training import deterministic
 
@@ -102,7 +102,8 @@ def test_sharded_exact_knn_is_the_local_graph(ray_cluster):
     with RayBackend(n_shards=3) as backend:
         for X in (random, dups, tail):
             X = l2_normalize(X.astype(np.float32))
-            local = build_knn_graph(X, 10, normalize=False, method="exact")
+            # the raw search: build_knn_graph itself searches copies once (next test)
+            local = _search(X, 10, **RAW_EXACT)
             sharded = backend.knn(X, 10, "exact")
             stats = backend.stats["knn"]
             assert len(stats["shards"]) == 3 and sum(s["rows"] for s in stats["shards"]) == len(X)
@@ -117,6 +118,34 @@ def test_sharded_exact_knn_is_the_local_graph(ray_cluster):
     assert stats["threads_per_shard"] == threads
     assert stats["driver_rows"] == (1 if threads > 1 else 0)
     assert ray.is_initialized()  # the shared instance is reused, not shut down
+
+
+RAW_EXACT = dict(method="exact", exact_limit=30_000, chunk_size=8192, nlist=None, nprobe=None,
+                 hnsw_m=32, seed=0, progress=False)
+
+
+def _copies():
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(100, 16))[rng.integers(0, 100, 3000)]  # 30 copies per row
+    return l2_normalize(rows.astype(np.float32))
+
+
+def test_sharded_search_of_distinct_rows_is_the_local_graph(ray_cluster):
+    X = _copies()
+    local = build_knn_graph(X, 10, normalize=False, method="exact")
+    with RayBackend(n_shards=3) as backend:
+        sharded = search_distinct(X, 10, lambda rows, k: backend.knn(rows, k, "exact"))
+    np.testing.assert_array_equal(sharded.indices, local.indices)
+    np.testing.assert_array_equal(sharded.similarities, local.similarities)
+
+
+@pytest.mark.xfail(strict=True, reason="RayBackend.knn must search through "
+                   "hilander.graph.knn.search_distinct (issue 19, owner of distributed/)")
+def test_ray_backend_knn_searches_copies_once(ray_cluster):
+    X = _copies()
+    local = build_knn_graph(X, 10, normalize=False, method="exact")
+    with RayBackend(n_shards=3) as backend:
+        np.testing.assert_array_equal(backend.knn(X, 10, "exact").indices, local.indices)
 
 
 def test_sharded_ivf_self_join_is_the_local_graph(ray_cluster, points):

@@ -11,7 +11,6 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 
 class InputError(ValueError):
@@ -39,6 +38,8 @@ def validate_constraints(estimator) -> None:
 
 def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -> np.ndarray:
     """Return ``X`` as a C-contiguous 2-D float array, or raise :class:`InputError`."""
+    import scipy.sparse as sp  # here, not at import: `hilander --help` stays quick
+
     if sp.issparse(X):
         raise InputError(f"{name} is a sparse matrix; dense embeddings are required "
                          "(convert with X.toarray())")
@@ -69,17 +70,32 @@ def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -
         raise InputError(f"{name} has {arr.shape[0]} sample(s) (rows); at least {min_rows} "
                          "are needed")
     # a float32 C-ordered memory map stays one: no copy of a file larger than memory
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    source = arr
+    with np.errstate(over="ignore"):  # 1e300 -> inf in float32: reported below, by name
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     # checked in row blocks: a whole-array mask of ten million rows would be gigabytes
     step = _row_block(arr)
+    # squared distances sum d squares of differences up to twice the largest magnitude:
+    # beyond this they overflow (k-means on 1e30 gave one cluster and overflow warnings)
+    limit = float(np.sqrt(np.finfo(arr.dtype).max / (4 * arr.shape[1])))
     for s in range(0, arr.shape[0], step):
-        finite = np.isfinite(arr[s:s + step])
+        block = arr[s:s + step]
+        # max and min propagate NaN and inf: finiteness and magnitude with no temporary
+        high, low = float(block.max()), float(block.min())
         release_pages(arr)
-        if not finite.all():
+        if not (np.isfinite(high) and np.isfinite(low)):
             bad_rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
             kind = "NaN" if np.isnan(arr).any() else "infinite values"
+            if source is not arr and np.isfinite(source[bad_rows[0]]).all():
+                kind = f"values beyond the range of {np.dtype(dtype)}"
             raise InputError(
                 f"{name} contains {kind} in {bad_rows.size} row(s) (first: row {bad_rows[0]})"
+            )
+        largest = max(high, -low)
+        if largest > limit:
+            raise InputError(
+                f"{name} has values up to {largest:.3g} in magnitude; distances between "
+                f"{arr.shape[1]}-D rows overflow {arr.dtype} above {limit:.3g}: rescale them"
             )
     return arr
 

@@ -1,16 +1,22 @@
 """The ``hilander`` command line.
 
 Each command lives in its own module exposing ``register(subparsers)``, which adds a parser
-whose ``func(args) -> int`` runs the command. Errors in user input (:class:`InputError`) print
-one line and exit with status 2.
+whose ``func(args) -> int`` runs the command. Every failure ends as one line on stderr:
+bad input (:class:`InputError`), an OS error (disk full, permissions) or a closed output pipe
+exit with status 2; Ctrl-C with 130, SIGTERM with 143 (temporary files removed); a bug in
+hilander itself with 1 and a hint to report it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 
+# `import hilander` has loaded it already; every heavy import waits inside main(), where a
+# Ctrl-C during it ends in one line instead of a traceback
 from .._validation import InputError
 
 COMMAND_MODULES = [
@@ -56,17 +62,77 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so that ``finally`` blocks remove temporaries."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated
+
+
+#: warnings that tell a command-line user nothing they can act on
+_QUIET_WARNINGS = (
+    # torch wraps read-only memory-mapped features; it never writes to them
+    "The given NumPy array is not writable",
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    import warnings
+
     try:
-        return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"hilander: error: {exc}", file=sys.stderr)
-        return 2
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # main() called from another thread: only the main thread may
+        previous = None
+    try:
+        with warnings.catch_warnings():
+            for text in _QUIET_WARNINGS:
+                warnings.filterwarnings("ignore", message=text)
+            return _run(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None) -> int:
+    def fail(message: str, status: int = 2) -> int:
+        print(f"hilander: error: {message}", file=sys.stderr)
+        return status
+
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
     except KeyboardInterrupt:
         print("hilander: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        return fail("terminated (SIGTERM); no partial output was left", 143)
+    except BrokenPipeError:
+        # the reader went away (`| head`): nothing more can be written to stdout
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return fail("standard output was closed before everything was written (broken pipe)")
+    except InputError as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        message = exc.strerror or str(exc)
+        return fail(f"{exc.filename}: {message}" if exc.filename else message)
+    except MemoryError:
+        return fail("out of memory; try a smaller input or a machine with more memory")
+    except Exception as exc:  # a bug in hilander: say so, in one line, and how to report it
+        if os.environ.get("HILANDER_DEBUG"):
+            raise
+        from .. import __version__
+
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return fail(f"internal error {type(exc).__name__}: {first} -- a bug in hilander "
+                    f"{__version__}; please report it with the command line "
+                    "(HILANDER_DEBUG=1 shows the traceback)", 1)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import json
 import sys
 import time
 
-from .._validation import InputError
 from ._common import add_seed
 
 
@@ -38,11 +37,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..auto import AutoCluster
-    from ..io import atomic_path, read_features, read_labels
+    from ..io import (
+        MODEL_SUFFIXES,
+        atomic_path,
+        check_outputs,
+        output_batch,
+        read_features,
+        read_labels,
+    )
     from ..tune import _jsonable
 
-    if args.table_out and not args.table_out.endswith(".json"):
-        raise InputError(f"--table-out must be a .json file, got {args.table_out!r}")
+    # before the search, which can take many minutes
+    check_outputs({"--out": (args.out, MODEL_SUFFIXES), "--table-out": (args.table_out,
+                                                                        (".json",))},
+                  inputs=[args.features, args.labels])
     X = read_features(args.features)
     y = read_labels(args.labels, X.shape[0])
     t0 = time.perf_counter()
@@ -50,14 +58,16 @@ def run(args: argparse.Namespace) -> int:
                         time_budget=args.time_budget, random_state=args.seed,
                         verbose=not args.quiet)
     model.fit(X, y)
-    model.save(args.out)
+    with output_batch():  # the model and the table, or neither
+        model.save(args.out)
+        if args.table_out:
+            with atomic_path(args.table_out) as tmp:
+                with open(tmp, "w") as fh:
+                    json.dump(_jsonable({"winner": model.winner_,
+                                         "val_avg_f": model.val_avg_f_,
+                                         "n_val": model.n_val_, "table": model.table_}),
+                              fh, indent=2)
     print(model.table())
-    if args.table_out:
-        with atomic_path(args.table_out) as tmp:
-            with open(tmp, "w") as fh:
-                json.dump(_jsonable({"winner": model.winner_, "val_avg_f": model.val_avg_f_,
-                                     "n_val": model.n_val_, "table": model.table_}),
-                          fh, indent=2)
     print(f"auto chose {model.winner_} on {X.shape[0]} points in "
           f"{time.perf_counter() - t0:.1f}s -> {args.out}", file=sys.stderr)
     return 0

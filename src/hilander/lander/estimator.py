@@ -33,7 +33,7 @@ from .levels import level_graph
 from .meta_training import MetaTrainingSet, build_meta_training_set
 from .network import CrossFittedNet, LanderNet
 from .recipe import RECIPES, Recipe
-from .result import HierarchyResult
+from .result import HierarchyResult, check_fingerprint, model_fingerprint
 from .selection import check_folds, select_decoding, split_identities
 from .training import steps_for, train_lander
 
@@ -386,9 +386,13 @@ class HiLander(MetaTrainedClusterer):
             settings = settings.replace(max_levels=max_levels)
         torch.manual_seed(self.random_state)
         with deterministic():
-            return run_hierarchy(self.model_.to(self._device()), l2_normalize(X, copy=False),
-                                 settings, knn_method=self.knn_method, seed=self.random_state,
-                                 progress=self.verbose, backend=backend)
+            result = run_hierarchy(self.model_.to(self._device()), l2_normalize(X, copy=False),
+                                   settings, knn_method=self.knn_method,
+                                   seed=self.random_state, progress=self.verbose,
+                                   backend=backend)
+        # a saved run remembers the model that made it: assign refuses another model's run
+        result.model_fingerprint = model_fingerprint(self)
+        return result
 
     def predict(self, X) -> np.ndarray:
         """One cluster label (0..C-1) per row of ``X``."""
@@ -410,11 +414,13 @@ class HiLander(MetaTrainedClusterer):
         Each new point is linked through the learnt linkage to its nearest points of that run
         (see :func:`hilander.lander.assign.assign_points`); the earlier points keep their
         labels, and points that link to none of them open new clusters (ids from
-        ``result.n_clusters`` up). The thresholds default to those of that run (``tau``
-        overrides every level's). Links follow the fitted decoding's rule for "peak" and
-        "similarity"; with "infomap" the peak rule on p_ij stands in for it.
+        ``result.n_clusters`` up); a run made by another model is refused. The thresholds
+        default to those of that run (``tau`` overrides every level's). Links follow the
+        fitted decoding's rule for "peak" and "similarity"; any other decoding (a partition
+        cannot be extended point by point) links by the peak rule on p_ij.
         """
         self._check_fitted()
+        check_fingerprint(result, self)
         X_new = check_features(X_new, name="X_new")
         if X_new.shape[1] != self.n_features_in_:
             raise InputError(f"X_new has {X_new.shape[1]} features but the model was trained "
