@@ -486,3 +486,37 @@ def test_tune_shows_progress(files, capsys):
     assert main(["tune", "--method", "kmeans", "--grid", "n_clusters=5,10", "--quiet",
                  str(files / "X.npy"), str(files / "y.npy")]) == 0
     assert capsys.readouterr().err == ""
+
+
+# -- degenerate training data: a warning naming what is wrong ---------------------------------
+
+
+def test_degenerate_training_data_gives_a_warning_naming_it(tmp_path, capsys):
+    from hilander import supervised
+    from hilander._validation import DataWarning
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 8)).astype(np.float32)
+    y = np.repeat(np.arange(3), 4)
+    X_zero = X.copy()
+    X_zero[:5] = 0
+    with pytest.warns(DataWarning, match="5 of 12 training rows are all zero"):
+        HiLander(n_neighbors=3, tau=0.5, epochs=1).fit(X_zero, y)
+    with pytest.warns(DataWarning, match="only 0 of 12 identities have two or more points"):
+        supervised.make("gcn_v", n_neighbors=3, epochs=1).fit(X, np.arange(12))
+    # healthy data: no warning at all
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        HiLander(n_neighbors=3, tau=0.5, epochs=1).fit(X, y)
+    # the command line says it in one line
+    np.save(tmp_path / "x.npy", X_zero)
+    np.save(tmp_path / "y.npy", y)
+    assert main(["train", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--out",
+                 str(tmp_path / "m.hlm"), "--k", "3", "--tau", "0.5", "--epochs", "1",
+                 "--quiet"]) == 0
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if "warning" in ln]
+    assert lines == ["hilander: warning: 5 of 12 training rows are all zero: they have no "
+                     "direction, so they neither join nor teach any identity"]

@@ -36,6 +36,30 @@ def validate_constraints(estimator) -> None:
         raise InputError(str(exc).splitlines()[0]) from None
 
 
+class DataWarning(UserWarning):
+    """Training data that will teach little: ``fit`` runs, but the model is likely poor."""
+
+
+def warn_degenerate(X: np.ndarray, codes: np.ndarray) -> None:
+    """Warn (:class:`DataWarning`) about labeled data a model cannot learn identities from:
+    all-zero rows (no direction: after l2-normalisation they are alike and like nothing) and
+    identities too small to hold a pair of points."""
+    import warnings
+
+    step = _row_block(X)
+    zero = sum(int((~X[s:s + step].any(axis=1)).sum()) for s in range(0, X.shape[0], step))
+    if zero:
+        warnings.warn(f"{zero} of {X.shape[0]} training rows are all zero: they have no "
+                      "direction, so they neither join nor teach any identity", DataWarning,
+                      stacklevel=3)
+    sizes = np.bincount(codes)
+    paired = int((sizes >= 2).sum())
+    if paired < 2:
+        warnings.warn(f"only {paired} of {sizes.size} identities have two or more points: "
+                      "there are (almost) no same-identity pairs to learn what joins an "
+                      "identity", DataWarning, stacklevel=3)
+
+
 def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -> np.ndarray:
     """Return ``X`` as a C-contiguous 2-D float array, or raise :class:`InputError`."""
     import scipy.sparse as sp  # here, not at import: `hilander --help` stays quick

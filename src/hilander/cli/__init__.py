@@ -77,6 +77,11 @@ _QUIET_WARNINGS = (
 )
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning on the command line is one line, like an error, without a source location."""
+    print(f"hilander: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -88,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             for text in _QUIET_WARNINGS:
                 warnings.filterwarnings("ignore", message=text)
+            warnings.showwarning = _one_line_warning
             return _run(argv)
     finally:
         if previous is not None:

@@ -20,6 +20,7 @@ from .._validation import (
     check_labels,
     encode_labels,
     l2_normalize,
+    warn_degenerate,
 )
 from ..base import TRAINING_PARAMS, MetaTrainedClusterer, Param
 from ..datasets.splits import identity_folds
@@ -202,6 +203,7 @@ class HiLander(MetaTrainedClusterer):
         y = encode_labels(check_labels(y, X.shape[0], name="y"))
         if y.max() < 1:
             raise InputError("y has a single class; meta-training needs at least 2 identities")
+        warn_degenerate(X, y)
         X = l2_normalize(X)
         t0 = time.perf_counter()
         recipe = self._recipe()

@@ -16,6 +16,7 @@ from .._validation import (
     check_labels,
     encode_labels,
     l2_normalize,
+    warn_degenerate,
 )
 from ..base import TRAINING_PARAMS, MetaTrainedClusterer, Param, with_defaults
 from ..datasets.splits import holdout_identities
@@ -67,6 +68,7 @@ class SupervisedClusterer(MetaTrainedClusterer):
         codes = encode_labels(y)
         if codes.max() < 1:
             raise InputError("y has a single class; supervised training needs at least two")
+        warn_degenerate(X_raw, codes)
         Xn = self._prepare(X_raw)
         graph = self._neighbors(Xn, graph)
         with torch.random.fork_rng(devices=[]):
