@@ -389,7 +389,7 @@ def test_options_set_twice_are_refused(files, capsys, monkeypatch):
     one_error_line(capsys.readouterr().err, "--tau 0.6 and --param tau=0.5 both set tau")
     assert main(["train", "Xtr.npy", "ytr.txt", "--out", "m.hlm", "--quiet", "--param",
                  "progress=true"]) == 2
-    one_error_line(capsys.readouterr().err, "both set progress")
+    one_error_line(capsys.readouterr().err, "--quiet and --param progress=True both set verbose")
     assert main(["tune", "--method", "kmeans", "--grid", "n_clusters=3,5", "--param",
                  "n_clusters=4", "X.npy", "y.npy"]) == 2
     one_error_line(capsys.readouterr().err, "both set n_clusters")

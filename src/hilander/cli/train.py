@@ -86,19 +86,25 @@ def _tau(value: str):
 
 def _given(args: argparse.Namespace, extra: dict) -> dict:
     """Estimator parameters the user set with the dedicated options; one set twice (``--tau
-    0.6 --param tau=0.5``) is an error, not a silent choice of one of them."""
+    0.6 --param tau=0.5``, or under its deprecated name) is an error, not a silent choice."""
+    from ..base import ALIASES
+
+    def spellings(name: str) -> set[str]:
+        return {name} | {old for old, new in ALIASES.items() if new == name}
+
     given = {}
     for option, name in PARAM_OF.items():
         value = getattr(args, option)
         if value is None:
             continue
-        for key in {option, name} & set(extra):
+        for key in ({option} | spellings(name)) & set(extra):
             raise InputError(f"--{option} {value} and --param {key}={extra[key]} both set "
                              f"{name}; give it once")
         given[name] = _tau(value) if option == "tau" else value
-    if args.quiet and PROGRESS_PARAM in extra:
-        raise InputError(f"--quiet and --param {PROGRESS_PARAM}={extra[PROGRESS_PARAM]} both "
-                         f"set {PROGRESS_PARAM}; give it once")
+    if args.quiet:
+        for key in spellings(PROGRESS_PARAM) & set(extra):
+            raise InputError(f"--quiet and --param {key}={extra[key]} both set "
+                             f"{PROGRESS_PARAM}; give it once")
     return given
 
 

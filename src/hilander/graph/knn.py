@@ -64,9 +64,9 @@ class KNNGraph:
     def jaccard(self, blend: float = 1.0, chunk: int = 8192) -> KNNGraph:
         """Shared-neighbour re-weighting: the same edges, scored by neighbourhood overlap.
 
-        With N(i) = {i} plus i's neighbour list, edge i -> j gets
-        J = |N(i) & N(j)| / |N(i) | N(j)| (1 when both lists agree, near 0 when an edge is a
-        chance hit between unrelated neighbourhoods, the noise Ada-NETS and NSR-FC remove).
+        With ``N(i)`` = ``{i}`` plus i's neighbour list, edge i -> j gets
+        ``J = |N(i) & N(j)| / |N(i) | N(j)|`` (1 when both lists agree, near 0 when an edge is
+        a chance hit between unrelated neighbourhoods, the noise Ada-NETS and NSR-FC remove).
         The new similarity is ``(1 - blend) * cosine + blend * J``; rows are re-sorted so the
         most similar neighbour still comes first (``-1`` padding stays last, at similarity 0).
         """
