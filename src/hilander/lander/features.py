@@ -89,31 +89,33 @@ class EdgeFeaturizer:
         sets.sort(axis=1)
         self._sets = sets
 
-    def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Features (stop − start, k, F) of the edges of rows ``start:stop``; 0 on padding."""
-        stop = self.n if stop is None else stop
-        nbr = self.nbr[start:stop]
-        sim = self.sim[start:stop]
+    def rows(self, start: int = 0, stop: int | None = None, *,
+             at: np.ndarray | None = None) -> np.ndarray:
+        """Features (m, k, F) of the edges of rows ``start:stop`` (or of the rows ``at``, in
+        that order); 0 on padding."""
+        idx = np.arange(start, self.n if stop is None else stop) if at is None else at
+        nbr = self.nbr[idx]
+        sim = self.sim[idx]
         m, k = nbr.shape
         valid = nbr >= 0
         safe = np.where(valid, nbr, 0)
         out = np.zeros((m, k, self.n_features), dtype=np.float32)
         out[..., 0] = sim
-        out[..., 1] = sim - self.local[start:stop, None]
+        out[..., 1] = sim - self.local[idx, None]
         out[..., 2] = sim - self.local[safe]
         out[..., 3] = np.arange(k) / max(k - 1, 1)
         # reverse rank: is i in j's list, and where
-        found, pos = self._reverse(np.arange(start, stop), safe)
+        found, pos = self._reverse(idx, safe)
         found &= valid
         out[..., 4] = np.where(found, pos / max(k - 1, 1), 1.0)
         out[..., 5] = found
-        out[..., 6] = self._jaccard(np.arange(start, stop), safe)
+        out[..., 6] = self._jaccard(idx, safe)
         if self.partitions is not None:
-            part_i = self.partitions[start:stop]
+            part_i = self.partitions[idx]
             for c in range(self.partitions.shape[1]):
                 col = N_EDGE_FEATURES + 3 * c
                 out[..., col] = part_i[:, c, None] == self.partitions[safe, c]
-                out[..., col + 1] = self.log_size[start:stop, c, None]
+                out[..., col + 1] = self.log_size[idx, c, None]
                 out[..., col + 2] = self.log_size[safe, c]
         out[~valid] = 0.0
         return out

@@ -96,16 +96,19 @@ class LanderNet(nn.Module):
 
     @torch.no_grad()
     def edge_rows(self, h: torch.Tensor, nbr: np.ndarray, sim: np.ndarray,
-                  featurizer: EdgeFeaturizer | None, start: int, stop: int) -> np.ndarray:
-        """p_ij of rows ``start:stop`` ((stop − start, k), 0 on padding); ``h`` holds the
-        encoder output of every node, ``featurizer`` is :meth:`featurizer` of the graph."""
+                  featurizer: EdgeFeaturizer | None, start: int = 0, stop: int | None = None,
+                  *, at: np.ndarray | None = None) -> np.ndarray:
+        """p_ij of rows ``start:stop`` (or of the rows ``at``): (m, k), 0 on padding. ``h``
+        holds the encoder output of every node, ``featurizer`` is :meth:`featurizer` of the
+        graph."""
         k = nbr.shape[1]
         dev = h.device
-        attr = featurizer.rows(start, stop) if featurizer is not None else sim[start:stop, :, None]
-        valid = nbr[start:stop] >= 0
+        idx = np.arange(start, nbr.shape[0] if stop is None else stop) if at is None else at
+        attr = featurizer.rows(at=idx) if featurizer is not None else sim[idx, :, None]
+        valid = nbr[idx] >= 0
         mask = torch.from_numpy(valid).to(dev)
-        blk = torch.from_numpy(nbr[start:stop]).to(dev)
-        hi = h[start:stop].unsqueeze(1).expand(-1, k, -1)[mask]
+        blk = torch.from_numpy(nbr[idx]).to(dev)
+        hi = h[torch.from_numpy(idx).to(dev)].unsqueeze(1).expand(-1, k, -1)[mask]
         logits = self.head(hi, h[blk[mask]], torch.from_numpy(attr[valid]).to(dev))
         p = np.zeros(valid.shape, dtype=np.float32)
         p[valid] = F.softmax(logits, dim=1)[:, 1].cpu().numpy()
@@ -184,10 +187,19 @@ class _RoutedNet:
     @torch.no_grad()
     def predict(self, x: torch.Tensor, nbr: np.ndarray, sim: np.ndarray,
                 chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
-        p = np.zeros(nbr.shape, dtype=np.float32)
+        n, k = nbr.shape
+        p = np.zeros((n, k), dtype=np.float32)
+        featurizer = self.nets[0].featurizer(nbr, sim)  # the graph's: every network reads it
         for f, net in enumerate(self.nets):
-            rows = self.node_group == f
-            if rows.any():
-                p[rows] = net.predict(x, nbr, sim, chunk)[0][rows]
+            rows = np.flatnonzero(self.node_group == f)
+            if rows.size == 0:
+                continue
+            # every node's embedding (a row's neighbours need theirs), this fold's rows' edges
+            dev = next(net.parameters()).device
+            h = net.encoder.forward_chunked(x.to(dev), torch.from_numpy(nbr).to(dev), chunk)
+            step = max(1, chunk // max(k, 1))
+            for s in range(0, rows.size, step):
+                p[rows[s:s + step]] = net.edge_rows(h, nbr, sim, featurizer,
+                                                    at=rows[s:s + step])
         # d̂_i reads only row i's probabilities, so it is the fold network's too
         return p, edge_density(p, nbr, sim)
