@@ -30,8 +30,7 @@ VARIANTS: dict[str, dict] = {
     "single 20% hold-out (previous default)": {"holdout": 0.2},
     "cross-fit 5 folds": {"cv": 5},
     "cross-fit 2 folds": {"cv": 2},
-    "previous decodings only (peak/similarity/Infomap)": {"decodings": ("similarity",
-                                                                           "infomap")},
+    "co-membership edge features": {"comembership": True},
     "paper recipe": {"recipe": "paper"},
     "paper edge input (concat)": {"edge_input": "concat"},
     "symmetric edge input (previous default)": {"edge_input": "symmetric"},
@@ -68,6 +67,7 @@ def run(emb: Path, datasets: list[str], variants: list[str], seed: int,
             model = ExperimentalHiLander(random_state=seed, **VARIANTS[variant])
             model.fit(tr["features"], tr["labels"])
             fit_s = time.perf_counter() - t0
+            views: dict = {}
             for setting, (X, y) in settings.items():
                 d = diagnose(model, X, y, tau_curve=False)
                 lv1 = d.levels[0]
@@ -87,6 +87,13 @@ def run(emb: Path, datasets: list[str], variants: list[str], seed: int,
                     # the same network decoded as one held-out fold alone would have chosen
                     row["one_fold_avg_f"] = _score_settings(model, row["one_fold"]["chosen"],
                                                             X, y)
+                if variant == "default":
+                    # the same networks, the selection restricted to the earlier decodings
+                    if "previous" not in views:
+                        views["previous"] = _reselect(model, tr, ("similarity", "infomap"))
+                    row["previous_decodings"] = views["previous"].chosen()
+                    row["previous_decodings_avg_f"] = _score_settings(
+                        model, views["previous"].chosen(), X, y)
                 rows.append(row)
                 sel = row["selection_avg_f"]
                 print(f"{name:9} {setting:8} {variant:40} avgF {row['avg_f']:.3f}  "
@@ -97,10 +104,26 @@ def run(emb: Path, datasets: list[str], variants: list[str], seed: int,
                       f"{model.settings_.decoding}"
                       + (f"  one-fold {row['one_fold_avg_f']:.3f} "
                          f"{row['one_fold']['chosen']['decoding']}" if row["one_fold"]
-                         else ""), flush=True)
+                         else "")
+                      + (f"  previous decodings {row['previous_decodings_avg_f']:.3f} "
+                         f"{row['previous_decodings']['decoding']}"
+                         if "previous_decodings" in row else ""), flush=True)
             if out is not None:
                 write(out, rows, seed)
     return rows
+
+
+def _reselect(model, tr, decodings: tuple[str, ...]):
+    """The cross-fitted selection of ``model``'s own fold networks, over ``decodings``."""
+    from hilander._validation import encode_labels, l2_normalize
+    from hilander.lander.selection import select_decoding
+    from hilander.training import deterministic
+
+    with deterministic():
+        return select_decoding(model.crossfit_, l2_normalize(tr["features"]),
+                               encode_labels(tr["labels"]), model._given_settings(),
+                               tau_grid=model.tau_grid, knn_method=model.knn_method,
+                               random_state=model.random_state, decodings=decodings)
 
 
 def _score_settings(model, chosen: dict, X, y) -> float:

@@ -369,3 +369,20 @@ def test_partition_decodings_recover_the_identities(open_set, trained, decoding,
     for fine, coarse in zip(result.level_labels, result.level_labels[1:]):
         pairs = np.unique(np.stack([fine, coarse]), axis=1)
         assert len(np.unique(pairs[0])) == pairs.shape[1]
+
+
+def test_the_level_cache_changes_no_label(open_set, trained):
+    from hilander.lander import run_hierarchy
+
+    X = open_set.X_test / np.linalg.norm(open_set.X_test, axis=1, keepdims=True)
+    cache: dict = {}
+    base = trained.settings_.replace(decoding="peak")
+    runs = [base.replace(tau=t, tau_upper=u) for t in (0.3, 0.6) for u in (0.2, 0.5, 0.9)]
+    runs += [base.replace(decoding="average", tau=0.5, tau_upper=0.5), runs[0]]
+    for settings in runs:
+        cached = run_hierarchy(trained.model_, X, settings, cache=cache)
+        fresh = run_hierarchy(trained.model_, X, settings)
+        for a, b in zip(cached.level_labels, fresh.level_labels, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # level 1 once, and level 2 once per level-1 grouping: far fewer than the runs' levels
+    assert len(cache) < sum(run_hierarchy(trained.model_, X, s).n_levels for s in runs)

@@ -134,8 +134,11 @@ class HiLander(MetaTrainedClusterer):
     model_ : LanderNet
         The meta-trained network.
     selection_ : dict or None
-        With ``tau="auto"``: the held-out identities' size, the link-AUC curve of the
-        hold-out training, the chosen settings and every trial's scores.
+        With ``tau="auto"``: each fold's size and link-AUC curve, the chosen settings and
+        every trial's scores, and what one fold alone would have chosen.
+    crossfit_ : CrossFittedNet
+        With ``tau="auto"``: the fold networks and each training point's fold, which scored
+        the selection (not saved with the model).
     history_ : list of float
         Training loss of every step of the last training run.
     n_train_levels_ : int
@@ -277,7 +280,8 @@ class HiLander(MetaTrainedClusterer):
                               "best_step": log.best_step, "steps": len(log.losses),
                               "link_auc_curve": log.scores, "levels": len(training.levels)})
         t1 = time.perf_counter()
-        selection = self._choose(CrossFittedNet(nets, folds), X, y, recipe)
+        self.crossfit_ = CrossFittedNet(nets, folds)
+        selection = self._choose(self.crossfit_, X, y, recipe)
         t2 = time.perf_counter()
         # what one held-out fold alone would have chosen (the earlier way), for the record
         held = folds == 0

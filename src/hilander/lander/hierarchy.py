@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from .aggregation import Aggregator
 from .decoding import DecodingSettings, link_level, merge_level
 from .network import CrossFittedNet, LanderNet
 from .result import HierarchyResult
+
+#: Levels a ``cache`` of :func:`run_hierarchy` keeps (graph and scores of each).
+CACHE_LEVELS = 64
 
 
 @dataclass
@@ -71,10 +75,11 @@ def run_hierarchy(
 
     ``backend`` computes level 1's k-NN graph and GNN scores (None: this process, e.g. an
     entered :class:`hilander.distributed.RayBackend` to shard them); the smaller upper levels
-    and every decoding step run here. ``cache`` (a dict the caller keeps) holds level 1's
-    graph and scores between runs on the same ``X`` and model: the selection tries dozens of
-    thresholds, and level 1 does not depend on them. Returns the finished result: labels of
-    every level, timings (``total`` included), ``X`` and the thresholds used.
+    and every decoding step run here. ``cache`` (a dict the caller keeps for runs on the same
+    ``X`` and model) holds each level's graph and scores, keyed by the grouping of the points
+    it starts from: the selection tries a hundred settings, and level 1, or a level reached
+    by the same merges, does not depend on them. Returns the finished result: labels of every
+    level, timings (``total`` included), ``X`` and the thresholds used.
     """
     t_start = time.perf_counter()
     local = LocalBackend()
@@ -96,8 +101,10 @@ def run_hierarchy(
             break
         t0 = time.perf_counter()
         level = result.n_levels + 1
-        key = (k, settings.aggregation)
-        if level == 1 and cache is not None and key in cache:
+        # a level's graph and scores depend only on how the points are grouped so far
+        key = None if cache is None else (
+            k, settings.aggregation, hashlib.blake2b(assign.tobytes(), digest_size=16).digest())
+        if key is not None and key in cache:
             g, p, dens = cache[key]
             t1 = time.perf_counter()
         else:
@@ -107,7 +114,9 @@ def run_hierarchy(
             t1 = time.perf_counter()
             scorer = model.routed(rep) if isinstance(model, CrossFittedNet) else model
             p, dens = where.predict(scorer, feats, g.indices, g.similarities, chunk)
-            if level == 1 and cache is not None:
+            if key is not None:
+                if len(cache) >= CACHE_LEVELS:
+                    cache.pop(next(iter(cache)))  # the oldest: trials move along a grid
                 cache[key] = (g, p, dens)
         result.level_density.append(dens)
         t2 = time.perf_counter()
