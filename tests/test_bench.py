@@ -145,13 +145,18 @@ def test_hilander_runner_reports_levels(data):
     s = rec.settings[0]
     (hl,) = s.methods
     assert hl.ok, hl.reason
-    from hilander.lander.selection import SIMILARITY_GRID
+    from hilander.lander.selection import CPM_GRID, SIMILARITY_GRID
 
-    grid = SIMILARITY_GRID if hl.params["decoding"] == "similarity" else (0.5, 0.9)
+    grid = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID,
+            "leiden": (0.0, 0.5, 0.9)}.get(hl.params["decoding"], (0.5, 0.9))
     assert hl.params["tau"] in grid and hl.params["n_neighbors"] == 5 and hl.train_seconds > 0
-    # the decoding is re-chosen on validation: p_tau for all levels (2), upper levels (2),
-    # level 1 again (2), LANDER (2), the similarity decoding (11) and Infomap (2)
-    assert hl.tuning["n_trials"] == 21 and hl.tuning["model_params"]["epochs"] == 2
+    # chosen by the cross-fitted selection over the labeled identities: p_tau for all levels
+    # (2), upper levels (2), level 1 again (2), LANDER (2), the similarity decoding (11),
+    # Infomap (2), Leiden's resolution (7) then its p_tau (2), CPM (8), average linkage (2)
+    assert hl.tuning["n_trials"] == 40 and hl.tuning["model_params"]["epochs"] == 2
+    assert hl.tuning["mode"] == "cross-fitted"
+    # the selection saw train and validation together: 8 + 10 identities
+    assert hl.tuning["selection"]["held_out_classes"] == 18
     assert s.level_curve is not None and len(s.level_curve.levels) >= 1
     assert s.level_curve.converged_level == len(s.level_curve.levels)
     assert hl.details["converged_level"] == s.level_curve.converged_level

@@ -45,10 +45,16 @@ def test_selection_chooses_k_and_aggregation_on_held_out_identities(open_set, tm
     if settings.max_levels != 1:
         assert {t["aggregation"] for t in trials} == {"peak", "mean"}
     X = open_set.X_test / np.linalg.norm(open_set.X_test, axis=1, keepdims=True)
-    for k in (5, 20):  # the fitted k is the one clustering uses
+    # (under the peak rule, where k shapes the tree; a partition decoding may not care)
+    m.settings_ = settings = settings.replace(decoding="peak", tau=0.5, tau_upper=0.5)
+    labels = m.predict(open_set.X_test)
+    same = {}
+    for k in (5, 10, 20):  # the fitted k is the one clustering uses
         with deterministic():
             direct = run_hierarchy(m.model_, X, settings.replace(n_neighbors=k)).labels
-        assert (k == settings.n_neighbors) == np.array_equal(m.predict(open_set.X_test), direct)
+        same[k] = np.array_equal(labels, direct)
+    assert same[settings.n_neighbors]
+    assert not all(same.values())
     m.save(tmp_path / "m.hlm")
     loaded = ExperimentalHiLander.load(tmp_path / "m.hlm")
     assert loaded.settings_ == settings
@@ -64,3 +70,14 @@ def test_experimental_rules_at_fit(open_set):
         ExperimentalHiLander(edge_input="mlp").fit(X, y)
     with pytest.raises(InputError, match="train_ks"):
         ExperimentalHiLander(train_ks=(0,)).fit(X, y)
+
+
+def test_the_single_hold_out_selection_stays_for_ablations(open_set):
+    # the earlier default: one network, its decoding chosen on 20% of the identities
+    m = ExperimentalHiLander(epochs=3, holdout=0.2, random_state=0)
+    m.fit(open_set.X_train, open_set.y_train)
+    sel = m.selection_
+    assert sel["mode"] == "hold-out" and sel["held_out_classes"] == 16  # 20% of 80
+    curve = dict(sel["link_auc_curve"])
+    assert curve[sel["best_step"]] == max(curve.values())
+    assert m.settings_.as_dict() == {k: sel["chosen"][k] for k in m.settings_.as_dict()}

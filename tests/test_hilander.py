@@ -29,11 +29,14 @@ def test_hilander_learns_and_beats_one_level(open_set, trained):
 def test_untrained_model_is_worse(open_set, trained):
     # the relational head starts as a (roughly calibrated) cosine, so an untrained model is
     # already a fair clusterer on easy data; training must still add to it
-    fresh = _variant(trained)
+    # (compared under the paper's peak decoding: a partition decoding such as Infomap hides
+    # part of what the linkage learnt)
+    peak = {"decoding": "peak", "tau": 0.5, "tau_upper": 0.5}
+    fresh = _variant(trained, **peak)
     torch.manual_seed(0)
     fresh.model_ = fresh._new_model(fresh._recipe()).eval()
     s_fresh = avg_f(evaluate(open_set.y_test, fresh.predict(open_set.X_test)))
-    s_trained = avg_f(evaluate(open_set.y_test, trained.predict(open_set.X_test)))
+    s_trained = avg_f(evaluate(open_set.y_test, _variant(trained, **peak).predict(open_set.X_test)))
     assert s_trained > s_fresh + 0.05
 
 
@@ -74,26 +77,37 @@ def test_max_levels_and_early_stopping_flags(open_set, trained):
 
 
 def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained):
-    from hilander.lander.selection import SIMILARITY_GRID
+    from hilander.lander.selection import CPM_GRID, RESOLUTION_GRID, SIMILARITY_GRID
 
     sel = trained.selection_
     chosen = sel["chosen"]
-    grid = SIMILARITY_GRID if chosen["decoding"] == "similarity" else trained.tau_grid
     settings = trained.settings_
+    grid = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID}.get(settings.decoding,
+                                                                trained.tau_grid)
     assert settings.tau == chosen["tau"] and settings.tau in grid
+    if settings.decoding == "leiden":
+        assert settings.resolution in RESOLUTION_GRID
     assert settings.max_levels in (None, 1)
-    assert settings.decoding in ("peak", "similarity", "infomap")
     assert settings.as_dict() == {k: chosen[k] for k in settings.as_dict()}
-    # the choice is a stage's best smoothed held-out trial, within MIN_GAIN of the best of
-    # all (a later stage must beat it by more); the held-out identities are 20% of 80
+    # the choice is a stage's best smoothed trial, within MIN_GAIN of the best of all (a
+    # later stage must beat it by more); cross-fitted, every one of the 80 labeled identities
+    # is scored, each by the network of the two folds it was not in
     stage_bests = [t["smoothed_avg_f"] for t in sel["trials"] if "smoothed_avg_f" in t]
     assert chosen["held_out_avg_f"] in stage_bests
     assert chosen["held_out_avg_f"] >= max(stage_bests) - MIN_GAIN
-    assert sel["held_out_classes"] == 16
-    # checkpoint selection kept the best held-out link AUC, the calibrated cosine included
-    best = max(score for _, score in sel["link_auc_curve"])
-    assert dict(sel["link_auc_curve"])[sel["best_step"]] == best
-    assert sel["link_auc_curve"][0][0] == 0
+    assert sel["mode"] == "cross-fitted" and sel["held_out_classes"] == 80
+    assert len(sel["folds"]) == trained.cv == 3
+    assert sum(fold["classes"] for fold in sel["folds"]) == 80
+    for fold in sel["folds"]:
+        # checkpoint selection kept the best held-out link AUC, the calibrated cosine included
+        curve = dict(fold["link_auc_curve"])
+        assert curve[fold["best_step"]] == max(curve.values())
+        assert fold["link_auc_curve"][0][0] == 0
+    # the one-fold record says what a single held-out fold would have chosen
+    assert sel["one_fold"]["classes"] == sel["folds"][0]["classes"]
+    assert sel["one_fold"]["changed"] == [
+        k for k, v in sel["one_fold"]["chosen"].items()
+        if k != "held_out_avg_f" and chosen[k] != v]
 
 
 @pytest.mark.parametrize("aggregation,recipe", [("mean", "lander"), ("concat", "paper")])
@@ -175,10 +189,11 @@ def test_patience_stops_the_hold_out_training(open_set):
     full = HiLander(epochs=200, random_state=0).fit(X, y)
     short = HiLander(epochs=200, random_state=0, patience=2).fit(X, y)
     # 2 evaluations (50 steps) without a gain in held-out link AUC end the hold-out pass
-    assert short.selection_["steps"] < full.selection_["steps"]
-    best = short.selection_["best_step"]
-    assert short.selection_["steps"] <= best + 2 * 25
-    assert short.selection_["best_step"] <= full.selection_["best_step"]
+    # (each cross-fitting fold trains with the same patience; fold 0 shown)
+    f_full, f_short = full.selection_["folds"][0], short.selection_["folds"][0]
+    assert f_short["steps"] < f_full["steps"]
+    assert f_short["steps"] <= f_short["best_step"] + 2 * 25
+    assert f_short["best_step"] <= f_full["best_step"]
 
 
 def test_parameter_validation_at_fit(open_set):
@@ -357,11 +372,13 @@ def test_cross_fitted_scores_come_from_the_network_that_never_saw_the_identity(o
         np.testing.assert_allclose(dens[rows], df[rows], rtol=1e-6)
 
 
-@pytest.mark.parametrize("decoding,tau,resolution", [
-    ("leiden", 0.0, 3e-3), ("cpm", 0.05, None), ("average", 0.5, None)])
-def test_partition_decodings_recover_the_identities(open_set, trained, decoding, tau,
+@pytest.mark.parametrize("decoding,tau,upper,resolution", [
+    ("leiden", 0.0, 0.5, 3e-3), ("infomap", 0.7, 0.5, None), ("cpm", 0.05, 0.05, None),
+    ("average", 0.5, 0.5, None)])
+def test_partition_decodings_recover_the_identities(open_set, trained, decoding, tau, upper,
                                                      resolution):
-    model = _variant(trained, decoding=decoding, tau=tau, tau_upper=tau, resolution=resolution)
+    model = _variant(trained, decoding=decoding, tau=tau, tau_upper=upper,
+                     resolution=resolution)
     result = model.cluster(open_set.X_test)
     s = evaluate(open_set.y_test, result.labels)
     assert avg_f(s) > 0.9, (decoding, s)
@@ -386,3 +403,18 @@ def test_the_level_cache_changes_no_label(open_set, trained):
             np.testing.assert_array_equal(a, b)
     # level 1 once, and level 2 once per level-1 grouping: far fewer than the runs' levels
     assert len(cache) < sum(run_hierarchy(trained.model_, X, s).n_levels for s in runs)
+
+
+def test_infomap_and_leiden_partition_level_one_only(open_set, trained):
+    # on the small dense graph of super-nodes the map equation merged every identity into one
+    # cluster (80% of the test points: 33 super-nodes -> 1); the peak rule decodes those levels
+    from hilander.lander import DecodingSettings
+
+    s = DecodingSettings(tau=0.7, tau_upper=0.5, decoding="infomap")
+    assert [s.decoding_at(level) for level in (1, 2, 3)] == ["infomap", "peak", "peak"]
+    assert s.replace(decoding="cpm").decoding_at(2) == "cpm"
+    old, _ = _split_old_new(open_set)
+    model = _variant(trained, decoding="infomap", tau=0.7, tau_upper=0.7)
+    result = model.cluster(open_set.X_test[old])
+    assert result.n_clusters >= 15
+    assert avg_f(evaluate(open_set.y_test[old], result.labels)) > 0.9

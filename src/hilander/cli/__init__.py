@@ -82,25 +82,58 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"hilander: warning: {message}", file=sys.stderr)
 
 
+class _Interrupts:
+    """Ctrl-C that is not lost: Python prints and drops a KeyboardInterrupt raised inside a
+    callback (e.g. the import lock's, while torch loads), and the command then ran on and
+    wrote its output. An interrupt not handled within 0.3 s is raised again."""
+
+    def __init__(self) -> None:
+        self.handled = False
+        self.hook = sys.unraisablehook
+
+    def on_sigint(self, signum, frame):
+        import threading
+
+        timer = threading.Timer(0.3, self._again)
+        timer.daemon = True
+        timer.start()
+        raise KeyboardInterrupt
+
+    def _again(self) -> None:
+        if not self.handled:
+            import _thread
+
+            _thread.interrupt_main(signal.SIGINT)
+
+    def unraisable(self, info) -> None:
+        if not issubclass(info.exc_type, KeyboardInterrupt):  # the dropped one: said later
+            self.hook(info)
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
+    interrupts = _Interrupts()
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous_int = signal.signal(signal.SIGINT, interrupts.on_sigint)
     except ValueError:  # main() called from another thread: only the main thread may
-        previous = None
+        previous = previous_int = None
+    sys.unraisablehook = interrupts.unraisable
     try:
         with warnings.catch_warnings():
             for text in _QUIET_WARNINGS:
                 warnings.filterwarnings("ignore", message=text)
             warnings.showwarning = _one_line_warning
-            return _run(argv)
+            return _run(argv, interrupts)
     finally:
+        sys.unraisablehook = interrupts.hook
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
 
 
-def _run(argv: list[str] | None) -> int:
+def _run(argv: list[str] | None, interrupts: _Interrupts | None = None) -> int:
     def fail(message: str, status: int = 2) -> int:
         print(f"hilander: error: {message}", file=sys.stderr)
         return status
@@ -112,6 +145,8 @@ def _run(argv: list[str] | None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return status
     except KeyboardInterrupt:
+        if interrupts is not None:
+            interrupts.handled = True
         print("hilander: interrupted", file=sys.stderr)
         return 130
     except Terminated:

@@ -146,6 +146,10 @@ class RayBackend:
             self._ray.shutdown()
         self._ray, self._started = None, False
 
+    def ready(self) -> None:
+        """Raise InputError unless the backend was entered (``with RayBackend(...)``)."""
+        self._need_ray()
+
     def _need_ray(self):
         if self._ray is None:
             raise InputError("a RayBackend works inside its `with` block: `with "

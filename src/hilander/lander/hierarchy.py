@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..graph import KNNGraph, build_knn_graph
+from ..graph.knn import duplicate_groups
 from .aggregation import Aggregator
 from .decoding import DecodingSettings, link_level, merge_level
 from .network import CrossFittedNet, LanderNet
@@ -80,7 +81,23 @@ def run_hierarchy(
     it starts from: the selection tries a hundred settings, and level 1, or a level reached
     by the same merges, does not depend on them. Returns the finished result: labels of every
     level, timings (``total`` included), ``X`` and the thresholds used.
+
+    Identical rows are one node from level 1 on, so they share every level's label whatever
+    the decoding (a partition decoding could otherwise split a chain of copies).
     """
+    if backend is not None and hasattr(backend, "ready"):
+        backend.ready()  # say a backend is unusable even when the run would not reach it
+    groups = duplicate_groups(X)
+    if groups is not None:
+        first, inverse = groups
+        if isinstance(model, CrossFittedNet):
+            model = CrossFittedNet(model.nets, model.groups[first])
+        seen = None if observer is None else (
+            lambda trace: observer(replace(trace, rep=first[trace.rep])))
+        result = run_hierarchy(model, np.ascontiguousarray(X[first]), settings,
+                               knn_method=knn_method, seed=seed, chunk=chunk,
+                               progress=progress, observer=seen, backend=backend, cache=cache)
+        return _spread(result, X, first, inverse)
     t_start = time.perf_counter()
     local = LocalBackend()
     k = settings.n_neighbors
@@ -120,7 +137,7 @@ def run_hierarchy(
                 cache[key] = (g, p, dens)
         result.level_density.append(dens)
         t2 = time.perf_counter()
-        links = link_level(settings.decoding, g.indices, g.similarities, p, dens,
+        links = link_level(settings.decoding_at(level), g.indices, g.similarities, p, dens,
                            settings.threshold(level), seed, settings.resolution)
         step = merge_level(n, links, dens)
         if observer is not None:
@@ -159,4 +176,16 @@ def run_hierarchy(
     result.X, result.tau, result.tau_upper = X, float(settings.tau), settings.tau_upper
     times["total"] = time.perf_counter() - t_start
     result.timings = times
+    return result
+
+
+def _spread(result: HierarchyResult, X: np.ndarray, first: np.ndarray,
+            inverse: np.ndarray) -> HierarchyResult:
+    """A run over the distinct rows ``X[first]`` as a run over every row of ``X``."""
+    result.level_labels = [lab[inverse] for lab in result.level_labels]
+    result.labels = result.labels[inverse]
+    result.level_peaks = [first[peaks] for peaks in result.level_peaks]
+    if result.level_density:  # level 1 scored one node per distinct row
+        result.level_density[0] = result.level_density[0][inverse]
+    result.X = X
     return result

@@ -199,7 +199,8 @@ def model_fingerprint(model) -> str:
     import hashlib
 
     digest = hashlib.sha256(f"d={int(model.n_features_in_)};".encode())
-    weights = model._state().get("weights", {})
+    # the network's weights only: selection records and logs do not change what it computes
+    weights = model.model_.state_dict()
     for name in sorted(weights):
         tensor = weights[name].detach().cpu().contiguous()
         digest.update(name.encode())

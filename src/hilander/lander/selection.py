@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .._validation import InputError
 from ..datasets.splits import holdout_identities
 from ..metrics import avg_f, evaluate
-from .decoding import DecodingSettings
+from .decoding import LEVEL_ONE_DECODINGS, DecodingSettings
 from .hierarchy import run_hierarchy
 from .network import LanderNet
 
@@ -91,7 +91,8 @@ def select_decoding(
     each stage's threshold grid (see :func:`smoothed`). Stages: one p_τ for all levels; then
     the upper levels' p_τ; then level 1's again; then one-level LANDER; then each of
     ``decodings`` with its own grid (the similarity threshold; Infomap's p_τ; Leiden's
-    resolution, then its p_τ; CPM's density; average linkage's p_τ); then the extra k and
+    resolution, then its p_τ; CPM's density; average linkage's p_τ; Infomap and Leiden keep
+    the peak stages' upper p_τ for the levels above 1); then the extra k and
     aggregations. A later stage replaces the choice only if it wins by :data:`MIN_GAIN`.
     """
     table: list[dict] = []
@@ -125,20 +126,23 @@ def select_decoding(
         # average thresholds that are not neighbours
         best, score = _better(best, score, *best_of([best.replace(tau_upper=t) for t in grid]))
         best, score = _better(best, score, *best_of([best.replace(tau=t) for t in grid]))
-        if fixed_levels is None:
-            best, score = _better(best, score, *best_of(
-                [base.replace(max_levels=1, tau=t, tau_upper=None) for t in grid]))
+    # the peak rule's upper threshold, for the decodings that partition level 1 only
+    upper = best.tau_upper
+    if fixed_levels is None:
+        best, score = _better(best, score, *best_of(
+            [base.replace(max_levels=1, tau=t, tau_upper=None) for t in grid]))
     for decoding in decodings:
         if decoding == "leiden":
             # the resolution on every edge first, then pruning at that resolution
-            cand, sc = best_of([base.replace(decoding="leiden", tau=0.0, tau_upper=0.0,
+            cand, sc = best_of([base.replace(decoding="leiden", tau=0.0, tau_upper=upper,
                                              resolution=r) for r in RESOLUTION_GRID])
-            cand, sc = _better(cand, sc, *best_of(
-                [cand.replace(tau=t, tau_upper=t) for t in grid]))
+            cand, sc = _better(cand, sc, *best_of([cand.replace(tau=t) for t in grid]))
         else:
             thresholds = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID}.get(decoding, grid)
-            cand, sc = best_of([base.replace(decoding=decoding, tau=t, tau_upper=t)
-                                for t in thresholds])
+            cand, sc = best_of([base.replace(
+                decoding=decoding, tau=t,
+                tau_upper=upper if decoding in LEVEL_ONE_DECODINGS else t)
+                for t in thresholds])
         best, score = _better(best, score, cand, sc)
     thresholds = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID}.get(best.decoding, grid)
     for kk in k_grid:
