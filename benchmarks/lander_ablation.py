@@ -73,7 +73,7 @@ def run(emb: Path, datasets: list[str], variants: list[str], seed: int,
                 d = diagnose(model, X, y, tau_curve=False)
                 lv1 = d.levels[0]
                 row = {
-                    "dataset": name, "setting": setting, "variant": variant,
+                    "dataset": name, "setting": setting, "variant": variant, "seed": seed,
                     "avg_f": d.scores["avg_f"], "pairwise_f": d.scores["pairwise_f"],
                     "bcubed_f": d.scores["bcubed_f"], "n_clusters": d.scores["n_clusters"],
                     "n_classes": d.scores["n_classes"], "auc_p": lv1.auc_p,
@@ -171,12 +171,46 @@ def summary(rows: list[dict]) -> str:
 
 
 def to_markdown(rows: list[dict]) -> str:
-    out = ["| dataset | setting | variant | avg F | AUC p_ij | AUC cosine | density ρ | "
-           "clusters / true | fit s |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    out = ["| dataset | setting | variant | avg F | selection avg F | gap | AUC p_ij | "
+           "AUC cosine | density ρ | clusters / true | decoding | fit s |",
+           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
+        sel = r.get("selection_avg_f")
+        gap = "–" if sel is None else f"{r['avg_f'] - sel:+.3f}"
+        chosen = r.get("chosen") or {}
         out.append(f"| {r['dataset']} | {r['setting']} | {r['variant']} | {r['avg_f']:.3f} | "
+                   f"{'–' if sel is None else f'{sel:.3f}'} | {gap} | "
                    f"{r['auc_p']:.3f} | {r['auc_cosine']:.3f} | {r['density_corr']:.2f} | "
-                   f"{r['n_clusters']} / {r['n_classes']} | {r['fit_seconds']:.0f} |")
+                   f"{r['n_clusters']} / {r['n_classes']} | {chosen.get('decoding', '–')} | "
+                   f"{r['fit_seconds']:.0f} |")
+    return "\n".join(out) + "\n"
+
+
+def seeds_markdown(runs: dict[int, list[dict]]) -> str:
+    """Each variant over several seeds: avg F per setting and the sum, mean ± standard
+    deviation, and the mean gap between the selection's score and the held-out avg F."""
+    rows = [dict(r, seed=seed) for seed, rs in runs.items() for r in rs]
+    cols = sorted({(r["dataset"], r["setting"]) for r in rows})
+    out = ["| variant | seeds | " + " | ".join(f"{d} {s}" for d, s in cols)
+           + " | sum | mean gap (held-out − selection) | clusters / true |",
+           "|---|---:|" + "---:|" * (len(cols) + 3)]
+    for v in dict.fromkeys(r["variant"] for r in rows):
+        mine = [r for r in rows if r["variant"] == v]
+        seeds = sorted({r["seed"] for r in mine})
+
+        def stat(vals: list[float]) -> str:
+            a = np.asarray(vals, dtype=float)
+            return f"{a.mean():.3f} ± {a.std(ddof=1) if a.size > 1 else 0.0:.3f}"
+
+        cells = [stat([r["avg_f"] for r in mine if (r["dataset"], r["setting"]) == c])
+                 for c in cols]
+        sums = [sum(r["avg_f"] for r in mine if r["seed"] == s) for s in seeds]
+        gaps = [r["avg_f"] - r["selection_avg_f"] for r in mine
+                if r.get("selection_avg_f") is not None]
+        ratio = [r["n_clusters"] / r["n_classes"] for r in mine]
+        out.append(f"| {v} | {len(seeds)} | " + " | ".join(cells) + f" | {stat(sums)} | "
+                   + (f"{np.mean(gaps):+.3f}" if gaps else "–")
+                   + f" | {min(ratio):.1f}x-{max(ratio):.1f}x |")
     return "\n".join(out) + "\n"
 
 
@@ -187,7 +221,24 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--seeds-from", default="",
+                    help="comma-separated ablation.json files of several seeds: print (and "
+                         "with --out write seeds.md) their mean ± spread instead of running")
     args = ap.parse_args()
+    if args.seeds_from:
+        runs = {}
+        for path in args.seeds_from.split(","):
+            rows = json.loads(Path(path).read_text())
+            runs[int(rows[0].get("seed", len(runs)))] = rows
+        text = ("# Hi-LANDER ablations over seeds, validation identities (never test)\n\n"
+                "Mean ± standard deviation over the seeds of `python "
+                "benchmarks/lander_ablation.py --seed S`; regenerate with `--seeds-from` "
+                "over their ablation.json files.\n\n" + seeds_markdown(runs))
+        print(text)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "seeds_crossfit.md").write_text(text)
+        return
     run(args.emb, args.datasets.split(","), args.variants.split(","), args.seed, args.out)
 
 

@@ -527,7 +527,10 @@ def run_benchmark(
         for s, (X, y, desc) in tests.items()
     }
     for runner in runners:
-        log(f"{runner.display_name}: tuning on validation ({data.X_val.shape[0]} points)")
+        labeled = data.X_val.shape[0] + (data.X_train.shape[0] if runner.kind != "unsupervised"
+                                         else 0)
+        where = "validation" if runner.kind == "unsupervised" else "all labeled identities"
+        log(f"{runner.display_name}: choosing its settings on {where} ({labeled} points)")
         try:
             prep = runner.prepare(data, seed, log)
         except Exception as exc:  # noqa: BLE001 - recorded per method, see _failure
