@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "methods",
     "tune",
     "embed",
+    "encoder",
     "bench",
     "diagnose",
     "auto",
