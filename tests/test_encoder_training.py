@@ -117,6 +117,8 @@ def test_fine_tune_skips_noise_and_starts_from_init(base):
     assert tuned.n_classes_ == 3 and tuned.classes_.tolist() == [3, 4, 5]
     assert tuned.head_weight_.shape == (3, 8)
     assert tuned.get_params()["warmup_epochs"] == 0 and tuned.get_params()["lr"] == 0.1
+    # fine-tuning keeps the epoch of the best held-out MAP@R
+    assert tuned.best_score_ == max(h["val_map_at_r"] for h in tuned.history_)
     # the starting weights are init's: a vanishing learning rate leaves them (only the
     # BatchNorm running statistics move)
     untrained = ImageBackbone(**{**model.get_params(), "epochs": 1, "lr": 1e-12}).fit(
@@ -201,6 +203,7 @@ def test_text_encoder_trains_saves_and_loads(tmp_path):
     # 11 sentences: 2 batches of 4 an epoch, held-out Recall@1 before and after each
     assert enc.n_train_ == 11 and [h["step"] for h in enc.history_] == [0, 1, 2]
     assert enc.history_[0]["loss"] is None and enc.history_[1]["loss"] > 0
+    assert enc.best_score_ == max(h["val_score"] for h in enc.history_)  # MAP@R by default
     assert enc.history_[0]["val_recall_at_1"] == pytest.approx(
         recall_at_1(TextEncoder.pretrained().transform(val_texts), val_y))
     assert enc.epoch_seconds_ > 0 and enc.beta_ > 1
@@ -239,6 +242,8 @@ def test_text_encoder_errors():
         TextEncoder().transform(["hello"])
     with pytest.raises(InputError, match="no parameter"):
         TextEncoder().set_params(k=3)
+    with pytest.raises(InputError, match="monitor"):
+        TextEncoder(monitor="loss").fit(texts, y, texts, y)
 
 
 # ---------------------------------------------------------------- hilander encoder

@@ -148,3 +148,19 @@ def test_openset_report_keys_and_perfect_embedding():
     rep = openset_report(X, y, fmr=[0.01], fpir=[0.1])
     assert set(rep) == {"fnmr@fmr=0.01", "fnir@fpir=0.1", "recall_at_1"}
     assert rep == {"fnmr@fmr=0.01": 0.0, "fnir@fpir=0.1": 0.0, "recall_at_1": 1.0}
+
+
+def test_map_at_r_by_hand():
+    from hilander.metrics_openset import map_at_r
+
+    X = np.array([[1, 0], [0.9, 0.1], [0.8, 0.3], [0, 1], [0.1, 0.9], [0.7, 0.4]])
+    # R = 2 for everyone; the two nearest other items of each (cosine):
+    # a: b c -> AP 1; b: a c -> 1; c: f (wrong) b -> (0 + 1/2) / 2 = 0.25;
+    # d: e f -> 1; e: d f -> 1; f: c b (both wrong) -> 0
+    assert map_at_r(X, [0, 0, 0, 1, 1, 1]) == pytest.approx(4.25 / 6)
+    # a one-item identity is skipped, not scored as 0
+    y = np.array([0, 0, 1, 1, 2])
+    Z = np.array([[1, 0], [1, 0.1], [0, 1], [0.1, 1], [0.7, 0.7]])
+    assert map_at_r(Z, y) == 1.0
+    with pytest.raises(InputError, match="undefined"):
+        map_at_r(Z, [0, 1, 2, 3, 4])

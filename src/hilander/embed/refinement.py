@@ -24,7 +24,7 @@ from .proxies import align_labels, noise_mask, singletons_to_noise
 #: what :func:`fine_tune` changes in an encoder's own configuration when it continues training:
 #: the image backbone skips the warm-up it needs only from scratch and runs fewer epochs
 FINE_TUNE_DEFAULTS: dict[str, dict] = {
-    "ImageBackbone": {"epochs": 10, "warmup_epochs": 0, "lr": 0.1},
+    "ImageBackbone": {"epochs": 10, "warmup_epochs": 0, "lr": 0.1, "monitor": "map_at_r"},
     "TextEncoder": {"epochs": 2},
 }
 
@@ -116,6 +116,9 @@ class TunedClustering:
         ``{method: held-out avg F}`` of every candidate.
     seconds : float
         Tuning and clustering time.
+    all_labels : dict
+        ``{method: labels}`` of every candidate with its tuned parameters (only with
+        ``run_all=True``), to measure each one on labeled data.
     """
 
     labels: np.ndarray
@@ -124,10 +127,11 @@ class TunedClustering:
     val_avg_f: float
     candidates: dict = field(default_factory=dict)
     seconds: float = 0.0
+    all_labels: dict = field(default_factory=dict)
 
 
 def cluster_tuned(X, X_val, y_val, *, methods: Sequence[str] = DEFAULT_CANDIDATES,
-                  seed: int = 0) -> TunedClustering:
+                  seed: int = 0, run_all: bool = False) -> TunedClustering:
     """Cluster ``X`` with the candidate whose grid-searched parameters score best on validation.
 
     Each method is tuned on ``(X_val, y_val)`` with :func:`hilander.tune.tune_method`
@@ -147,6 +151,8 @@ def cluster_tuned(X, X_val, y_val, *, methods: Sequence[str] = DEFAULT_CANDIDATE
         Candidate unsupervised methods (see ``hilander methods``).
     seed : int, default=0
         Seed given to methods that take one.
+    run_all : bool, default=False
+        Also cluster ``X`` with every other candidate (``all_labels``).
 
     Returns
     -------
@@ -168,21 +174,24 @@ def cluster_tuned(X, X_val, y_val, *, methods: Sequence[str] = DEFAULT_CANDIDATE
     t0 = time.perf_counter()
     X = l2_normalize(np.asarray(X, dtype=np.float32))
     X_val = l2_normalize(np.asarray(X_val, dtype=np.float32))
-    best, scores = None, {}
+    tuned, scores = {}, {}
     for name in methods:
         fixed = {"seed": seed} if "seed" in make(name).get_params() else None
-        res = tune_method(name, X_val, y_val, fixed=fixed)
-        scores[name] = res.best_score
-        if best is None or res.best_score > best[1].best_score:
-            best = (name, res)
-    name, res = best
-    params = dict(res.best_params)
-    if "n_clusters" in params:
-        params["n_clusters"] = int(min(max(round(params["n_clusters"] * X.shape[0]
-                                                 / X_val.shape[0]), 1), X.shape[0]))
-    labels = np.asarray(make(name, **params).fit_predict(X))
-    return TunedClustering(labels, name, params, res.best_score, scores,
-                           time.perf_counter() - t0)
+        tuned[name] = tune_method(name, X_val, y_val, fixed=fixed)
+        scores[name] = tuned[name].best_score
+    best = max(methods, key=lambda m: scores[m])  # ties: the first listed
+
+    def params_for(name: str) -> dict:
+        params = dict(tuned[name].best_params)
+        if "n_clusters" in params:
+            params["n_clusters"] = int(min(max(round(params["n_clusters"] * X.shape[0]
+                                                     / X_val.shape[0]), 1), X.shape[0]))
+        return params
+
+    runs = list(methods) if run_all else [best]
+    all_labels = {m: np.asarray(make(m, **params_for(m)).fit_predict(X)) for m in runs}
+    return TunedClustering(all_labels[best], best, params_for(best), scores[best], scores,
+                           time.perf_counter() - t0, all_labels if run_all else {})
 
 
 @dataclass
@@ -207,6 +216,9 @@ class RefineRound:
         Whole round's time.
     scores : dict or None
         Metrics against ``y_unlabeled`` when it was given (measured only, never chosen on).
+    method_scores : dict or None
+        With ``y_unlabeled``: ``{method: avg F}`` of every candidate (each with the parameters
+        tuned on the held-out identities), so a method can be followed across rounds.
     """
 
     round: int
@@ -219,6 +231,7 @@ class RefineRound:
     train_seconds: float = 0.0
     seconds: float = 0.0
     scores: dict | None = None
+    method_scores: dict | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready summary (labels left out)."""
@@ -345,19 +358,22 @@ def refine(encoder, X_labeled, y_labeled, X_unlabeled, X_val, y_val, *, rounds: 
             train_s = time.perf_counter() - t0
         Z = current.transform(X_unlabeled)
         Z_val = current.transform(X_val)
-        res = cluster_tuned(Z, Z_val, y_val, methods=methods, seed=seed)
+        res = cluster_tuned(Z, Z_val, y_val, methods=methods, seed=seed,
+                            run_all=y_unlabeled is not None)
         labels = res.labels.astype(np.int64)
         kept = None
         if prev_labels is not None:
             labels = align_labels(prev_labels, labels)
             kept = float(np.mean(labels == prev_labels))
-        scores = None
+        scores = method_scores = None
         if y_unlabeled is not None:
             scores = dict(evaluate(y_unlabeled, labels))
             scores["avg_f"] = avg_f(scores)
+            method_scores = {m: avg_f(evaluate(y_unlabeled, lab))
+                             for m, lab in res.all_labels.items()}
         history.append(RefineRound(r, labels, res.method, res.params, res.val_avg_f,
                                    int(np.unique(labels).size), kept, train_s,
-                                   time.perf_counter() - t0, scores))
+                                   time.perf_counter() - t0, scores, method_scores))
         log(RefineResult(history[-1:], current, Z).table())
         prev_labels = labels
     return RefineResult(history, current, Z)
