@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -34,6 +35,15 @@ DEFAULT_CANDIDATES = ("infomap", "leiden")
 
 Log = Callable[[str], None]
 
+if TYPE_CHECKING:
+    from .backbone import ImageBackbone
+    from .text_encoder import TextEncoder
+
+#: an encoder :func:`fine_tune` and :func:`refine` work with
+Encoder = Union["ImageBackbone", "TextEncoder"]
+#: raw items: an (n, side, side) image array or a list of texts
+Items = np.ndarray | list
+
 
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -43,7 +53,7 @@ def _quiet(_: str) -> None:
     pass
 
 
-def concat_items(a, b):
+def concat_items(a: Items, b: Items) -> Items:
     """Raw items of two sets one after the other (image arrays or lists of texts).
 
     Parameters
@@ -65,7 +75,7 @@ def concat_items(a, b):
     return list(a) + list(b)
 
 
-def fine_tune(encoder, X, y, X_val, y_val, **params):
+def fine_tune(encoder: Encoder, X: Items, y, X_val: Items, y_val, **params) -> Encoder:
     """A copy of ``encoder`` trained further on ``(X, y)``, early-stopped on ``(X_val, y_val)``.
 
     Parameters
@@ -252,7 +262,7 @@ class RefineResult:
     """
 
     rounds: list[RefineRound]
-    encoder: object
+    encoder: Encoder
     embeddings: np.ndarray
 
     @property
@@ -289,7 +299,8 @@ def _relabel(y_labeled, avoid) -> tuple[np.ndarray, int]:
     return y, max(top, int(y.max()) if y.size else -1) + 1
 
 
-def refine(encoder, X_labeled, y_labeled, X_unlabeled, X_val, y_val, *, rounds: int = 2,
+def refine(encoder: Encoder, X_labeled: Items, y_labeled, X_unlabeled: Items, X_val: Items,
+           y_val, *, rounds: int = 2,
            methods: Sequence[str] = DEFAULT_CANDIDATES, fine_tune_params: dict | None = None,
            y_unlabeled=None, seed: int = 0, log: Log | None = None) -> RefineResult:
     """Transductive refinement: cluster the unlabeled items, fine-tune on them, cluster again.

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validation import InputError
+
+if TYPE_CHECKING:
+    from .backbone import ImageBackbone
+    from .text_encoder import TextEncoder
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
@@ -303,7 +309,7 @@ def read_image_folder(root: str | Path, *, labels: str | Path | None = None,
 # -- embeddings --------------------------------------------------------------------------------
 
 
-def load_encoder(path: str | Path):
+def load_encoder(path: str | Path) -> ImageBackbone | TextEncoder:
     """An encoder file written by hilander: an ImageBackbone or a TextEncoder.
 
     Parameters
@@ -332,8 +338,8 @@ def load_encoder(path: str | Path):
     return cls._from_payload(payload, path)
 
 
-def embed_texts(texts, *, encoder=None, batch_size: int = 128,
-                progress: bool = False) -> np.ndarray:
+def embed_texts(texts: Sequence[str], *, encoder: TextEncoder | str | Path | None = None,
+                batch_size: int = 128, progress: bool = False) -> np.ndarray:
     """Sentence embeddings, (n, 384) float32, unnormalised.
 
     Parameters
@@ -370,7 +376,8 @@ def embed_texts(texts, *, encoder=None, batch_size: int = 128,
                         model=encoder._model)
 
 
-def embed_images(images, backbone) -> np.ndarray:
+def embed_images(images: np.ndarray | ImageSet, backbone: ImageBackbone | str | Path
+                 ) -> np.ndarray:
     """Image embeddings from a trained backbone, (n, embed_dim) float32, unnormalised.
 
     Parameters
