@@ -315,6 +315,16 @@ def test_cli_encoder_text_and_embed_with_it(tmp_path, capsys):
     assert main(["embed", "text", str(tmp_path / "new.txt"), "--model", str(out),
                  "--out", str(tmp_path / "X.npy"), "--quiet"]) == 0
     assert np.load(tmp_path / "X.npy").shape == (6, 384)
+    # refinement on a plain-text file; --column names the labeled table's column only
+    assert main(["encoder", "text", str(tmp_path / "lab.csv"), "--column", "text",
+                 "--label-column", "intent", "--unlabeled", str(tmp_path / "new.txt"),
+                 "--rounds", "1", "--epochs", "1", "--param", "batch_size=4",
+                 "--val-fraction", "0.4", "--out", str(tmp_path / "r.hlm"), "--clusters-out",
+                 str(tmp_path / "c.csv"), "--embeddings-out", str(tmp_path / "E.npy"),
+                 "--quiet"]) == 0
+    assert "round 1:" in capsys.readouterr().out
+    assert np.load(tmp_path / "E.npy").shape == (6, 384)
+    assert len((tmp_path / "c.csv").read_text().split()) == 6
     # an image backbone is refused for text, in one line
     X, yy = bars(4, range(2), 0)
     ImageBackbone(epochs=1, **TINY).fit(X, yy).save(tmp_path / "b.hlm")

@@ -100,8 +100,9 @@ def _say(quiet: bool, msg: str) -> None:
 def _read_text_set(path: str, args, *, labeled: bool):
     from ..embed.user import read_texts
 
-    column = args.column
-    if labeled and column is None and Path(path).suffix.lower() in (".csv", ".tsv", ".parquet"):
+    table = Path(path).suffix.lower() in (".csv", ".tsv", ".parquet")
+    column = args.column if table else None  # --column names a table's column; a .txt has none
+    if labeled and column is None and table:
         column = _other_column(path, args.label_column)
     texts, labels = read_texts(path, column=column,
                                label_column=args.label_column if labeled else None)
