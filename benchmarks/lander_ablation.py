@@ -18,14 +18,21 @@ import time
 from pathlib import Path
 
 import numpy as np
+from experimental import ExperimentalHiLander
 
-from hilander import HiLander
 from hilander.datasets.longtail import long_tail_subsample
 from hilander.lander.diagnose import diagnose
 
-#: name -> HiLander parameters changed from the defaults (the "default" row is the default)
+#: name -> parameters changed from HiLander's defaults (the "default" row is the default);
+#: the options HiLander left out are ExperimentalHiLander's (benchmarks/experimental.py)
 VARIANTS: dict[str, dict] = {
     "default": {},
+    "single 20% hold-out (previous default)": {"holdout": 0.2},
+    "cross-fit 5 folds": {"cv": 5},
+    "cross-fit 2 folds": {"cv": 2},
+    "patience 4": {"patience": 4},
+    "co-membership edge features": {"comembership": True},
+    "paper recipe": {"recipe": "paper"},
     "paper edge input (concat)": {"edge_input": "concat"},
     "symmetric edge input (previous default)": {"edge_input": "symmetric"},
     "class-balanced loss": {"balanced": True},
@@ -58,8 +65,10 @@ def run(emb: Path, datasets: list[str], variants: list[str], seed: int,
                     "longtail": (va["features"][lt], va["labels"][lt])}
         for variant in variants:
             t0 = time.perf_counter()
-            model = HiLander(seed=seed, **VARIANTS[variant]).fit(tr["features"], tr["labels"])
+            model = ExperimentalHiLander(random_state=seed, **VARIANTS[variant])
+            model.fit(tr["features"], tr["labels"])
             fit_s = time.perf_counter() - t0
+            views: dict = {}
             for setting, (X, y) in settings.items():
                 d = diagnose(model, X, y, tau_curve=False)
                 lv1 = d.levels[0]
@@ -70,21 +79,72 @@ def run(emb: Path, datasets: list[str], variants: list[str], seed: int,
                     "n_classes": d.scores["n_classes"], "auc_p": lv1.auc_p,
                     "auc_cosine": lv1.auc_cosine, "density_corr": lv1.density_corr,
                     "levels": len(d.levels), "fit_seconds": fit_s,
+                    "timings": dict(getattr(model, "timings_", {})),
                     "chosen": (model.selection_ or {}).get("chosen"),
+                    "selection_avg_f": ((model.selection_ or {}).get("chosen") or {}).get(
+                        "held_out_avg_f"),
+                    "one_fold": (model.selection_ or {}).get("one_fold"),
                 }
+                if row["one_fold"]:
+                    # the same network decoded as one held-out fold alone would have chosen
+                    row["one_fold_avg_f"] = _score_settings(model, row["one_fold"]["chosen"],
+                                                            X, y)
+                if variant == "default":
+                    # the same networks, the selection restricted to the earlier decodings
+                    if "previous" not in views:
+                        views["previous"] = _reselect(model, tr, ("similarity", "infomap"))
+                    row["previous_decodings"] = views["previous"].chosen()
+                    row["previous_decodings_avg_f"] = _score_settings(
+                        model, views["previous"].chosen(), X, y)
                 rows.append(row)
+                sel = row["selection_avg_f"]
                 print(f"{name:9} {setting:8} {variant:40} avgF {row['avg_f']:.3f}  "
                       f"AUC p {lv1.auc_p:.3f} vs cos {lv1.auc_cosine:.3f}  "
                       f"rho {lv1.density_corr:.2f}  clusters {row['n_clusters']}/"
-                      f"{row['n_classes']}  fit {fit_s:.0f}s", flush=True)
+                      f"{row['n_classes']}  fit {fit_s:.0f}s  "
+                      f"sel {'-' if sel is None else f'{sel:.3f}'}  "
+                      f"{model.settings_.decoding}"
+                      + (f"  one-fold {row['one_fold_avg_f']:.3f} "
+                         f"{row['one_fold']['chosen']['decoding']}" if row["one_fold"]
+                         else "")
+                      + (f"  previous decodings {row['previous_decodings_avg_f']:.3f} "
+                         f"{row['previous_decodings']['decoding']}"
+                         if "previous_decodings" in row else ""), flush=True)
             if out is not None:
                 write(out, rows, seed)
     return rows
 
 
+def _reselect(model, tr, decodings: tuple[str, ...]):
+    """The cross-fitted selection of ``model``'s own fold networks, over ``decodings``."""
+    from hilander._validation import encode_labels, l2_normalize
+    from hilander.lander.selection import select_decoding
+    from hilander.training import deterministic
+
+    with deterministic():
+        return select_decoding(model.crossfit_, l2_normalize(tr["features"]),
+                               encode_labels(tr["labels"]), model._given_settings(),
+                               tau_grid=model.tau_grid, knn_method=model.knn_method,
+                               random_state=model.random_state, decodings=decodings)
+
+
+def _score_settings(model, chosen: dict, X, y) -> float:
+    """avg F of the fitted network on (X, y) decoded with the settings ``chosen``."""
+    from hilander._validation import l2_normalize
+    from hilander.lander import DecodingSettings, run_hierarchy
+    from hilander.metrics import avg_f, evaluate
+    from hilander.training import deterministic
+
+    settings = DecodingSettings(**{k: v for k, v in chosen.items() if k != "held_out_avg_f"})
+    with deterministic():
+        labels = run_hierarchy(model.model_, l2_normalize(X), settings,
+                               knn_method=model.knn_method, seed=model.random_state).labels
+    return avg_f(evaluate(y, labels))
+
+
 def write(out: Path, rows: list[dict], seed: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ablation.json").write_text(json.dumps(rows, indent=1))
+    (out / "ablation.json").write_text(json.dumps(rows, indent=1, default=str))
     (out / "ablation.md").write_text(
         "# Hi-LANDER ablations on validation identities (never test)\n\n"
         f"Seed {seed}; meta-trained on clustering_train, measured on the validation split as "

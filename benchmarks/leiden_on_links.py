@@ -1,6 +1,6 @@
 """Leiden on Hi-LANDER's learnt level-1 edges against Leiden on the cosine (validation only).
 
-Meta-trains the default ``HiLander(seed=SEED)`` on clustering_train, traces level 1 of the
+Meta-trains the default ``HiLander(random_state=SEED)`` on clustering_train, traces level 1 of the
 validation split (as it is and long-tail resampled) and partitions that k-NN graph with Leiden
 (modularity and CPM) over a resolution grid, weighted by the cosine or by p_ij. The best
 resolution is read off the validation labels, so every figure is printed as ORACLE: it says
@@ -26,6 +26,7 @@ def main() -> None:
     from hilander._validation import l2_normalize
     from hilander.datasets import long_tail_subsample
     from hilander.graph.partition import leiden_partition
+    from hilander.lander import run_hierarchy
     from hilander.metrics import avg_f, evaluate
 
     ap = argparse.ArgumentParser(description=__doc__,
@@ -36,7 +37,7 @@ def main() -> None:
     args = ap.parse_args()
     train = np.load(args.emb / args.dataset / "clustering_train.npz")
     val = np.load(args.emb / args.dataset / "validation.npz")
-    m = HiLander(seed=args.seed, progress=False).fit(train["features"], train["labels"])
+    m = HiLander(random_state=args.seed).fit(train["features"], train["labels"])
     for setting in ("natural", "longtail"):
         X, y = val["features"], val["labels"]
         if setting == "longtail":
@@ -44,9 +45,9 @@ def main() -> None:
             X, y = X[keep], y[keep]
         traces = []
         # the hook diagnose() uses: level 1's graph and p_ij
-        m._cluster_with(m.model_, l2_normalize(np.asarray(X, np.float32)), tau=m.tau_,
-                        tau_upper=m.tau_upper_, max_levels=1, decoding="peak", k=m.k_,
-                        aggregation=m.aggregation_, observer=traces.append)
+        run_hierarchy(m.model_, l2_normalize(np.asarray(X, np.float32)),
+                      m.settings_.replace(max_levels=1, decoding="peak"),
+                      observer=traces.append)
         t = traces[0]
         ok = t.nbr >= 0
         src = np.broadcast_to(np.arange(t.nbr.shape[0])[:, None], t.nbr.shape)[ok]

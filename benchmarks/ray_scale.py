@@ -1,4 +1,4 @@
-"""Hi-LANDER on a local Ray cluster versus one process (backend="ray" vs "local").
+"""Hi-LANDER on a local Ray cluster versus one process (a RayBackend vs none).
 
 For each N, clusters N synthetic 256-D points (``make_points`` of benchmarks/scale.py, with a
 model trained as there) twice, each in a fresh process: single-process, then with level 1 on
@@ -50,9 +50,14 @@ def child(mode: str, model_path: str, data_path: str, labels_path: str, workers:
         # per CPU, so the GNN tasks start theirs afresh (importing torch) in any case
         ray.init(num_cpus=workers, include_dashboard=False, logging_level="error")
         ray_start = time.perf_counter() - t0
-        model.set_params(backend="ray", n_shards=shards)
     t0 = time.perf_counter()
-    result = model.cluster(X)
+    if mode == "ray":
+        from hilander.distributed import RayBackend
+
+        with RayBackend(n_shards=shards) as backend:
+            result = model.cluster(X, backend=backend)
+    else:
+        result = model.cluster(X)
     total = time.perf_counter() - t0
     if mode == "ray":
         t1 = time.perf_counter()

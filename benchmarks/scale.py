@@ -103,7 +103,7 @@ def train(n_train: int, out: Path) -> float:
                          intrinsic_dim=INTRINSIC)
     X, y = data.X_train[:n_train], data.y_train[:n_train]
     t0 = time.perf_counter()
-    model = HiLander(progress=True).fit(X, y)
+    model = HiLander(verbose=True).fit(X, y)
     seconds = time.perf_counter() - t0
     model.save(out)
     sel = model.selection_ or {}

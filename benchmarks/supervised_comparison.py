@@ -31,11 +31,11 @@ from hilander.tune import grid_search
 
 # inference-time parameters tuned on the validation classes (no retraining needed)
 GRIDS = {
-    "gcn-v": {"tau": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
-    "gcn-e": {"tau": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
-    "gcn-ve": {"tau": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
+    "gcn_v": {"tau": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
+    "gcn_e": {"tau": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
+    "gcn_ve": {"tau": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
     "lgcn": {"threshold": [0.5, 0.7, 0.9], "max_size": [50, 150, 500]},
-    "star-fc": {"prune": [0.3, 0.5, 0.7, 0.9], "intimacy": [0.4, 0.6, 0.8]},
+    "star_fc": {"prune": [0.3, 0.5, 0.7, 0.9], "intimacy": [0.4, 0.6, 0.8]},
 }
 
 
@@ -70,13 +70,13 @@ def run_method(name: str, splits: dict, args) -> dict:
         X_all = np.vstack([X_fit, X_val])
         y_all = np.concatenate([y_fit, y_val])
         model = HiLander(tau="auto", max_levels=1 if name == "lander" else None,
-                         epochs=args.hilander_epochs, seed=args.seed).fit(X_all, y_all)
-        tuned = {"tau": model.tau_}
+                         epochs=args.hilander_epochs, random_state=args.seed).fit(X_all, y_all)
+        tuned = {"tau": model.settings_.tau}
         # includes the extra meta-training run that tau="auto" makes on 80% of the classes
         train_s = time.perf_counter() - t0
     else:
         quick = EPOCHS.get(name, {}) if args.quick else {}
-        model = supervised.make(name, seed=args.seed, progress=args.progress, **quick)
+        model = supervised.make(name, random_state=args.seed, verbose=args.progress, **quick)
         model.fit(X_fit, y_fit)
         train_s = time.perf_counter() - t0
 
@@ -101,8 +101,8 @@ def run_method(name: str, splits: dict, args) -> dict:
 
 
 EPOCHS = {  # --quick: a smoke run of the script, not a measurement
-    "gcn-v": {"epochs": 20}, "gcn-e": {"epochs": 3}, "gcn-ve": {"epochs_v": 20, "epochs": 3},
-    "lgcn": {"epochs": 2}, "star-fc": {"epochs": 3},
+    "gcn_v": {"epochs": 20}, "gcn_e": {"epochs": 3}, "gcn_ve": {"epochs_v": 20, "epochs": 3},
+    "lgcn": {"epochs": 2}, "star_fc": {"epochs": 3},
 }
 
 

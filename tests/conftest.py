@@ -16,7 +16,7 @@ def open_set():
 
 @pytest.fixture(scope="session")
 def trained(open_set):
-    return HiLander(epochs=20, seed=0).fit(open_set.X_train, open_set.y_train)
+    return HiLander(epochs=20, random_state=0).fit(open_set.X_train, open_set.y_train)
 
 
 @pytest.fixture

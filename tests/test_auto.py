@@ -1,4 +1,5 @@
-"""AutoCluster / ``hilander auto``: choice on held-out identities, persistence, CLI, bench row."""
+"""AutoCluster / ``hilander auto``: choice on all labeled identities (cross-fitted where a method
+learns), persistence, CLI, bench row."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import pytest
 
 from hilander import AutoCluster
 from hilander._validation import InputError
-from hilander.auto import holdout_identities
 from hilander.bench import AutoRunner, BenchData, run_benchmark
 from hilander.cli import main
 from hilander.datasets import make_open_set
+from hilander.datasets.splits import identity_folds
 from hilander.metrics import avg_f, evaluate
 from hilander.persistence import load_model
 
@@ -27,19 +28,22 @@ def domain():
 
 @pytest.fixture(scope="module")
 def fitted(domain):
-    return AutoCluster(CANDIDATES, seed=0, progress=False).fit(domain.X_train, domain.y_train)
+    return AutoCluster(CANDIDATES, random_state=0, verbose=False).fit(domain.X_train,
+                                                                      domain.y_train)
 
 
-def test_holdout_takes_whole_identities():
-    y = np.repeat(np.arange(10), 10)
-    val = holdout_identities(y, 0.3, seed=0)
-    held = np.unique(y[val])
-    assert held.size == 3 and val.sum() == 30
-    assert not np.isin(y[~val], held).any()  # class-disjoint
-    assert np.array_equal(val, holdout_identities(y, 0.3, seed=0))
-    assert not np.array_equal(val, holdout_identities(y, 0.3, seed=1))
+def test_folds_take_whole_identities_and_balance_points():
+    sizes = np.array([40, 3, 3, 3, 20, 10, 10, 5, 5, 1])
+    y = np.repeat(np.arange(10), sizes)
+    folds = identity_folds(y, 3, seed=0)
+    for c in range(10):  # no identity is split
+        assert np.unique(folds[y == c]).size == 1
+    load = np.bincount(folds, minlength=3)
+    assert load.sum() == sizes.sum() and load.max() <= 40
+    assert np.array_equal(folds, identity_folds(y, 3, seed=0))
+    assert not np.array_equal(folds, identity_folds(y, 3, seed=1))
     with pytest.raises(InputError, match="at least 4"):
-        holdout_identities(np.repeat(np.arange(3), 5), 0.3, 0)
+        AutoCluster(CANDIDATES).fit(np.eye(15, 6), np.repeat(np.arange(3), 5))
 
 
 def test_auto_picks_the_best_validation_row_and_clusters_new_identities(fitted, domain):
@@ -49,8 +53,8 @@ def test_auto_picks_the_best_validation_row_and_clusters_new_identities(fitted, 
     best = max(rows.values(), key=lambda r: r["avg_f"])
     assert fitted.winner_ == best["method"] and fitted.val_avg_f_ == best["avg_f"]
     assert fitted.params_ == best["params"]
-    # the held-out identities are ~30% of 40 moderate classes: a few hundred points
-    assert 0.2 * domain.y_train.size < fitted.n_val_ < 0.45 * domain.y_train.size
+    # every labeled identity is scored at once: the scale new data comes at
+    assert fitted.n_val_ == domain.y_train.size
     labels = fitted.predict(domain.X_test)
     score = avg_f(evaluate(domain.y_test, labels))
     assert fitted.val_avg_f_ >= 0.8 and score >= 0.75, (fitted.table(), score)
@@ -69,27 +73,28 @@ def test_save_load_round_trip(fitted, domain, tmp_path):
 
 def test_learnt_winner_is_refit_and_saved(domain, tmp_path):
     # Hi-LANDER alone: it wins by default, is re-fitted on all identities and travels nested
-    auto = AutoCluster(["hilander"], learnt_params={"hilander": {"epochs": 3, "k": 5}},
-                       progress=False).fit(domain.X_train, domain.y_train)
+    auto = AutoCluster(["hilander"],
+                       learnt_params={"hilander": {"epochs": 3, "n_neighbors": 5}},
+                       verbose=False).fit(domain.X_train, domain.y_train)
     (row,) = auto.table_
     assert auto.winner_ == "hilander" and row["kind"] == "learnt"
     assert row["params"]["epochs"] == 3 and auto.model_.epochs == 3
     # the re-fit chose its own decoding on held-out identities
-    assert 0 <= auto.model_.tau_ <= 1
-    assert auto.model_.selection_["chosen"]["tau"] == auto.model_.tau_
+    assert 0 <= auto.model_.settings_.tau <= 1
+    assert auto.model_.selection_["chosen"]["tau"] == auto.model_.settings_.tau
     auto.save(tmp_path / "hl.pt")
     again = load_model(tmp_path / "hl.pt")
     assert np.array_equal(again.predict(domain.X_test), auto.predict(domain.X_test))
 
 
 def test_time_budget_skips_and_says_so(domain):
-    auto = AutoCluster(["kmeans", "hilander"], time_budget=1e-4, progress=False,
-                       learnt_params={"hilander": {"epochs": 2, "k": 5}})
+    auto = AutoCluster(["kmeans", "hilander"], time_budget=1e-4, verbose=False,
+                       learnt_params={"hilander": {"epochs": 2, "n_neighbors": 5}})
     with pytest.raises(InputError, match="no candidate") as err:
         auto.fit(domain.X_train, domain.y_train)
     assert "time budget" in str(err.value)
     # a generous budget keeps the cheap method
-    auto = AutoCluster(["cdp"], time_budget=600, progress=False).fit(domain.X_train,
+    auto = AutoCluster(["cdp"], time_budget=600, verbose=False).fit(domain.X_train,
                                                                      domain.y_train)
     assert auto.winner_ == "cdp"
 
@@ -97,9 +102,9 @@ def test_time_budget_skips_and_says_so(domain):
 def test_bad_input(domain):
     X, y = domain.X_train, domain.y_train
     with pytest.raises(InputError, match="unknown method 'nope'"):
-        AutoCluster(["nope"], progress=False).fit(X, y)
-    with pytest.raises(InputError, match="holdout"):
-        AutoCluster(CANDIDATES, holdout=1.0).fit(X, y)
+        AutoCluster(["nope"], verbose=False).fit(X, y)
+    with pytest.raises(InputError, match="'cv' parameter"):
+        AutoCluster(CANDIDATES, cv=1).fit(X, y)
     with pytest.raises(InputError, match="time_budget"):
         AutoCluster(CANDIDATES, time_budget=-1).fit(X, y)
     with pytest.raises(InputError, match="NaN"):
@@ -152,7 +157,37 @@ def test_bench_auto_row_matches_the_best_single_row():
     assert auto.ok and auto.kind == "auto", auto.reason
     winner = auto.params["winner"]
     assert winner in ("kmeans", "cdp")
-    # same validation split, same grids: auto's test score is its winner's row
-    assert auto.avg_f == pytest.approx(rows[winner].avg_f)
+    # auto tunes its candidates on every labeled identity (train and validation: 18 blobs),
+    # the rows on validation alone (10): both recover these blobs on test
+    assert auto.tuning["mode"] == "all labeled identities"
     assert auto.avg_f >= max(rows["kmeans"].avg_f, rows["cdp"].avg_f) - 0.01
     assert [c["method"] for c in auto.tuning["candidates"]] == ["kmeans", "cdp"]
+    # the report gives each row's selection score and the gap to its test score
+    assert rows["kmeans"].tuning["best_avg_f"] > 0.9 and auto.tuning["best_avg_f"] > 0.9
+
+
+def test_supervised_candidates_are_cross_fitted_over_identity_folds(domain):
+    from hilander.methods import make
+
+    X, y = domain.X_train, domain.y_train
+    quick = {"epochs": 2, "hidden": 16}
+    auto = AutoCluster(["gcn_v"], learnt_params={"gcn_v": quick}, verbose=False).fit(X, y)
+    (row,) = auto.table_
+    assert row["status"] == "ok" and auto.n_val_ == y.size  # every identity was scored
+    # the score is that of the union of the folds, each clustered by the network trained on
+    # the other folds (identity-disjoint), at the chosen threshold
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    codes = np.unique(y, return_inverse=True)[1]
+    folds = identity_folds(codes, 3, 0)
+    labels = np.empty(y.size, dtype=np.int64)
+    offset = 0
+    for f in range(3):
+        held = folds == f
+        assert not np.isin(codes[held], codes[~held]).any()
+        model = make("gcn_v", random_state=0, **quick).fit(Xn[~held], codes[~held])
+        part = model.set_params(tau=auto.params_["tau"]).predict(Xn[held])
+        labels[held] = part + offset
+        offset += int(part.max()) + 1
+    assert row["avg_f"] == pytest.approx(avg_f(evaluate(codes, labels)))
+    # the winner is then fitted on every identity
+    assert auto.model_.n_features_in_ == X.shape[1] and auto.refit_seconds_ > 0

@@ -132,7 +132,7 @@ def test_baseline_is_tuned_on_validation_only(data):
     rec = run_benchmark(data, [BaselineRunner("kmeans", grid={"n_clusters": [2, 10, 40]})],
                         settings="natural")
     (km,) = rec.settings[0].methods
-    assert km.params == {"n_clusters": 10, "seed": 0}
+    assert km.params == {"n_clusters": 10, "random_state": 0}
     assert km.tuning["n_trials"] == 3 and km.tuning["best_avg_f"] == pytest.approx(1.0)
     assert [t["params"]["n_clusters"] for t in km.tuning["trials"]] == [2, 10, 40]
     assert km.metrics["ari"] == pytest.approx(1.0) and km.tune_seconds > 0
@@ -140,17 +140,23 @@ def test_baseline_is_tuned_on_validation_only(data):
 
 def test_hilander_runner_reports_levels(data):
     rec = run_benchmark(data, "hilander", settings="natural",
-                        hilander_params={"epochs": 2, "k": 5, "tau_grid": (0.5, 0.9)})
+                        hilander_params={"epochs": 2, "n_neighbors": 5,
+                                         "tau_grid": (0.5, 0.9)})
     s = rec.settings[0]
     (hl,) = s.methods
     assert hl.ok, hl.reason
-    from hilander.lander.selection import SIMILARITY_GRID
+    from hilander.lander.selection import CPM_GRID, SIMILARITY_GRID
 
-    grid = SIMILARITY_GRID if hl.params["decoding"] == "similarity" else (0.5, 0.9)
-    assert hl.params["tau"] in grid and hl.params["k"] == 5 and hl.train_seconds > 0
-    # the decoding is re-chosen on validation: p_tau for all levels (2), upper levels (2),
-    # level 1 again (2), LANDER (2), the similarity decoding (11) and Infomap (2)
-    assert hl.tuning["n_trials"] == 21 and hl.tuning["model_params"]["epochs"] == 2
+    grid = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID,
+            "leiden": (0.0, 0.5, 0.9)}.get(hl.params["decoding"], (0.5, 0.9))
+    assert hl.params["tau"] in grid and hl.params["n_neighbors"] == 5 and hl.train_seconds > 0
+    # chosen by the cross-fitted selection over the labeled identities: p_tau for all levels
+    # (2), upper levels (2), level 1 again (2), LANDER (2), the similarity decoding (11),
+    # Infomap (2), Leiden's resolution (7) then its p_tau (2), CPM (8), average linkage (2)
+    assert hl.tuning["n_trials"] == 40 and hl.tuning["model_params"]["epochs"] == 2
+    assert hl.tuning["mode"] == "cross-fitted"
+    # the selection saw train and validation together: 8 + 10 identities
+    assert hl.tuning["selection"]["held_out_classes"] == 18
     assert s.level_curve is not None and len(s.level_curve.levels) >= 1
     assert s.level_curve.converged_level == len(s.level_curve.levels)
     assert hl.details["converged_level"] == s.level_curve.converged_level
@@ -200,7 +206,7 @@ def test_n_clusters_carries_over_as_mean_cluster_size():
     assert km.tuning["val_params"]["n_clusters"] == 10 and km.tuning["mean_cluster_size"] == 20
     assert km.params["n_clusters"] == 20 and km.metrics["ari"] == pytest.approx(1.0)
     assert runner.params_for(30)["n_clusters"] == 2 and runner.params_for(3)["n_clusters"] == 1
-    fixed = BaselineRunner("kmeans", grid={"n_clusters": [5, 10, 40]}, scale_n_clusters=False)
+    fixed = BaselineRunner("kmeans", grid={"n_clusters": [5, 10, 40]}, scale_with_n=False)
     (km,) = run_benchmark(data, [fixed], settings="natural").settings[0].methods
     assert km.params["n_clusters"] == 10 and km.metrics["n_clusters"] == 10
 

@@ -26,7 +26,8 @@ def files(tmp_path_factory, open_set):
     np.save(d / "test.npy", open_set.X_test)
     np.save(d / "test_labels.npy", open_set.y_test)
     assert main(["train", str(d / "train.npy"), str(d / "train_labels.txt"),
-                 "--out", str(d / "model.hlm"), "--epochs", "40", "--quiet"]) == 0
+                 "--out", str(d / "model.hlm"), "--epochs", "40", "--tau", "0.7",
+                 "--quiet"]) == 0
     return d
 
 
@@ -108,7 +109,8 @@ def test_bad_inputs_give_one_line_errors(files, tmp_path):
     np.save(tmp_path / "one.npy", X[:1])
     cases.append((["cluster", d / "model.hlm", tmp_path / "one.npy"], "1 rows"))
     np.save(tmp_path / "few.npy", X[:7])
-    cases.append((["cluster", d / "model.hlm", tmp_path / "few.npy"], "k=10 needs at least 11"))
+    cases.append((["cluster", d / "model.hlm", tmp_path / "few.npy"],
+                  "n_neighbors=10 needs at least 11"))
     np.save(tmp_path / "dim.npy", X[:, :20])
     cases.append((["cluster", d / "model.hlm", tmp_path / "dim.npy"],
                   "20 features but the model was trained on 64"))
@@ -164,14 +166,14 @@ def test_train_passes_options_on_or_rejects_them(files, tmp_path):
     np.savetxt(tmp_path / "y.txt", y, fmt="%s")
     out = tmp_path / "gcnv.hlm"
     assert main(["train", str(tmp_path / "x.npy"), str(tmp_path / "y.txt"), "--out", str(out),
-                 "--method", "gcn-v", "--k", "20", "--epochs", "5", "--tau", ".5",
+                 "--method", "gcn_v", "--k", "20", "--epochs", "5", "--tau", ".5",
                  "--quiet"]) == 0
     params = load_model(out).get_params()
-    assert (params["k"], params["epochs"], params["tau"]) == (20, 5, 0.5)
+    assert (params["n_neighbors"], params["epochs"], params["tau"]) == (20, 5, 0.5)
     bad = tmp_path / "bad.hlm"
     _assert_clean_error(run_cli("train", tmp_path / "x.npy", tmp_path / "y.txt", "--out", bad,
-                                "--method", "gcn-v", "--encoder", "gcn", "--quiet"),
-                        "--encoder does not apply to gcn-v", bad)
+                                "--method", "lgcn", "--k", "5", "--quiet"),
+                        "--k does not apply to lgcn", bad)
 
 
 def test_methods_lists_supervised_ones_too():
@@ -179,10 +181,12 @@ def test_methods_lists_supervised_ones_too():
     assert out.returncode == 0
     names = {line.split(":")[0] for line in out.stdout.splitlines()
              if line and not line.startswith((" ", "#"))}
-    assert {"hilander", "lander", "gcn-v", "gcn-e", "gcn-ve", "lgcn", "star-fc", "kmeans",
-            "hac"} <= names
-    info = json.loads(run_cli("methods", "gcn-v", "--json").stdout)
-    assert info["gcn-v"]["kind"] == "supervised" and info["gcn-v"]["params"]["k"] == 10
+    assert {"hilander", "lander", "auto", "gcn_v", "gcn_e", "gcn_ve", "lgcn", "star_fc",
+            "kmeans", "hac"} <= names
+    info = json.loads(run_cli("methods", "gcn_v", "--json").stdout)
+    assert info["gcn_v"]["kind"] == "supervised" and info["gcn_v"]["params"]["n_neighbors"] == 10
+    info = json.loads(run_cli("methods", "auto", "--json").stdout)
+    assert info["auto"]["kind"] == "auto"
 
 
 def test_cluster_tau_overrides_the_saved_threshold(files, tmp_path, capsys):
@@ -208,7 +212,8 @@ def test_outputs_are_checked_before_the_work(files, tmp_path):
     missing = tmp_path / "nope" / "out.npy"
     t0 = time.perf_counter()
     _assert_clean_error(run_cli("train", d / "train.npy", d / "train_labels.txt", "--out",
-                                missing, "--epochs", "200", "--quiet"), "does not exist")
+                                missing.with_suffix(".hlm"), "--epochs", "200", "--quiet"),
+                        "does not exist")
     # refused up front: 200 epochs of training would take minutes
     assert time.perf_counter() - t0 < 30
     _assert_clean_error(run_cli("cluster", d / "model.hlm", d / "test.npy", "--out",

@@ -91,9 +91,9 @@ def test_leiden_resolution_and_cpm():
 @pytest.mark.parametrize("name", NEW)
 def test_new_methods_recover_blobs_and_are_deterministic(name, data):
     X, y = data
-    labels = methods.make(name, min_similarity=0.5, seed=1).fit_predict(X)
+    labels = methods.make(name, min_similarity=0.5, random_state=1).fit_predict(X)
     assert avg_f(evaluate(y, labels)) >= 0.99
-    again = methods.make(name, min_similarity=0.5, seed=1).fit_predict(X)
+    again = methods.make(name, min_similarity=0.5, random_state=1).fit_predict(X)
     assert np.array_equal(labels, again)
 
 

@@ -9,14 +9,11 @@ from hilander.metrics import avg_f, evaluate
 from hilander.persistence import load_model
 
 
-def _variant(trained, **params):
-    """The trained network under other inference settings, without re-training."""
-    est = HiLander(**{**trained.get_params(), **params})
-    for name in ("model_", "tau_", "tau_upper_", "decoding_", "n_features_in_"):
-        setattr(est, name, getattr(trained, name))
-    est.max_levels_ = params.get("max_levels", trained.max_levels_)
-    est.k_ = params.get("k", trained.k_)
-    est.aggregation_ = params.get("aggregation", trained.aggregation_)
+def _variant(trained, **settings):
+    """The trained network under other decoding settings, without re-training."""
+    est = HiLander(**trained.get_params())
+    est.model_, est.n_features_in_ = trained.model_, trained.n_features_in_
+    est.settings_ = trained.settings_.replace(**settings)
     return est
 
 
@@ -32,11 +29,14 @@ def test_hilander_learns_and_beats_one_level(open_set, trained):
 def test_untrained_model_is_worse(open_set, trained):
     # the relational head starts as a (roughly calibrated) cosine, so an untrained model is
     # already a fair clusterer on easy data; training must still add to it
-    fresh = _variant(trained)
+    # (compared under the paper's peak decoding: a partition decoding such as Infomap hides
+    # part of what the linkage learnt)
+    peak = {"decoding": "peak", "tau": 0.5, "tau_upper": 0.5}
+    fresh = _variant(trained, **peak)
     torch.manual_seed(0)
-    fresh.model_ = fresh._new_model().eval()
+    fresh.model_ = fresh._new_model(fresh._recipe()).eval()
     s_fresh = avg_f(evaluate(open_set.y_test, fresh.predict(open_set.X_test)))
-    s_trained = avg_f(evaluate(open_set.y_test, trained.predict(open_set.X_test)))
+    s_trained = avg_f(evaluate(open_set.y_test, _variant(trained, **peak).predict(open_set.X_test)))
     assert s_trained > s_fresh + 0.05
 
 
@@ -73,46 +73,76 @@ def test_max_levels_and_early_stopping_flags(open_set, trained):
     # last one, where early stopping fired
     edges = r_es.level_edges
     for prev, cur in zip(edges[:-2], edges[1:-1]):
-        assert cur <= prev / trained.k
+        assert cur <= prev / trained.n_neighbors
 
 
 def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained):
-    from hilander.lander.selection import SIMILARITY_GRID
+    from hilander.lander.selection import CPM_GRID, RESOLUTION_GRID, SIMILARITY_GRID
 
     sel = trained.selection_
     chosen = sel["chosen"]
-    grid = SIMILARITY_GRID if chosen["decoding"] == "similarity" else trained.tau_grid
-    assert trained.tau_ == chosen["tau"] and trained.tau_ in grid
-    assert trained.max_levels_ in (None, 1)
-    assert trained.decoding_ in ("peak", "similarity", "infomap")
-    # the choice is a stage's best smoothed held-out trial, within MIN_GAIN of the best of
-    # all (a later stage must beat it by more); the held-out identities are 20% of 80
+    settings = trained.settings_
+    grid = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID}.get(settings.decoding,
+                                                                trained.tau_grid)
+    assert settings.tau == chosen["tau"] and settings.tau in grid
+    if settings.decoding == "leiden":
+        assert settings.resolution in RESOLUTION_GRID
+    assert settings.max_levels in (None, 1)
+    assert settings.as_dict() == {k: chosen[k] for k in settings.as_dict()}
+    # the choice is a stage's best smoothed trial, within MIN_GAIN of the best of all (a
+    # later stage must beat it by more); cross-fitted, every one of the 80 labeled identities
+    # is scored, each by the network of the two folds it was not in
     stage_bests = [t["smoothed_avg_f"] for t in sel["trials"] if "smoothed_avg_f" in t]
     assert chosen["held_out_avg_f"] in stage_bests
     assert chosen["held_out_avg_f"] >= max(stage_bests) - MIN_GAIN
-    assert sel["held_out_classes"] == 16
-    # checkpoint selection kept the best held-out link AUC, the calibrated cosine included
-    best = max(score for _, score in sel["link_auc_curve"])
-    assert dict(sel["link_auc_curve"])[sel["best_step"]] == best
-    assert sel["link_auc_curve"][0][0] == 0
+    assert sel["mode"] == "cross-fitted" and sel["held_out_classes"] == 80
+    assert len(sel["folds"]) == trained.cv == 3
+    assert sum(fold["classes"] for fold in sel["folds"]) == 80
+    for fold in sel["folds"]:
+        # checkpoint selection kept the best held-out link AUC, the calibrated cosine included
+        curve = dict(fold["link_auc_curve"])
+        assert curve[fold["best_step"]] == max(curve.values())
+        assert fold["link_auc_curve"][0][0] == 0
+    # the one-fold record says what a single held-out fold would have chosen
+    assert sel["one_fold"]["classes"] == sel["folds"][0]["classes"]
+    assert sel["one_fold"]["changed"] == [
+        k for k, v in sel["one_fold"]["chosen"].items()
+        if k != "held_out_avg_f" and chosen[k] != v]
 
 
-@pytest.mark.parametrize("encoder,aggregation", [("gcn", "mean"), ("gat", "concat")])
-def test_other_encoders_and_aggregations_run(open_set, encoder, aggregation):
-    m = HiLander(encoder=encoder, aggregation=aggregation, epochs=5, tau=0.5)
+@pytest.mark.parametrize("aggregation,recipe", [("mean", "lander"), ("concat", "paper")])
+def test_other_aggregations_and_the_paper_recipe_run(open_set, aggregation, recipe):
+    m = HiLander(aggregation=aggregation, recipe=recipe, epochs=5, tau=0.5)
     m.fit(open_set.X_train[:800], open_set.y_train[:800])
     labels = m.predict(open_set.X_test)
     assert labels.shape == open_set.y_test.shape and labels.min() == 0
+    head = m.model_.head
+    # the paper's edge MLP reads [h_i, h_j]; hilander's adds the relational features
+    assert head.edge_input == ("concat" if recipe == "paper" else "relational")
+    assert head.mlp[1].in_features == (256 if recipe == "paper" else 256 + 7)  # hidden 128
 
 
-def test_gcn_chunked_inference_matches_full_graph(open_set):
+def test_recipe_values_and_overrides():
+    from hilander.lander import RECIPES
+
+    assert HiLander()._recipe() == RECIPES["lander"]
+    paper = HiLander(recipe="paper")._recipe()
+    assert (paper.optimizer, paper.lr, paper.momentum, paper.edge_input) == \
+        ("sgd", 0.1, 0.9, "concat")
+    assert (paper.feature_noise, paper.identity_subsets) == (0.0, 0)
+    mine = HiLander(recipe="paper", lr=0.05, feature_noise=0.2, identity_subsets=1)._recipe()
+    assert (mine.lr, mine.feature_noise, mine.identity_subsets, mine.optimizer) == \
+        (0.05, 0.2, 1, "sgd")
+
+
+def test_chunked_inference_matches_full_graph(open_set):
     from hilander.graph import build_knn_graph
     from hilander.lander import LanderNet
     from hilander.lander.network import knn_edge_index
 
     torch.manual_seed(0)
-    for kind in ("gcn", "gat"):
-        net = LanderNet(64, 32, num_layers=2, encoder=kind).eval()
+    for layers in (1, 2):
+        net = LanderNet(64, 32, num_layers=layers).eval()
         X = open_set.X_test[:300]
         g = build_knn_graph(X, 5)
         x = torch.from_numpy(X / np.linalg.norm(X, axis=1, keepdims=True))
@@ -137,8 +167,8 @@ def test_a_batch_reads_only_its_receptive_field(open_set):
     attr = torch.from_numpy(EdgeFeaturizer(g.indices, g.similarities).rows())
     nbr = torch.from_numpy(g.indices)
     rows = torch.tensor([3, 50, 51, 400])
-    for kind, layers in (("gat", 1), ("gcn", 2)):
-        net = LanderNet(X.shape[1], 16, num_layers=layers, encoder=kind)
+    for layers in (1, 2):
+        net = LanderNet(X.shape[1], 16, num_layers=layers)
         x = torch.from_numpy(X)
         field = net.receptive_field(nbr, rows)
         ids = field[0]
@@ -156,19 +186,21 @@ def test_a_batch_reads_only_its_receptive_field(open_set):
 
 def test_patience_stops_the_hold_out_training(open_set):
     X, y = open_set.X_train[:800], open_set.y_train[:800]
-    full = HiLander(epochs=200, seed=0).fit(X, y)
-    short = HiLander(epochs=200, seed=0, patience=2).fit(X, y)
+    full = HiLander(epochs=200, random_state=0).fit(X, y)
+    short = HiLander(epochs=200, random_state=0, patience=2).fit(X, y)
     # 2 evaluations (50 steps) without a gain in held-out link AUC end the hold-out pass
-    assert short.selection_["steps"] < full.selection_["steps"]
-    best = short.selection_["best_step"]
-    assert short.selection_["steps"] <= best + 2 * 25
-    assert short.selection_["best_step"] <= full.selection_["best_step"]
+    # (each cross-fitting fold trains with the same patience; fold 0 shown)
+    f_full, f_short = full.selection_["folds"][0], short.selection_["folds"][0]
+    assert f_short["steps"] < f_full["steps"]
+    assert f_short["steps"] <= f_short["best_step"] + 2 * 25
+    assert f_short["best_step"] <= f_full["best_step"]
 
 
 def test_parameter_validation_at_fit(open_set):
     X, y = open_set.X_train[:200], open_set.y_train[:200]
-    for bad, match in [({"k": 0}, "'k' parameter"), ({"tau": 1.5}, "'tau' parameter"),
-                       ({"encoder": "mlp"}, "'encoder' parameter"),
+    for bad, match in [({"n_neighbors": 0}, "'n_neighbors' parameter"),
+                       ({"tau": 1.5}, "'tau' parameter"),
+                       ({"recipe": "mlp"}, "'recipe' parameter"),
                        ({"aggregation": "max"}, "'aggregation' parameter"),
                        ({"epochs": 0}, "'epochs' parameter"),
                        ({"tau_grid": ()}, "tau_grid must list"),
@@ -231,8 +263,7 @@ def test_assign_puts_new_points_of_known_identities_in_their_clusters(open_set, 
 
 
 def test_assign_opens_new_clusters_for_unseen_identities(open_set, trained):
-    trained = _variant(trained)
-    trained.decoding_ = "peak"  # the rule assign replays exactly
+    trained = _variant(trained, decoding="peak")  # the rule assign replays exactly
     y = open_set.y_test
     big = np.bincount(y).argsort()[::-1]
     unseen = np.isin(y, big[:2])            # two whole identities held out of the first run
@@ -297,37 +328,93 @@ def test_l2_normalize_reads_a_memory_map_in_blocks(tmp_path, monkeypatch):
     assert _validation.l2_normalize(unit, copy=False) is unit
 
 
-def test_selection_chooses_k_and_aggregation_on_held_out_identities(open_set, tmp_path):
-    m = HiLander(epochs=3, k_grid=(5, 10, 20), aggregation_grid=("peak", "mean"))
-    m.fit(open_set.X_train[:1200], open_set.y_train[:1200])
-    trials = m.selection_["trials"]
-    tried_k = {t["k"] for t in trials}
-    assert tried_k == {5, 10, 20}
-    chosen = m.selection_["chosen"]
-    assert (m.k_, m.aggregation_) == (chosen["k"], chosen["aggregation"])
-    # the chosen settings are a stage's best smoothed held-out trial, within MIN_GAIN of the
-    # best of all, and are used to cluster
-    stage_bests = [t["smoothed_avg_f"] for t in trials if "smoothed_avg_f" in t]
-    assert chosen["held_out_avg_f"] in stage_bests
-    assert chosen["held_out_avg_f"] >= max(stage_bests) - MIN_GAIN
-    if m.max_levels_ != 1:
-        assert {t["aggregation"] for t in trials} == {"peak", "mean"}
-    from hilander._validation import l2_normalize
-    from hilander.training import deterministic
+def test_cross_fitted_selection_scores_every_identity_at_once(open_set, trained):
+    sel = trained.selection_
+    assert sel["mode"] == "cross-fitted" and len(sel["folds"]) == trained.cv == 3
+    # the folds partition the 80 training identities; every one is scored, all at once
+    assert sum(f["classes"] for f in sel["folds"]) == sel["held_out_classes"] == 80
+    assert sum(f["points"] for f in sel["folds"]) == sel["held_out_points"] == \
+        open_set.y_train.size
+    # each fold kept the checkpoint of best link AUC on its own identities
+    for f in sel["folds"]:
+        assert dict(f["link_auc_curve"])[f["best_step"]] == max(
+            score for _, score in f["link_auc_curve"])
+    # the choice one fold alone would have made is on record, with what differs
+    one = sel["one_fold"]
+    assert one["classes"] == sel["folds"][0]["classes"]
+    assert set(one["changed"]) == {k for k, v in trained.settings_.as_dict().items()
+                                   if one["chosen"][k] != v}
 
-    for k in (5, 20):  # the fitted k_ is the one clustering uses
-        with deterministic():
-            direct = m._cluster_with(m.model_, l2_normalize(open_set.X_test),
-                                     **{**m._decoding_params(), "k": k}).labels
-        assert (k == m.k_) == np.array_equal(m.predict(open_set.X_test), direct)
-    m.save(tmp_path / "m.hlm")
-    loaded = HiLander.load(tmp_path / "m.hlm")
-    assert (loaded.k_, loaded.aggregation_) == (m.k_, m.aggregation_)
-    assert HiLander(k=10, k_grid="auto")._k_grid() == (5, 10, 20)
-    assert HiLander(k=10)._k_grid() == ()
-    with pytest.raises(InputError, match="aggregation_grid"):
-        HiLander(aggregation_grid=("concat",)).fit(open_set.X_train[:300],
-                                                   open_set.y_train[:300])
-    with pytest.raises(InputError, match="aggregation_grid"):
-        HiLander(aggregation="concat", aggregation_grid=("peak",)).fit(
-            open_set.X_train[:300], open_set.y_train[:300])
+
+def test_cross_fitted_scores_come_from_the_network_that_never_saw_the_identity(open_set):
+    from hilander.datasets.splits import identity_folds
+    from hilander.graph import build_knn_graph
+    from hilander.lander import LanderNet
+    from hilander.lander.network import CrossFittedNet
+
+    X = open_set.X_train[:600]
+    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    folds = identity_folds(open_set.y_train[:600], 3, seed=0)
+    assert all(np.unique(folds[open_set.y_train[:600] == c]).size == 1
+               for c in np.unique(open_set.y_train[:600]))
+    torch.manual_seed(0)
+    nets = [LanderNet(64, 16).eval() for _ in range(3)]
+    for net in nets:
+        torch.nn.init.normal_(net.head.mlp[-1].weight)  # three different scorers
+    g = build_knn_graph(X, 8)
+    x = torch.from_numpy(X.astype(np.float32))
+    rep = np.arange(600)[::-1].copy()  # node i holds point 599 - i's identity
+    p, dens = CrossFittedNet(nets, folds).routed(rep).predict(x, g.indices, g.similarities)
+    for f, net in enumerate(nets):
+        rows = folds[rep] == f
+        pf, df = net.predict(x, g.indices, g.similarities)
+        np.testing.assert_array_equal(p[rows], pf[rows])
+        np.testing.assert_allclose(dens[rows], df[rows], rtol=1e-6)
+
+
+@pytest.mark.parametrize("decoding,tau,upper,resolution", [
+    ("leiden", 0.0, 0.5, 3e-3), ("infomap", 0.7, 0.5, None), ("cpm", 0.05, 0.05, None),
+    ("average", 0.5, 0.5, None)])
+def test_partition_decodings_recover_the_identities(open_set, trained, decoding, tau, upper,
+                                                     resolution):
+    model = _variant(trained, decoding=decoding, tau=tau, tau_upper=upper,
+                     resolution=resolution)
+    result = model.cluster(open_set.X_test)
+    s = evaluate(open_set.y_test, result.labels)
+    assert avg_f(s) > 0.9, (decoding, s)
+    # the hierarchy stays on top: levels are nested, each a partition of the one below
+    for fine, coarse in zip(result.level_labels, result.level_labels[1:]):
+        pairs = np.unique(np.stack([fine, coarse]), axis=1)
+        assert len(np.unique(pairs[0])) == pairs.shape[1]
+
+
+def test_the_level_cache_changes_no_label(open_set, trained):
+    from hilander.lander import run_hierarchy
+
+    X = open_set.X_test / np.linalg.norm(open_set.X_test, axis=1, keepdims=True)
+    cache: dict = {}
+    base = trained.settings_.replace(decoding="peak")
+    runs = [base.replace(tau=t, tau_upper=u) for t in (0.3, 0.6) for u in (0.2, 0.5, 0.9)]
+    runs += [base.replace(decoding="average", tau=0.5, tau_upper=0.5), runs[0]]
+    for settings in runs:
+        cached = run_hierarchy(trained.model_, X, settings, cache=cache)
+        fresh = run_hierarchy(trained.model_, X, settings)
+        for a, b in zip(cached.level_labels, fresh.level_labels, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # level 1 once, and level 2 once per level-1 grouping: far fewer than the runs' levels
+    assert len(cache) < sum(run_hierarchy(trained.model_, X, s).n_levels for s in runs)
+
+
+def test_infomap_and_leiden_partition_level_one_only(open_set, trained):
+    # on the small dense graph of super-nodes the map equation merged every identity into one
+    # cluster (80% of the test points: 33 super-nodes -> 1); the peak rule decodes those levels
+    from hilander.lander import DecodingSettings
+
+    s = DecodingSettings(tau=0.7, tau_upper=0.5, decoding="infomap")
+    assert [s.decoding_at(level) for level in (1, 2, 3)] == ["infomap", "peak", "peak"]
+    assert s.replace(decoding="cpm").decoding_at(2) == "cpm"
+    old, _ = _split_old_new(open_set)
+    model = _variant(trained, decoding="infomap", tau=0.7, tau_upper=0.7)
+    result = model.cluster(open_set.X_test[old])
+    assert result.n_clusters >= 15
+    assert avg_f(evaluate(open_set.y_test[old], result.labels)) > 0.9

@@ -3,17 +3,29 @@
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from hilander import HiLander
 from hilander.lander import EdgeFeaturizer, LanderNet, lander_loss
 from hilander.lander.diagnose import diagnose
 from hilander.lander.features import N_EDGE_FEATURES
+from hilander.lander.meta_training import build_meta_training_set
 from hilander.lander.training import link_auc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from experimental import ExperimentalHiLander  # noqa: E402
+
+
+def _meta_training(model, Xn, y):
+    """The meta-training set ``model`` would build from unit rows ``Xn``."""
+    return build_meta_training_set(Xn, y, n_neighbors=model.n_neighbors,
+                                   aggregation=model.aggregation, max_levels=model.max_levels,
+                                   knn_method=model.knn_method, recipe=model._recipe(),
+                                   random_state=model.random_state)
 
 
 def test_edge_features_by_hand():
@@ -49,8 +61,8 @@ def test_loss_matches_eqs_9_to_11_by_hand():
     assert conn.item() == pytest.approx(expect, rel=1e-6)
 
 
-@pytest.mark.parametrize("kind,layers", [("gat", 1), ("gat", 2), ("gcn", 2)])
-def test_minibatch_forward_equals_full_graph_rows(open_set, kind, layers):
+@pytest.mark.parametrize("layers", [1, 2])
+def test_minibatch_forward_equals_full_graph_rows(open_set, layers):
     from hilander.graph import build_knn_graph
 
     X = open_set.X_test[:200]
@@ -58,7 +70,7 @@ def test_minibatch_forward_equals_full_graph_rows(open_set, kind, layers):
     g = build_knn_graph(X, 6)
     attr = torch.from_numpy(EdgeFeaturizer(g.indices, g.similarities).rows())
     torch.manual_seed(0)
-    net = LanderNet(X.shape[1], 16, num_layers=layers, encoder=kind).eval()
+    net = LanderNet(X.shape[1], 16, num_layers=layers).eval()
     torch.nn.init.normal_(net.head.mlp[-1].weight)  # a non-zero correction
     x, nbr = torch.from_numpy(X), torch.from_numpy(g.indices)
     with torch.no_grad():
@@ -117,11 +129,11 @@ def test_relational_calibration_weighs_every_relation():
     assert roc_auc_score(same, z_cos) < 0.6
 
 def test_relational_calibration_fits_every_relation_and_round_trips(open_set, tmp_path):
-    m = HiLander(epochs=2, tau=0.5, seed=0, calibration="relational")
+    m = ExperimentalHiLander(epochs=2, tau=0.5, random_state=0, calibration="relational")
     X, y = open_set.X_train, open_set.y_train
     Xn = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
-    levels = m._levels(Xn, y)
-    graphs = m._calibration_graphs(Xn, y, levels)
+    training = _meta_training(m, Xn, y)
+    graphs, levels = training.calibration_graphs, training.full_levels
     # every training level, k = 5 and 3, three long-tailed draws
     assert len(graphs) == len(levels) + 5
     assert [g.nbr.shape[1] for g in graphs[len(levels):len(levels) + 2]] == [5, 3]
@@ -131,7 +143,7 @@ def test_relational_calibration_fits_every_relation_and_round_trips(open_set, tm
     assert head.scale.item() == 0 and head.relation.abs().sum().item() > 0
     path = tmp_path / "rel.hlm"
     m.save(path)
-    loaded = HiLander.load(path)
+    loaded = ExperimentalHiLander.load(path)
     assert loaded.calibration == "relational"
     np.testing.assert_array_equal(loaded.predict(open_set.X_test), m.predict(open_set.X_test))
     # the cosine base has no relation weights at all
@@ -143,8 +155,9 @@ def test_linkage_on_unseen_identities(open_set, trained):
     # on held-out identities the learnt p_ij is at least the cosine; on the synthetic test
     # identities (AUC near 1 either way) it must stay within a hair of it. The real-data
     # margins are in benchmarks/results/ablation.
-    curve = dict(trained.selection_["link_auc_curve"])
-    assert curve[trained.selection_["best_step"]] >= curve[0]
+    for fold in trained.selection_["folds"]:
+        curve = dict(fold["link_auc_curve"])
+        assert curve[fold["best_step"]] >= curve[0]
     d = diagnose(trained, open_set.X_test, open_set.y_test)
     lv1 = d.levels[0]
     assert lv1.auc_p > lv1.auc_cosine - 0.01, d.format()
@@ -159,7 +172,7 @@ import numpy as np, sys
 from hilander import HiLander
 from hilander.datasets import make_open_set
 d = make_open_set(30, 10, max_test_size=100, seed=4)
-m = HiLander(epochs=3, seed=7).fit(d.X_train, d.y_train)
+m = HiLander(epochs=3, random_state=7).fit(d.X_train, d.y_train)
 np.save(sys.argv[1], m.predict(d.X_test))
 """
 
@@ -200,14 +213,15 @@ def test_new_parameters_are_validated(open_set):
                        ({"identity_subsets": -1}, "identity_subsets"),
                        ({"subset_mode": "x"}, "'subset_mode' parameter")]:
         with pytest.raises(InputError, match=match):
-            HiLander(**bad).fit(X, y)
+            ExperimentalHiLander(**bad).fit(X, y)
 
 
 def test_options_of_the_recipe_train(open_set):
     X, y = open_set.X_train[:1500], open_set.y_train[:1500]
-    m = HiLander(tau=0.5, tau_upper=0.3, epochs=2, levels_mode="density_tree",
-                 train_levels=2, train_ks=(10, 5), aggregation="mean", feature_noise=0.3,
-                 optimizer="sgd", lr=0.1, seed=1).fit(X, y)
+    m = ExperimentalHiLander(tau=0.5, tau_upper=0.3, epochs=2, levels_mode="density_tree",
+                             train_levels=2, train_ks=(10, 5), aggregation="mean",
+                             feature_noise=0.3, optimizer="sgd", lr=0.1,
+                             random_state=1).fit(X, y)
     # two graphs of two levels, for the full set and each of the 4 long-tailed draws
     assert m.n_train_levels_ == 4 * 5
     r = m.cluster(open_set.X_test)
@@ -218,8 +232,9 @@ def test_options_of_the_recipe_train(open_set):
 def test_identity_subsets_add_seeded_draws_of_the_training_identities(open_set, mode):
     X, y = open_set.X_train, open_set.y_train
     Xn = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
-    m = HiLander(identity_subsets=3, subset_mode=mode, train_levels=1, seed=0)
-    draws = m._subset_levels(Xn, y)
+    m = ExperimentalHiLander(identity_subsets=3, subset_mode=mode, train_levels=1,
+                             random_state=0)
+    draws = _meta_training(m, Xn, y).levels[1:]
     assert len(draws) == 3  # one level each (train_levels=1)
     n_ids = int(y.max()) + 1
     for g in draws:
@@ -233,13 +248,14 @@ def test_identity_subsets_add_seeded_draws_of_the_training_identities(open_set, 
         else:  # every identity keeps at least one point, most far fewer
             assert len(np.unique(g.labels)) == n_ids and g.n_nodes < 0.6 * X.shape[0]
     # seeded: the same draws again, other ones with another seed
-    again = m._subset_levels(Xn, y)
+    again = _meta_training(m, Xn, y).levels[1:]
     assert all(np.array_equal(a.nbr, b.nbr) for a, b in zip(draws, again))
-    other = HiLander(identity_subsets=3, subset_mode=mode, train_levels=1, seed=1)
-    assert not np.array_equal(other._subset_levels(Xn, y)[0].nbr, draws[0].nbr)
+    other = ExperimentalHiLander(identity_subsets=3, subset_mode=mode, train_levels=1,
+                                 random_state=1)
+    assert not np.array_equal(_meta_training(other, Xn, y).levels[1].nbr, draws[0].nbr)
     # they are trained on, on top of the full graph's levels
-    fitted = HiLander(identity_subsets=2, subset_mode=mode, train_levels=1, tau=0.5,
-                      epochs=1, seed=0).fit(X, y)
+    fitted = ExperimentalHiLander(identity_subsets=2, subset_mode=mode, train_levels=1,
+                                  tau=0.5, epochs=1, random_state=0).fit(X, y)
     assert fitted.n_train_levels_ == 3
 
 
@@ -260,9 +276,11 @@ def test_selection_smoothing_prefers_a_plateau_to_a_cliff_edge():
 
 
 def test_a_later_stage_must_beat_the_choice_by_a_margin():
+    from hilander.lander import DecodingSettings
     from hilander.lander.selection import MIN_GAIN, _better
 
-    peak, infomap = {"decoding": "peak"}, {"decoding": "infomap"}
+    peak = DecodingSettings(0.5, decoding="peak")
+    infomap = DecodingSettings(0.5, decoding="infomap")
     # the synthetic case: Infomap ahead by 0.0003 on 16 held-out identities keeps peak
     assert _better(peak, 0.8270, infomap, 0.8273) == (peak, 0.8270)
     assert _better(peak, 0.8270, infomap, 0.8270 + MIN_GAIN + 1e-4)[0] is infomap
@@ -274,7 +292,7 @@ def test_cluster_overrides_levels_for_one_run(open_set, trained):
     assert one.n_levels == 1 and full.n_levels >= 1
     np.testing.assert_array_equal(one.level_labels[0], full.level_labels[0])
     assert trained.cluster(open_set.X_test).n_levels == trained.cluster(
-        open_set.X_test, max_levels=trained.max_levels_).n_levels
+        open_set.X_test, max_levels=trained.settings_.max_levels).n_levels
     from hilander import InputError
 
     with pytest.raises(InputError, match="max_levels"):

@@ -68,7 +68,7 @@ def data():
 
 
 def test_every_registered_method_has_blob_params():
-    assert sorted(BLOB_PARAMS) == methods.names()
+    assert sorted(BLOB_PARAMS) == methods.names("unsupervised")
 
 
 @pytest.mark.parametrize("name", sorted(BLOB_PARAMS))
@@ -173,12 +173,23 @@ def test_registry_errors_list_choices():
 def test_available_lists_every_method_with_defaults():
     info = methods.available()
     assert sorted(info) == methods.names()
+    # one registry: every method the README lists can be made by name
+    assert {"hilander", "lander", "auto", "gcn_v", "gcn_e", "gcn_ve", "lgcn", "star_fc"} <= \
+        set(info)
+    assert {e["kind"] for e in info.values()} == {"unsupervised", "supervised", "hilander",
+                                                   "auto"}
     for name, entry in info.items():
         assert entry["description"]
+        assert set(entry["grid"]) <= set(entry["params"]), name
+        if entry["kind"] != "unsupervised":
+            continue
         assert entry["params"]["l2_normalize"] is True, name
         assert set(entry["grid"]) <= set(entry["params"]), name
     assert info["kmeans_random"]["params"]["init"] == "random"
     assert info["hac"]["params"]["linkage"] == "ward"
+    assert info["lander"]["params"]["max_levels"] == 1
+    for name in info:
+        assert type(methods.make(name)) is methods.get_spec(name).cls
 
 
 def test_bad_input_is_input_error():

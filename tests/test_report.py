@@ -54,15 +54,18 @@ def setting() -> SettingResult:
 def test_results_table_bolds_best_and_explains_skips(setting):
     table = results_table(setting)
     lines = table.splitlines()
-    assert lines[0].startswith("| Method | ARI | NMI | AMI | F_P | F_B | Avg F | Time (s)")
+    assert lines[0].startswith(
+        "| Method | ARI | NMI | AMI | F_P | F_B | Avg F | Sel. avg F | Gap | Time (s)")
     hil = next(line for line in lines if line.startswith("| HILANDER"))
     # the perfect partition wins every score column, and the time shows "train, test"
     assert hil.count("**1.000**") == 6
+    # its selection saw 0.75: test avg F 1.0 is 0.25 above it; no selection, no gap
+    assert "| 0.750 | +0.250 |" in hil
     assert "| 12.0, 0.50 |" in hil
     assert hil.endswith("| 3 |")
     solo = next(line for line in lines if line.startswith("| SOLO"))
     assert solo.split("|")[5].strip() == "0.000"  # F_P of all-singletons
-    assert solo.endswith("| 8 |")
+    assert solo.endswith("| – | – | 0.01 | 8 |")
     one = next(line for line in lines if line.startswith("| ONE"))
     # one cluster: 28 predicted pairs, 6 + 1 + 1 = 8 true ones -> F_P = 2*(8/28)/(8/28 + 1)
     assert one.split("|")[5].strip() == f"{2 * (8 / 28) / (8 / 28 + 1):.3f}" == "0.444"

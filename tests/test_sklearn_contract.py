@@ -4,6 +4,7 @@ meta-trained clusterers (HiLander and the supervised GNNs)."""
 import numpy as np
 import pytest
 from sklearn.base import clone, is_clusterer
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
@@ -12,8 +13,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from hilander import HiLander, InputError, methods, supervised
 from hilander.methods import registry
 
-# one estimator per registered name (several names share a class with other defaults)
-ESTIMATORS = [registry.make(name) for name in registry.names()]
+# one estimator per unsupervised name (several names share a class with other defaults); the
+# meta-trained ones need y in fit, which scikit-learn's checks do not pass, so they have
+# their own contract tests below
+ESTIMATORS = [registry.make(name) for name in registry.names("unsupervised")]
 
 
 @parametrize_with_checks(ESTIMATORS)
@@ -29,26 +32,50 @@ def test_every_method_is_a_clusterer_and_clones():
         assert twin.get_params() == est.get_params() and twin is not est
 
 
-@pytest.mark.parametrize("est", [HiLander(k=5), supervised.make("gcn-v")],
-                         ids=["hilander", "gcn-v"])
-def test_meta_trained_clusterers_declare_that_they_need_y(est):
+@pytest.mark.parametrize("name", registry.names("supervised") + ["hilander", "lander", "auto"])
+def test_meta_trained_clusterers_declare_that_they_need_y(name):
+    est = registry.make(name)
     assert is_clusterer(est)
     assert get_tags(est).target_tags.required  # the checks skip fit(X) without y
-    assert clone(est).get_params() == est.get_params()
-    with pytest.raises(InputError, match="not (fitted|trained)"):
+    twin = clone(est)
+    assert twin.get_params() == est.get_params() and type(twin) is type(est)
+    # scikit-learn's own exception, which is also hilander's one-line InputError
+    with pytest.raises(NotFittedError, match="not fitted"):
         est.predict(np.zeros((20, 4), np.float32))
+    with pytest.raises(InputError):
+        est.predict(np.zeros((20, 4), np.float32))
+
+
+def test_scikit_learn_vocabulary_with_deprecated_aliases():
+    with pytest.warns(FutureWarning, match="use n_neighbors"):
+        est = HiLander(k=5)
+    assert est.n_neighbors == 5 and "k" not in est.get_params()
+    with pytest.warns(FutureWarning, match="use random_state"):
+        est.set_params(seed=3)
+    assert est.random_state == 3
+    with pytest.warns(FutureWarning, match="use verbose"):
+        assert supervised.make("gcn_v", progress=True).verbose is True
+    with pytest.warns(FutureWarning, match="use random_state"):
+        assert methods.make("kmeans", seed=4).random_state == 4
+    with pytest.warns(FutureWarning, match="use n_neighbors_v"):
+        assert registry.make("gcn_ve", k_v=7).n_neighbors_v == 7
+    with pytest.raises(InputError, match="give 'n_neighbors' only"):
+        HiLander(k=5, n_neighbors=6)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'kk'"):
+        HiLander(kk=5)
+    with pytest.warns(FutureWarning, match="'gcn-v' is deprecated; use 'gcn_v'"):
+        assert type(methods.make("gcn-v")).__name__ == "GCNV"
 
 
 def test_hilander_set_params_leaves_fitted_tau_alone(open_set, trained):
     est = clone(trained)
     assert not hasattr(est, "model_")
-    model = HiLander(**trained.get_params())
-    for name in ("model_", "tau_upper_", "max_levels_", "decoding_", "k_", "aggregation_"):
-        setattr(model, name, getattr(trained, name))
-    model.tau_, model.n_features_in_ = 0.7, 64
+    model = clone(trained)
+    model.model_, model.n_features_in_ = trained.model_, 64
+    model.settings_ = trained.settings_.replace(tau=0.7)
     model.set_params(tau=0.2)
-    assert model.tau == 0.2 and model.tau_ == 0.7
-    assert "tau=0.2" in repr(model) and "k=" not in repr(model)  # defaults stay out of repr
+    assert model.tau == 0.2 and model.settings_.tau == 0.7
+    assert "tau=0.2" in repr(model) and "n_neighbors=" not in repr(model)  # defaults stay out
     # an explicit threshold for one run; lower p_tau links more, so fewer clusters
     lo = model.cluster(open_set.X_test, tau=0.3).n_clusters
     hi = model.cluster(open_set.X_test).n_clusters
@@ -72,7 +99,7 @@ def test_pipeline_fit_predict_with_a_method():
 
 def test_gcnv_fit_predict_sets_labels_and_predict_does_not(open_set):
     X, y = open_set.X_train[:600], open_set.y_train[:600]
-    model = supervised.make("gcn-v", epochs=3)
+    model = supervised.make("gcn_v", epochs=3)
     labels = model.fit_predict(X, y)
     assert model.labels_ is labels and labels.shape == (600,)
     other = model.predict(open_set.X_test)
@@ -84,9 +111,9 @@ def test_device_choices(open_set):
     import torch
 
     X, y = open_set.X_train[:300], open_set.y_train[:300]
-    m = HiLander(k=5, epochs=2, hidden=16, device="cpu").fit(X, y)
+    m = HiLander(n_neighbors=5, epochs=2, hidden=16, device="cpu").fit(X, y)
     assert next(m.model_.parameters()).device.type == "cpu"
-    auto = HiLander(k=5, epochs=2, hidden=16, device="auto").fit(X, y)
+    auto = HiLander(n_neighbors=5, epochs=2, hidden=16, device="auto").fit(X, y)
     want = "cuda" if torch.cuda.is_available() else "cpu"
     assert next(auto.model_.parameters()).device.type == want
     if not torch.cuda.is_available():
@@ -97,11 +124,11 @@ def test_device_choices(open_set):
 
 # tiny settings: these tests check where the networks run, not what they learn
 _TINY_GNN = {
-    "gcn-v": dict(epochs=2, hidden=8),
-    "gcn-e": dict(epochs=2, hidden=8),
-    "gcn-ve": dict(epochs_v=2, hidden_v=8, epochs=2, hidden=8),
+    "gcn_v": dict(epochs=2, hidden=8),
+    "gcn_e": dict(epochs=2, hidden=8),
+    "gcn_ve": dict(epochs_v=2, hidden_v=8, epochs=2, hidden=8),
     "lgcn": dict(epochs=2, hidden=8),
-    "star-fc": dict(epochs=2, hidden=8),
+    "star_fc": dict(epochs=2, hidden=8),
 }
 
 
@@ -116,7 +143,7 @@ def test_supervised_device_choices(name, open_set, tmp_path):
     import torch
 
     X, y = open_set.X_train[:240], open_set.y_train[:240]
-    cls = supervised.METHODS[name]
+    cls = registry.get_spec(name).cls
     assert "device" in cls._parameter_constraints
     default = cls(**_TINY_GNN[name]).fit(X, y)
     assert default.device == "auto" and default.get_params()["device"] == "auto"

@@ -11,6 +11,7 @@ from hilander import supervised
 from hilander._validation import InputError
 from hilander.datasets import make_open_set
 from hilander.graph import KNNGraph, build_knn_graph
+from hilander.methods import registry
 from hilander.metrics import evaluate
 from hilander.persistence import load_model
 from hilander.supervised._base import split_classes
@@ -28,11 +29,11 @@ torch.set_num_threads(1)
 
 # small, fast settings per method; the data below is easy enough for them to learn quickly
 FAST = {
-    "gcn-v": dict(epochs=60, hidden=64),
-    "gcn-e": dict(epochs=12, hidden=32, confidence="density"),
-    "gcn-ve": dict(epochs_v=60, hidden_v=64, epochs=12, hidden=32),
+    "gcn_v": dict(epochs=60, hidden=64),
+    "gcn_e": dict(epochs=12, hidden=32, confidence="density"),
+    "gcn_ve": dict(epochs_v=60, hidden_v=64, epochs=12, hidden=32),
     "lgcn": dict(epochs=12, hidden=32),
-    "star-fc": dict(epochs=10, hidden=64),
+    "star_fc": dict(epochs=10, hidden=64),
 }
 
 
@@ -142,25 +143,27 @@ def test_split_classes_is_class_disjoint():
 
 
 def test_registry_names_and_errors():
-    assert supervised.available() == ["gcn-v", "gcn-e", "gcn-ve", "lgcn", "star-fc"]
+    assert supervised.available() == ["gcn_e", "gcn_v", "gcn_ve", "lgcn", "star_fc"]
     assert isinstance(supervised.make("GCN_V"), supervised.GCNV)
-    with pytest.raises(InputError, match="unknown supervised method"):
+    with pytest.raises(InputError, match="not a supervised baseline"):
         supervised.make("dbscan")
-    with pytest.raises(InputError, match="no parameter"):
-        supervised.make("star-fc", tau=0.5)
+    with pytest.raises(InputError, match="unknown method"):
+        supervised.make("gcn_x")
+    with pytest.raises(InputError, match="unknown parameter"):
+        supervised.make("star_fc", tau=0.5)
     with pytest.raises(InputError, match="prune"):
-        supervised.make("star-fc", prune=1.5)
+        supervised.make("star_fc", prune=1.5)
 
 
 @pytest.mark.parametrize("name,params,match", [
-    ("gcn-v", dict(k=0), "k must be >= 1"),
-    ("gcn-e", dict(confidence="magic"), "confidence"),
+    ("gcn_v", dict(n_neighbors=0), "'n_neighbors' parameter of GCNV must be an int"),
+    ("gcn_e", dict(confidence="magic"), "confidence"),
     ("lgcn", dict(max_size=0), "max_size"),
-    ("gcn-ve", dict(ignore_ratio=2.0), "ignore_ratio"),
-    ("star-fc", dict(optimizer="rmsprop"), "optimizer"),
+    ("gcn_ve", dict(ignore_ratio=2.0), "ignore_ratio"),
+    ("star_fc", dict(optimizer="rmsprop"), "optimizer"),
 ])
 def test_bad_parameters_rejected_at_fit(name, params, match):
-    model = supervised.METHODS[name](**params)  # constructor only stores
+    model = registry.get_spec(name).cls(**params)  # constructor only stores
     X = np.random.default_rng(0).standard_normal((20, 4))
     with pytest.raises(InputError, match=match):
         model.fit(X, np.arange(20) % 4)
@@ -171,7 +174,7 @@ def test_fit_rejects_bad_data():
         supervised.GCNV().fit(np.eye(6), np.zeros(6))
     with pytest.raises(InputError, match="labels"):
         supervised.GCNV().fit(np.eye(6), np.arange(5))
-    with pytest.raises(InputError, match="not trained"):
+    with pytest.raises(InputError, match="not fitted"):
         supervised.STARFC().predict(np.eye(6))
 
 
@@ -196,11 +199,11 @@ def _untrained(name, data):
 
 def test_gcnv_confidence_generalises_to_unseen_classes(data, trained):
     # the regression target on the test classes, computed from their (hidden) labels
-    model = trained["gcn-v"]
-    graph = build_knn_graph(data.X_test, model.k)
+    model = trained["gcn_v"]
+    graph = build_knn_graph(data.X_test, model.n_neighbors)
     target = label_confidence(graph, data.y_test)
     mse = float(np.mean((model.predict_confidence(data.X_test, graph=graph) - target) ** 2))
-    base = float(np.mean((_untrained("gcn-v", data).predict_confidence(data.X_test) - target)
+    base = float(np.mean((_untrained("gcn_v", data).predict_confidence(data.X_test) - target)
                          ** 2))
     # better than the untrained net and than always answering 0
     assert mse < 0.5 * base, (mse, base)
@@ -212,7 +215,7 @@ def _link_auc(model, X, y) -> float:
     return float(roc_auc_score(y[src] == y[dst], prob))
 
 
-@pytest.mark.parametrize("name", ["gcn-e", "gcn-ve", "lgcn"])
+@pytest.mark.parametrize("name", ["gcn_e", "gcn_ve", "lgcn"])
 def test_link_predictions_generalise_to_unseen_classes(name, data, trained):
     auc = _link_auc(trained[name], data.X_test, data.y_test)
     base = _link_auc(_untrained(name, data), data.X_test, data.y_test)
@@ -221,7 +224,7 @@ def test_link_predictions_generalise_to_unseen_classes(name, data, trained):
     assert auc > base + 0.05, (name, auc, base)
 
 
-@pytest.mark.parametrize("name", ["star-fc"])
+@pytest.mark.parametrize("name", ["star_fc"])
 def test_method_learns_beyond_untrained_and_chance(name, data, trained):
     model = trained[name]
     before = getattr(model, "labels_", None)
@@ -251,7 +254,7 @@ def test_save_load_round_trip(name, data, trained, tmp_path):
 
 
 def test_predict_checks_dimension_and_accepts_prebuilt_graph(data, trained):
-    model = trained["star-fc"]
+    model = trained["star_fc"]
     with pytest.raises(InputError, match="5 features .* trained on 64"):
         model.predict(data.X_test[:, :5])
     g = build_knn_graph(data.X_test, 30)
@@ -276,7 +279,7 @@ def test_cli_train_passes_device_to_a_supervised_method(data, tmp_path):
     np.save(tmp_path / "y.npy", data.y_train[:200])
     out = tmp_path / "m.hlm"
     argv = ["train", str(tmp_path / "X.npy"), str(tmp_path / "y.npy"), "--out", str(out),
-            "--method", "gcn-v", "--device", "cpu", "--param", "epochs=1", "--quiet"]
+            "--method", "gcn_v", "--device", "cpu", "--param", "epochs=1", "--quiet"]
     assert main(argv) == 0
     model = load_model(out)
     assert model.device == "cpu" and next(model.net_.parameters()).device.type == "cpu"

@@ -115,7 +115,7 @@ def test_tune_method_graph_methods_share_one_graph(monkeypatch):
 
 
 def test_default_grids():
-    for name in methods.names():
+    for name in methods.names("unsupervised") + methods.names("supervised"):
         grid = default_grid(name)
         assert grid, name
         assert set(grid) <= set(methods.available()[name]["params"]), name

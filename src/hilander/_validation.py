@@ -11,7 +11,6 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 
 class InputError(ValueError):
@@ -37,8 +36,34 @@ def validate_constraints(estimator) -> None:
         raise InputError(str(exc).splitlines()[0]) from None
 
 
+class DataWarning(UserWarning):
+    """Training data that will teach little: ``fit`` runs, but the model is likely poor."""
+
+
+def warn_degenerate(X: np.ndarray, codes: np.ndarray) -> None:
+    """Warn (:class:`DataWarning`) about labeled data a model cannot learn identities from:
+    all-zero rows (no direction: after l2-normalisation they are alike and like nothing) and
+    identities too small to hold a pair of points."""
+    import warnings
+
+    step = _row_block(X)
+    zero = sum(int((~X[s:s + step].any(axis=1)).sum()) for s in range(0, X.shape[0], step))
+    if zero:
+        warnings.warn(f"{zero} of {X.shape[0]} training rows are all zero: they have no "
+                      "direction, so they neither join nor teach any identity", DataWarning,
+                      stacklevel=3)
+    sizes = np.bincount(codes)
+    paired = int((sizes >= 2).sum())
+    if paired < 2:
+        warnings.warn(f"only {paired} of {sizes.size} identities have two or more points: "
+                      "there are (almost) no same-identity pairs to learn what joins an "
+                      "identity", DataWarning, stacklevel=3)
+
+
 def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -> np.ndarray:
     """Return ``X`` as a C-contiguous 2-D float array, or raise :class:`InputError`."""
+    import scipy.sparse as sp  # here, not at import: `hilander --help` stays quick
+
     if sp.issparse(X):
         raise InputError(f"{name} is a sparse matrix; dense embeddings are required "
                          "(convert with X.toarray())")
@@ -69,17 +94,32 @@ def check_features(X, *, name: str = "X", min_rows: int = 1, dtype=np.float32) -
         raise InputError(f"{name} has {arr.shape[0]} sample(s) (rows); at least {min_rows} "
                          "are needed")
     # a float32 C-ordered memory map stays one: no copy of a file larger than memory
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    source = arr
+    with np.errstate(over="ignore"):  # 1e300 -> inf in float32: reported below, by name
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     # checked in row blocks: a whole-array mask of ten million rows would be gigabytes
     step = _row_block(arr)
+    # squared distances sum d squares of differences up to twice the largest magnitude:
+    # beyond this they overflow (k-means on 1e30 gave one cluster and overflow warnings)
+    limit = float(np.sqrt(np.finfo(arr.dtype).max / (4 * arr.shape[1])))
     for s in range(0, arr.shape[0], step):
-        finite = np.isfinite(arr[s:s + step])
+        block = arr[s:s + step]
+        # max and min propagate NaN and inf: finiteness and magnitude with no temporary
+        high, low = float(block.max()), float(block.min())
         release_pages(arr)
-        if not finite.all():
+        if not (np.isfinite(high) and np.isfinite(low)):
             bad_rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
             kind = "NaN" if np.isnan(arr).any() else "infinite values"
+            if source is not arr and np.isfinite(source[bad_rows[0]]).all():
+                kind = f"values beyond the range of {np.dtype(dtype)}"
             raise InputError(
                 f"{name} contains {kind} in {bad_rows.size} row(s) (first: row {bad_rows[0]})"
+            )
+        largest = max(high, -low)
+        if largest > limit:
+            raise InputError(
+                f"{name} has values up to {largest:.3g} in magnitude; distances between "
+                f"{arr.shape[1]}-D rows overflow {arr.dtype} above {limit:.3g}: rescale them"
             )
     return arr
 
@@ -106,6 +146,21 @@ def encode_labels(y: np.ndarray) -> np.ndarray:
     """Map arbitrary hashable labels to 0..C-1 (int64)."""
     _, codes = np.unique(y, return_inverse=True)
     return codes.astype(np.int64).ravel()
+
+
+def relabel(labels: np.ndarray) -> np.ndarray:
+    """Cluster ids as consecutive 0..C-1 in order of first appearance; negatives (noise) -1.
+
+    The one renumbering of cluster outputs (user labels are coded by :func:`encode_labels`).
+    """
+    labels = np.asarray(labels)
+    out = np.full(labels.shape, -1, dtype=np.int64)
+    keep = labels >= 0
+    if keep.any():
+        _, first, inv = np.unique(labels[keep], return_index=True, return_inverse=True)
+        order = np.argsort(np.argsort(first))
+        out[keep] = order[inv]
+    return out
 
 
 def check_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int:

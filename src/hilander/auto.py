@@ -15,42 +15,33 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 from tqdm.auto import tqdm
 
 from ._validation import (
     InputError,
     check_features,
-    check_float,
-    check_int,
     check_labels,
     encode_labels,
     l2_normalize,
 )
-from .persistence import load_payload, register_model, save_payload
+from .base import MetaTrainedClusterer, Param
+from .datasets.splits import identity_folds
+from .persistence import load_payload, register_model
 
 #: Learnt candidates with settings kept modest so ``auto`` on ~10k points takes minutes.
 LEARNT_DEFAULTS: dict[str, dict[str, Any]] = {
-    "hilander": {"k": 10, "epochs": 20},
-    "gcn-v": {"epochs": 30},
-    "gcn-e": {"epochs": 4},
-    "gcn-ve": {"epochs_v": 30, "epochs": 4},
+    "hilander": {"n_neighbors": 10, "epochs": 20},
+    "gcn_v": {"epochs": 30},
+    "gcn_e": {"epochs": 4},
+    "gcn_ve": {"epochs_v": 30, "epochs": 4},
     "lgcn": {"epochs": 3},
-    "star-fc": {"epochs": 5},
-}
-
-#: The prediction-time threshold of each learnt method, tuned on the held-out identities
-#: without re-training.
-THRESHOLD_GRIDS: dict[str, tuple[str, tuple[float, ...]]] = {
-    "gcn-v": ("tau", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
-    "gcn-e": ("tau", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
-    "gcn-ve": ("tau", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
-    "lgcn": ("threshold", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
-    "star-fc": ("prune", (0.3, 0.5, 0.6, 0.7, 0.8, 0.9)),
+    "star_fc": {"epochs": 5},
 }
 
 #: Unsupervised methods left out by default above this many held-out points: their cost grows
@@ -76,41 +67,81 @@ def candidate_methods() -> list[str]:
     """Every method ``AutoCluster`` can try: the unsupervised registry, then the learnt ones."""
     from .methods import names
 
-    return names() + learnt_methods()
+    return names("unsupervised") + learnt_methods()
 
 
 @register_model
-class AutoCluster:
+class AutoCluster(MetaTrainedClusterer):
     """Choose, tune and fit the best clustering method on labeled identities of a domain.
 
-    Parameters
+    ``fit(X, y)`` scores every candidate by avg F on all the labeled identities clustered at
+    once: an unsupervised method after a grid search over them (it learns nothing, so
+    nothing is held out), Hi-LANDER by its cross-fitted selection score (each point scored
+    by a network that never saw its identity), a supervised GNN by cross-fitting over ``cv``
+    folds of identities (each fold clustered by the network trained on the others). The best
+    is kept, a learnt winner fitted on all identities. ``predict(X)`` clusters new data with
+    the winner, carrying a tuned cluster count or modularity resolution to the new data's
+    size.
+
+    {parameters}
+
+    Attributes
     ----------
-    methods : candidate names (default: every unsupervised method that suits the data's size,
-        Hi-LANDER and the supervised GNNs); see :func:`candidate_methods`.
-    holdout : share of the labeled points, taken as whole identities, used for scoring.
-    time_budget : seconds allowed per candidate; a candidate whose predicted cost (a pilot run
-        on a subsample, extrapolated with the method's cost exponent) exceeds it is skipped
-        and marked so in the table. ``None`` runs everything.
-    learnt_params : per learnt method, settings overriding :data:`LEARNT_DEFAULTS`.
-    seed : fixes the hold-out split and every seeded method.
-    progress : progress bars and the table printed to stderr while it fills.
+    winner_ : str
+        Name of the chosen method.
+    winner_kind_ : str
+        "unsupervised" or "learnt".
+    params_ : dict
+        The winner's chosen parameters.
+    val_avg_f_ : float
+        The winner's avg F on the held-out identities.
+    n_val_ : int
+        Held-out points scored.
+    table_ : list of dict
+        One row per candidate: method, status, parameters, avg F, seconds, note.
+    model_ : estimator or None
+        The re-fitted learnt winner (None for an unsupervised one).
+    refit_seconds_ : float
+        Wall time of the learnt winner's re-fit on all identities (set only when the winner
+        learns).
+    n_features_in_ : int
+        Dimension of the training embeddings.
+
+    Examples
+    --------
+    >>> from hilander import AutoCluster
+    >>> from hilander.datasets import make_open_set
+    >>> data = make_open_set(n_train_classes=30, n_test_classes=10, seed=0)
+    >>> auto = AutoCluster(methods="kmeans,infomap", verbose=False)
+    >>> auto = auto.fit(data.X_train, data.y_train)
+    >>> auto.winner_ in ("kmeans", "infomap")
+    True
+    >>> auto.predict(data.X_test).shape == data.y_test.shape
+    True
     """
 
-    def __init__(self, methods: Sequence[str] | str | None = None, *, holdout: float = 0.3,
-                 time_budget: float | None = None,
-                 learnt_params: dict[str, dict] | None = None, seed: int = 0,
-                 progress: bool = True) -> None:
-        self.methods = methods
-        self.holdout = holdout
-        self.time_budget = time_budget
-        self.learnt_params = learnt_params
-        self.seed = seed
-        self.progress = progress
-
-    _PARAMS = ("methods", "holdout", "time_budget", "learnt_params", "seed", "progress")
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {name: getattr(self, name) for name in self._PARAMS}
+    _params = {
+        "methods": Param(None, [str, "array-like", None], "str, list of str or None",
+                         "Candidate names (None: every unsupervised method that suits the "
+                         "data's size, Hi-LANDER and the supervised GNNs; see "
+                         ":func:`candidate_methods`); a string may list several, "
+                         "comma-separated."),
+        "cv": Param(3, [Interval(Integral, 2, None, closed="left")], "int",
+                    "Folds of identities the supervised GNN candidates are cross-fitted "
+                    "over (Hi-LANDER cross-fits with its own ``cv``). Methods that learn "
+                    "nothing are tuned on every labeled identity at once: nothing needs "
+                    "holding out, and the choice is made at the scale of the labeled set."),
+        "time_budget": Param(None, [Interval(Real, 0, None, closed="neither"), None],
+                             "float or None", "Seconds allowed per candidate; one whose "
+                             "predicted cost (a pilot run on a subsample, extrapolated with "
+                             "the method's cost exponent) exceeds it is skipped and marked so "
+                             "in the table (None: run everything)."),
+        "learnt_params": Param(None, [dict, None], "dict or None",
+                               "Per learnt method, settings overriding "
+                               ":data:`LEARNT_DEFAULTS`."),
+    }
+    _defaults = {"verbose": True}
+    _n_positional = 1
 
     def __repr__(self) -> str:
         return f"AutoCluster(winner={getattr(self, 'winner_', None)!r})"
@@ -140,14 +171,8 @@ class AutoCluster:
             out.append(name)
         return out, rows
 
-    def _check_params(self) -> None:
-        check_float(self.holdout, "holdout", low=0.0, high=1.0, low_open=True, high_open=True)
-        if self.time_budget is not None:
-            check_float(self.time_budget, "time_budget", low=0.0, low_open=True)
-        check_int(self.seed, "seed", low=0)
+    def _check_rules(self) -> None:
         if self.learnt_params is not None:
-            if not isinstance(self.learnt_params, dict):
-                raise InputError("learnt_params must map a learnt method to its settings")
             unknown = sorted(set(self.learnt_params) - set(LEARNT_DEFAULTS))
             if unknown:
                 raise InputError(f"learnt_params names unknown learnt method(s) {unknown}; "
@@ -155,32 +180,36 @@ class AutoCluster:
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, X, y, X_val=None, y_val=None) -> AutoCluster:
-        """Score every candidate on held-out identities, keep and re-fit the winner.
+        """Score every candidate on the labeled identities, keep the best; returns self.
 
-        Without ``X_val`` a ``holdout`` share of the identities of ``(X, y)`` is held out.
-        With ``X_val, y_val`` (identities not in ``y``), learnt methods train on ``(X, y)`` and
-        every method is scored on the given validation identities, as in the benchmark.
+        With ``X_val, y_val`` (identities not in ``y``), learnt methods train on ``(X, y)``
+        and every method is scored on the given validation identities, as in the benchmark;
+        a learnt winner is then re-fitted on both.
         """
         self._check_params()
         X = check_features(X, name="X", min_rows=4)
         y = check_labels(y, X.shape[0], name="y")
+        codes = encode_labels(y)
         if X_val is None:
             if y_val is not None:
                 raise InputError("y_val needs X_val")
-            codes = encode_labels(y)
-            val = holdout_identities(codes, self.holdout, self.seed)
-            X_fit, y_fit, Xv, yv = X[~val], codes[~val], X[val], codes[val]
-            X_all, y_all = X, codes
+            if int(codes.max()) + 1 < max(4, self.cv):
+                raise InputError(f"y has {int(codes.max()) + 1} identities; auto needs at "
+                                 f"least {max(4, self.cv)} to score methods on identities "
+                                 "their networks never saw")
+            X_fit = Xv = X_all = l2_normalize(X)
+            y_fit = yv = y_all = codes
         else:
             Xv = check_features(X_val, name="X_val", min_rows=2)
             yv = encode_labels(check_labels(y_val, Xv.shape[0], name="y_val"))
             if Xv.shape[1] != X.shape[1]:
                 raise InputError(f"X_val has {Xv.shape[1]} features but X has {X.shape[1]}")
-            X_fit, y_fit = X, encode_labels(y)
+            X_fit, y_fit = l2_normalize(X), codes
             # identities of the two parts stay distinct when both are coded from 0
-            X_all = np.concatenate([X_fit, Xv])
+            X_all = np.concatenate([X_fit, l2_normalize(Xv)])
             y_all = np.concatenate([y_fit, yv + y_fit.max() + 1])
-        X_fit, Xv, X_all = l2_normalize(X_fit), l2_normalize(Xv), l2_normalize(X_all)
+            Xv = l2_normalize(Xv)
+        self._validation = X_val is not None
         self.n_features_in_ = int(X.shape[1])
         self.n_val_ = int(Xv.shape[0])
         names, table = self._candidates(self.n_val_)
@@ -188,10 +217,13 @@ class AutoCluster:
         for row in table:
             self._log_row(row)
         best: tuple[float, dict] | None = None
+        fitted: dict[str, object] = {}
         for name in names:
-            row = self._try(name, X_fit, y_fit, Xv, yv)
+            row, model = self._try(name, X_fit, y_fit, Xv, yv)
             table.append(row)
             self._log_row(row)
+            if model is not None:
+                fitted[name] = model
             if row["status"] == OK and (best is None or row["avg_f"] > best[0]):
                 best = (row["avg_f"], row)
         if best is None:
@@ -202,45 +234,52 @@ class AutoCluster:
         self.winner_kind_ = win["kind"]
         self.params_ = dict(win["params"])
         self.val_avg_f_ = float(win["avg_f"])
-        self.model_ = None
-        if self.winner_kind_ == "learnt":
+        self.model_ = fitted.get(self.winner_)  # Hi-LANDER fitted on every identity already
+        self.refit_seconds_ = 0.0
+        if self.winner_kind_ == "learnt" and self.model_ is None:
             t0 = time.perf_counter()
-            self.model_ = _make_learnt(self.winner_, self.params_, self.seed)
+            self.model_ = _make_learnt(self.winner_, self.params_, self.random_state,
+                                       self.device)
             self.model_.fit(X_all, y_all)
             self.refit_seconds_ = time.perf_counter() - t0
+        del self._validation
         return self
 
     def _log_row(self, row: dict) -> None:
-        if self.progress:
+        if self.verbose:
             print(format_row(row), file=sys.stderr)
 
-    def _try(self, name: str, X_fit, y_fit, Xv, yv) -> dict:
+    def _try(self, name: str, X_fit, y_fit, Xv, yv) -> tuple[dict, object | None]:
+        """The candidate's table row, and its model when that is already the final one."""
         kind = "learnt" if name in LEARNT_DEFAULTS else "unsupervised"
+        model = None
         try:
             if self.time_budget is not None:
                 cost = self._predicted_cost(name, kind, X_fit, y_fit, Xv)
                 if cost > self.time_budget:
                     return _row(name, SKIPPED, kind=kind, note=(
-                        f"predicted {cost:.2g} s > time budget {self.time_budget:g} s"))
+                        f"predicted {cost:.2g} s > time budget {self.time_budget:g} s")), None
             t0 = time.perf_counter()
             if kind == "learnt":
-                params, score = self._score_learnt(name, X_fit, y_fit, Xv, yv)
+                params, score, model = self._score_learnt(name, X_fit, y_fit, Xv, yv)
             else:
                 params, score = self._score_unsupervised(name, Xv, yv)
             return _row(name, OK, kind=kind, params=params, avg_f=score,
-                        seconds=time.perf_counter() - t0)
+                        seconds=time.perf_counter() - t0), model
         except InputError as exc:
-            return _row(name, SKIPPED, kind=kind, note=str(exc))
+            return _row(name, SKIPPED, kind=kind, note=str(exc)), None
         except Exception as exc:  # noqa: BLE001 - one method's crash must not stop the others
-            return _row(name, FAILED, kind=kind, note=f"{type(exc).__name__}: {exc}")
+            return _row(name, FAILED, kind=kind, note=f"{type(exc).__name__}: {exc}"), None
 
     def _bar(self, name: str, total: int):
-        return tqdm(total=total, desc=f"auto: {name}", leave=False, disable=not self.progress)
+        return tqdm(total=total, desc=f"auto: {name}", leave=False, disable=not self.verbose)
 
     def _score_unsupervised(self, name: str, Xv, yv) -> tuple[dict, float]:
+        from .methods import get_spec
         from .tune import default_grid, expand_grid, tune_method
 
-        fixed = {"seed": self.seed} if "seed" in _param_names(name) else None
+        fixed = ({"random_state": self.random_state}
+                 if "random_state" in get_spec(name).param_names() else None)
         total = len(expand_grid({k: v for k, v in default_grid(name, Xv.shape[0]).items()
                                  if not fixed or k not in fixed}))
         with self._bar(name, total) as bar:
@@ -248,32 +287,64 @@ class AutoCluster:
                                  on_trial=lambda p, s: bar.update(1))
         return dict(result.best_params), float(result.best_score)
 
-    def _score_learnt(self, name: str, X_fit, y_fit, Xv, yv) -> tuple[dict, float]:
+    def _score_learnt(self, name: str, X_fit, y_fit, Xv, yv):
+        """(parameters, score, final model or None) of a learnt candidate."""
+        from .methods import get_spec
         from .tune import grid_search
 
         params = self._learnt_settings(name)
         if name == "hilander":
-            # Hi-LANDER chooses its decoding itself (inside fit, and here on the held-out
-            # identities); the re-fit on all identities runs that selection again
+            # Hi-LANDER chooses its decoding itself, cross-fitted over all identities inside
+            # fit: that choice's score is its score here, and the fitted model is final
             with self._bar(name, 1) as bar:
-                model = _make_learnt(name, params, self.seed).fit(X_fit, y_fit)
-                model.tune_decoding(Xv, yv)
+                model = _make_learnt(name, params, self.random_state, self.device)
+                model.fit(X_fit, y_fit)
                 bar.update(1)
-            return params, float(model.selection_["validation"]["chosen"]["held_out_avg_f"])
-        key, values = THRESHOLD_GRIDS[name]
-        with self._bar(name, 1 + len(values)) as bar:
-            model = _make_learnt(name, params, self.seed).fit(X_fit, y_fit)
-            bar.update(1)
-            result = grid_search(lambda p: model.set_params(**p).predict(Xv), {key: values},
-                                 yv, method=name, on_trial=lambda p, s: bar.update(1))
-        return {**params, **result.best_params}, float(result.best_score)
+            if self._validation:
+                model.tune_decoding(Xv, yv)
+                return params, float(model.selection_["validation"]["chosen"][
+                    "held_out_avg_f"]), None
+            return params, float(model.selection_["chosen"]["held_out_avg_f"]), model
+        [(key, values)] = get_spec(name).grid.items()
+        if self._validation:
+            with self._bar(name, 1 + len(values)) as bar:
+                model = _make_learnt(name, params, self.random_state, self.device)
+                model.fit(X_fit, y_fit)
+                bar.update(1)
+                result = grid_search(lambda p: model.set_params(**p).predict(Xv),
+                                     {key: values}, yv, method=name,
+                                     on_trial=lambda p, s: bar.update(1))
+            return {**params, **result.best_params}, float(result.best_score), None
+        # cross-fitted: each fold clustered by the network trained on the other folds
+        folds = identity_folds(y_fit, self.cv, self.random_state)
+        models = []
+        with self._bar(name, self.cv + len(values)) as bar:
+            for f in range(self.cv):
+                train = folds != f
+                models.append(_make_learnt(name, params, self.random_state, self.device)
+                              .fit(X_fit[train], y_fit[train]))
+                bar.update(1)
+
+            def run(p: dict) -> np.ndarray:
+                labels = np.empty(y_fit.size, dtype=np.int64)
+                offset = 0
+                for f, model in enumerate(models):
+                    held = folds == f
+                    part = model.set_params(**p).predict(X_fit[held])
+                    labels[held] = part + offset
+                    offset += int(part.max()) + 1
+                return labels
+
+            result = grid_search(run, {key: values}, y_fit, method=name,
+                                 on_trial=lambda p, s: bar.update(1))
+        return {**params, **result.best_params}, float(result.best_score), None
 
     def _learnt_settings(self, name: str) -> dict:
         return {**LEARNT_DEFAULTS[name], **(self.learnt_params or {}).get(name, {})}
 
     def _predicted_cost(self, name: str, kind: str, X_fit, y_fit, Xv) -> float:
         """Seconds for the whole candidate, from one pilot run on a subsample."""
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.random_state)
         if kind == "learnt":
             # a pilot on a few whole identities, scaled linearly: training cost is per point
             order = rng.permutation(np.unique(y_fit))
@@ -287,7 +358,7 @@ class AutoCluster:
                     settings[key] = min(2, full)
                     scale = max(scale, full / settings[key])
             t0 = time.perf_counter()
-            _make_learnt(name, settings, self.seed).fit(Xp, yp)
+            _make_learnt(name, settings, self.random_state, self.device).fit(Xp, yp)
             return (time.perf_counter() - t0) * scale * y_fit.size / max(yp.size, 1)
         from .methods import make
         from .tune import default_grid, expand_grid
@@ -307,18 +378,18 @@ class AutoCluster:
         return pilot * (Xv.shape[0] / m) ** COST_EXPONENT.get(name, 1.0) * len(combos)
 
     # -- prediction ----------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "winner_"):
-            raise InputError("this AutoCluster is not fitted yet: call fit(X, y) or load one")
+    def _fitted_marker(self) -> str:
+        return "winner_"
 
     def params_for(self, n_samples: int) -> dict:
-        """The winner's parameters for ``n_samples`` points: a tuned ``n_clusters`` is kept as
-        the held-out mean cluster size (scaled by n), as the benchmark does."""
-        params = dict(self.params_)
-        if self.winner_kind_ == "unsupervised" and "n_clusters" in params:
-            scaled = round(params["n_clusters"] * n_samples / self.n_val_)
-            params["n_clusters"] = int(min(max(scaled, 1), n_samples))
-        return params
+        """The winner's parameters for ``n_samples`` points: a tuned ``n_clusters`` or
+        modularity resolution carried in the form that keeps its meaning at that size
+        (:func:`hilander.tune.carry_params`), as the benchmark does."""
+        from .tune import carry_params
+
+        if self.winner_kind_ != "unsupervised":
+            return dict(self.params_)
+        return carry_params(self.winner_, self.params_, self.n_val_, n_samples)
 
     def predict(self, X) -> np.ndarray:
         """Cluster new embeddings with the winning method; one label per row."""
@@ -345,10 +416,8 @@ class AutoCluster:
                      f"{self.n_val_} held-out points)")
         return "\n".join(lines)
 
-    # -- persistence ---------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """One file: the choice, the table and, for a learnt winner, its weights."""
-        self._check_fitted()
+    # -- persistence (save/load come from PersistentModel) -------------------------------------
+    def _state(self) -> dict:
         nested = None
         if self.model_ is not None:
             # the winner writes its own payload; it is stored whole inside this one
@@ -356,81 +425,42 @@ class AutoCluster:
                 inner = Path(tmp) / "winner.pt"
                 self.model_.save(inner)
                 nested = load_payload(inner)
-        config = {k: v for k, v in self.get_params().items() if k != "progress"}
-        if isinstance(config["methods"], (list, tuple)):
-            config["methods"] = list(config["methods"])
-        state = {
-            "winner_": self.winner_, "winner_kind_": self.winner_kind_,
-            "params_": self.params_, "val_avg_f_": self.val_avg_f_, "n_val_": self.n_val_,
-            "n_features_in_": self.n_features_in_, "table_": self.table_, "model": nested,
-        }
-        save_payload(path, type(self).__name__, config, state)
+        return {"winner_": self.winner_, "winner_kind_": self.winner_kind_,
+                "params_": self.params_, "val_avg_f_": self.val_avg_f_, "n_val_": self.n_val_,
+                "table_": self.table_, "model": nested}
 
-    @classmethod
-    def load(cls, path: str | Path) -> AutoCluster:
-        payload = load_payload(path)
-        if payload.get("class") != cls.__name__:
-            raise InputError(f"{path} holds a {payload.get('class')} model, not a {cls.__name__}")
-        return cls._from_payload(payload)
+    def get_params(self, deep: bool = True) -> dict:
+        params = super().get_params(deep)
+        if isinstance(params["methods"], tuple):
+            params["methods"] = list(params["methods"])  # a model file holds plain lists
+        return params
 
-    @classmethod
-    def _from_payload(cls, payload: dict, path: str | Path = "model") -> AutoCluster:
+    def _set_state(self, state: dict) -> None:
         from .persistence import _MODEL_CLASSES, _import_model_modules
 
-        try:
-            est = cls(**payload["config"], progress=False)
-            state = payload["state"]
-            for key in ("winner_", "winner_kind_", "params_", "val_avg_f_", "n_val_",
-                        "n_features_in_", "table_"):
-                setattr(est, key, state[key])
-            est.model_ = None
-            if state["model"] is not None:
-                _import_model_modules()
-                inner = state["model"]
-                est.model_ = _MODEL_CLASSES[inner["class"]]._from_payload(inner)
-        except (KeyError, TypeError) as exc:
-            raise InputError(f"{path} is a damaged AutoCluster model file: {exc}") from None
-        return est
+        for key in ("winner_", "winner_kind_", "params_", "val_avg_f_", "n_val_", "table_"):
+            setattr(self, key, state[key])
+        self.model_ = None
+        if state["model"] is not None:
+            _import_model_modules()
+            inner = state["model"]
+            self.model_ = _MODEL_CLASSES[inner["class"]]._from_payload(inner)
 
 
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def holdout_identities(codes: np.ndarray, share: float, seed: int) -> np.ndarray:
-    """Boolean mask of whole identities holding about ``share`` of the points (seeded).
+def _make_learnt(name: str, params: dict, seed: int, device: str = "auto"):
+    from .methods import make
 
-    Both sides keep at least two identities, so scoring and training both see several.
-    """
-    n_classes = int(codes.max()) + 1
-    if n_classes < 4:
-        raise InputError(f"y has {n_classes} identities; auto needs at least 4 to hold some "
-                         "out for scoring and learn from the rest")
-    order = np.random.default_rng(seed).permutation(n_classes)
-    sizes = np.bincount(codes, minlength=n_classes)[order]
-    n_val = int(np.searchsorted(np.cumsum(sizes), share * codes.size) + 1)
-    n_val = min(max(n_val, 2), n_classes - 2)
-    return np.isin(codes, order[:n_val])
-
-
-def _make_learnt(name: str, params: dict, seed: int):
-    if name == "hilander":
-        from .lander import HiLander
-
-        return HiLander(**{"seed": seed, **params})
-    from .supervised import make
-
-    return make(name, **{"seed": seed, **params})
+    return make(name, **{"random_state": seed, "device": device, **params})
 
 
 def _default_of(name: str, key: str):
     """Default of a learnt method's setting ``key`` (None when it has no such setting)."""
-    return _make_learnt(name, {}, 0).get_params().get(key)
+    from .methods import get_spec
 
-
-def _param_names(name: str) -> set[str]:
-    from .methods import make
-
-    return set(make(name).get_params())
+    return get_spec(name).default_params().get(key)
 
 
 def _row(method: str, status: str, *, kind: str = "unsupervised", params: dict | None = None,

@@ -1,9 +1,12 @@
-"""Benchmark orchestration: tune every method on validation, run it once on test, collect.
+"""Benchmark orchestration: fit every method on the labeled identities, run it once on test.
 
-The protocol is the empirical study's (sec. 1): Hi-LANDER and LANDER are meta-trained on the
-clustering-train split and their p_tau is chosen on the validation split; every unsupervised
-baseline is grid-searched on the validation split (selection score: avg F) and then applied,
-unchanged, to each test setting. Test labels are used for scoring only.
+The protocol is the empirical study's (sec. 1) at the test set's scale: every unsupervised
+baseline is grid-searched on the validation split (selection score: avg F), its
+size-dependent settings carried to each test setting (:func:`hilander.tune.carry_params`);
+Hi-LANDER, LANDER and ``auto`` are fitted, as a user fits them, on every labeled identity
+(clustering-train and validation), choosing their settings inside ``fit`` by cross-fitting.
+Each row reports its selection score and the gap to its test score. Test labels are used
+for scoring only.
 
 :func:`run_benchmark` works on arrays (any embeddings, e.g. synthetic ones in tests);
 :func:`bench_dataset` embeds a real dataset first and writes the report folder.
@@ -210,18 +213,28 @@ def summarize_trials(result) -> dict:
     }
 
 
+def labeled_set(data: BenchData) -> tuple[np.ndarray, np.ndarray]:
+    """Every labeled identity of a benchmark (clustering-train and validation), coded so the
+    two splits' identities stay distinct."""
+    from ._validation import encode_labels
+
+    y_tr, y_va = encode_labels(data.y_train), encode_labels(data.y_val)
+    return (np.concatenate([data.X_train, data.X_val]),
+            np.concatenate([y_tr, y_va + y_tr.max() + 1]))
+
+
 class HiLanderRunner(MethodRunner):
     """Hi-LANDER (``max_levels=None``) or one-level LANDER (``max_levels=1``).
 
-    Trained once on the clustering-train split (its own selection inside ``fit`` holds out
-    some of those identities); the decoding (p_tau, upper p_tau, LANDER vs Hi-LANDER,
-    peak/similarity) is then re-chosen on the validation split with the same weights, as every
-    baseline is tuned there. A given ``tau`` is used as is.
+    Fitted with its defaults on every labeled identity (clustering-train and validation):
+    inside ``fit`` it cross-fits over folds of those identities and chooses its decoding
+    where all of them are clustered at once, which is how it is used on new data. Its
+    selection score is that choice's avg F. A given ``tau`` is used as is.
     """
 
     kind = "supervised"
-    SHOWN_PARAMS = ("k", "k_chosen", "tau", "tau_upper", "max_levels", "decoding", "encoder",
-                    "aggregation", "aggregation_chosen", "epochs", "edge_input")
+    SHOWN_PARAMS = ("n_neighbors", "tau", "tau_upper", "max_levels", "decoding", "resolution",
+                    "aggregation", "recipe", "epochs", "cv")
 
     def __init__(self, name: str = "hilander", max_levels: int | None = None,
                  params: dict | None = None, tau_grid: Sequence[float] | None = None,
@@ -231,7 +244,7 @@ class HiLanderRunner(MethodRunner):
         self.name = name
         self.max_levels = max_levels
         self.params = dict(params or {})
-        valid = set(HiLander().get_params()) - {"max_levels", "progress"}
+        valid = set(HiLander().get_params()) - {"max_levels", "verbose"}
         unknown = sorted(set(self.params) - valid)
         if unknown:
             raise InputError(f"unknown Hi-LANDER parameter(s) {unknown}; valid: {sorted(valid)}")
@@ -243,40 +256,43 @@ class HiLanderRunner(MethodRunner):
         from . import HiLander
         from .tune import TuneResult
 
-        params = {"seed": seed, **self.params, "max_levels": self.max_levels,
-                  "progress": self.progress}
+        params = {"random_state": seed, **self.params, "max_levels": self.max_levels,
+                  "verbose": self.progress}
         model = HiLander(**params)
+        X, y = labeled_set(data)
         t0 = time.perf_counter()
-        model.fit(data.X_train, data.y_train)
+        model.fit(X, y)
         train_seconds = time.perf_counter() - t0
-        log(f"{self.display_name}: trained in {train_seconds:.1f} s")
-        t0 = time.perf_counter()
-        if "tau" not in self.params:
-            model.tune_decoding(data.X_val, data.y_val)
-        tune_seconds = time.perf_counter() - t0
+        log(f"{self.display_name}: trained and selected in {train_seconds:.1f} s "
+            f"({', '.join(f'{k} {v:.0f} s' for k, v in model.timings_.items())})")
         self.model_ = model
-        config = {k: v for k, v in model.get_params().items() if k != "progress"}
-        config.update({"tau": model.tau_, "tau_upper": model.tau_upper_,
-                       "max_levels": model.max_levels_, "decoding": model.decoding_,
-                       "k_chosen": model.k_, "aggregation_chosen": model.aggregation_})
+        config = {k: v for k, v in model.get_params().items() if k != "verbose"}
+        # the fitted decoding in place of the parameters that asked for it
+        config.update(model.settings_.as_dict())
         config["tau_grid"] = list(config["tau_grid"])
-        if config.get("train_ks") is not None:
-            config["train_ks"] = list(config["train_ks"])
         # the table shows what defines the model; the record keeps the whole configuration
-        shown = {k: config[k] for k in self.SHOWN_PARAMS if k in config}
-        sel = (model.selection_ or {}).get("validation")
-        if sel is None:  # a fixed tau: one "trial", the model as given
+        shown = {k: config[k] for k in self.SHOWN_PARAMS if config.get(k) is not None}
+        sel = model.selection_
+        if sel is None:  # a fixed tau: one "trial", the model as given, on validation
             scores = evaluate(data.y_val, model.predict(data.X_val))
-            sel = {"chosen": {"tau": model.tau_}, "trials": [
-                {"tau": model.tau_, **scores, "avg_f": avg_f(scores)}]}
-        trials = [({k: t[k] for k in ("tau", "tau_upper", "max_levels", "decoding", "k",
-                                      "aggregation") if k in t},
-                   t) for t in sel["trials"]]
-        best = max(trials, key=lambda tr: tr[1]["avg_f"])
+            sel = {"chosen": model.settings_.as_dict(), "trials": [
+                {**model.settings_.as_dict(), **scores, "avg_f": avg_f(scores)}]}
+        decoding_keys = model.settings_.as_dict().keys()
+        trials = [({k: t[k] for k in decoding_keys if k in t}, t) for t in sel["trials"]]
+        chosen = sel["chosen"]
+        best = next((tr for tr in trials if all(tr[0].get(k) == chosen.get(k)
+                                                for k in decoding_keys)),
+                    max(trials, key=lambda tr: tr[1]["avg_f"]))
         result = TuneResult(best[0], best[1], trials, method=self.name)
         tuning = summarize_trials(result)
+        # the selection's own (smoothed) score of its choice
+        tuning["best_avg_f"] = float(chosen.get("held_out_avg_f", best[1]["avg_f"]))
+        tuning["mode"] = sel.get("mode", "fixed")
+        tuning["selection"] = {k: sel[k] for k in ("held_out_classes", "held_out_points",
+                                                    "one_fold", "folds") if k in sel}
         tuning["model_params"] = config
-        return Prepared(shown, tuning, tune_seconds, train_seconds)
+        tuning["timings"] = dict(model.timings_)
+        return Prepared(shown, tuning, 0.0, train_seconds)
 
     def diagnose(self, X: np.ndarray, y: np.ndarray) -> dict | None:
         """Per level: link AUC of p_ij vs the raw cosine, density correlation, positive share,
@@ -316,41 +332,45 @@ class HiLanderRunner(MethodRunner):
 class BaselineRunner(MethodRunner):
     """An unsupervised baseline of :mod:`hilander.methods`, tuned on validation.
 
-    A tuned ``n_clusters`` is carried to a test set as the validation's mean cluster size
-    (``n_val / n_clusters``), i.e. scaled by the test set's size, when ``scale_n_clusters`` is
-    on. The study's splits have similar sizes so it applies the count as is; ours do not
-    (Omniglot: 3,220 validation vs 13,180 test points), and a raw count would then measure the
-    size mismatch rather than the method. Only the test set's size is used, never its labels.
+    With ``scale_with_n`` on, a tuned ``n_clusters`` is carried to a test set as the
+    validation's mean cluster size and a modularity resolution as a per-point one, i.e. both
+    scaled by the test set's size (:func:`hilander.tune.carry_params`). The study's splits
+    have similar sizes so it applies them as they are; ours do not (Omniglot: 3,220 validation
+    vs 13,180 test points), and a raw value would then measure the size mismatch rather than
+    the method. Only the test set's size is used, never its labels.
     """
 
     def __init__(self, name: str, grid: dict | None = None, *,
-                 scale_n_clusters: bool = True) -> None:
+                 scale_with_n: bool = True) -> None:
         self.name = name
         self.grid = grid
-        self.scale_n_clusters = scale_n_clusters
+        self.scale_with_n = scale_with_n
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
+        from .methods import get_spec
         from .tune import tune_method
 
-        fixed = {"seed": seed} if "seed" in _param_names(self.name) else None
+        takes_seed = "random_state" in get_spec(self.name).param_names()
+        fixed = {"random_state": seed} if takes_seed else None
         t0 = time.perf_counter()
         result = tune_method(self.name, data.X_val, data.y_val, self.grid, fixed=fixed)
         tune_seconds = time.perf_counter() - t0
         self.params_ = dict(result.best_params)
         self.n_val_ = int(data.X_val.shape[0])
         tuning = summarize_trials(result)
-        if self.scale_n_clusters and "n_clusters" in self.params_:
+        if self.scale_with_n and "n_clusters" in self.params_:
             tuning["mean_cluster_size"] = self.n_val_ / self.params_["n_clusters"]
+        if self.scale_with_n:
             tuning["val_params"] = dict(self.params_)
         return Prepared(dict(self.params_), tuning, tune_seconds)
 
     def params_for(self, n_samples: int) -> dict:
         """The parameters used on a test set of ``n_samples`` points."""
-        params = dict(self.params_)
-        if self.scale_n_clusters and "n_clusters" in params:
-            scaled = round(params["n_clusters"] * n_samples / self.n_val_)
-            params["n_clusters"] = int(min(max(scaled, 1), n_samples))
-        return params
+        from .tune import carry_params
+
+        if not self.scale_with_n:
+            return dict(self.params_)
+        return carry_params(self.name, self.params_, self.n_val_, n_samples)
 
     def cluster(self, X: np.ndarray) -> Clustering:
         from .methods import make
@@ -366,11 +386,11 @@ class BaselineRunner(MethodRunner):
 class AutoRunner(MethodRunner):
     """``hilander auto`` (:class:`hilander.AutoCluster`) as one benchmark row.
 
-    It sees exactly the labels the other rows see: learnt candidates train on the
-    clustering-train split and every candidate is scored on the validation split (the other
-    rows' tuning set); the winner, if it learns, is re-fitted on train + validation. Test
+    Fitted with its defaults on every labeled identity (clustering-train and validation), as
+    a user fits it: unsupervised candidates tuned on all of them at once, Hi-LANDER by its
+    cross-fitted selection, supervised GNNs cross-fitted over folds of the identities. Test
     labels are used for scoring only. Hi-LANDER as a candidate gets the same settings as the
-    Hi-LANDER row, so auto can match the best single method chosen on validation.
+    Hi-LANDER row.
     """
 
     kind = "auto"
@@ -387,20 +407,22 @@ class AutoRunner(MethodRunner):
         from . import HiLander
         from .auto import AutoCluster, format_row
 
-        valid = set(HiLander().get_params()) - {"tau", "max_levels", "progress", "seed"}
+        valid = set(HiLander().get_params()) - {"tau", "max_levels", "verbose", "random_state"}
         hl = {"epochs": HiLander().epochs,
               **{k: v for k, v in self.hilander_params.items() if k in valid}}
         model = AutoCluster(self.methods, time_budget=self.time_budget,
-                            learnt_params={"hilander": hl}, seed=seed, progress=self.progress)
+                            learnt_params={"hilander": hl}, random_state=seed,
+                            verbose=self.progress)
+        X, y = labeled_set(data)
         t0 = time.perf_counter()
-        model.fit(data.X_train, data.y_train, data.X_val, data.y_val)
+        model.fit(X, y)
         seconds = time.perf_counter() - t0
         for row in model.table_:
             log("auto: " + format_row(row))
-        log(f"auto: chose {model.winner_} (validation avg F {model.val_avg_f_:.3f})")
+        log(f"auto: chose {model.winner_} (selection avg F {model.val_avg_f_:.3f})")
         self.model_ = model
         params = {"winner": model.winner_, **model.params_}
-        tuning = {"mode": "validation", "best_avg_f": model.val_avg_f_,
+        tuning = {"mode": "all labeled identities", "best_avg_f": model.val_avg_f_,
                   "candidates": model.table_}
         return Prepared(params, tuning, tune_seconds=seconds)
 
@@ -413,19 +435,13 @@ class AutoRunner(MethodRunner):
         return Clustering(np.asarray(labels), time.perf_counter() - t0, params=params)
 
 
-def _param_names(name: str) -> set[str]:
-    from .methods import make
-
-    return set(make(name).get_params())
-
-
 def available_methods() -> list[str]:
     """Every method name :func:`resolve_methods` accepts."""
     names = ["hilander", "lander", "auto"]
     try:
         from .methods import available
 
-        names += [n for n in available() if n not in names]
+        names += [n for n in available("unsupervised") if n not in names]
     except ImportError:
         pass
     return names

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,34 +17,133 @@ FEATURE_FORMATS = (".npy", ".npz", ".csv", ".parquet")
 LABEL_HEADERS = {"label", "labels", "y", "class", "identity", "id", "target", "cluster"}
 
 
+#: what each kind of output may be called; a model written as ``.txt`` is a mistake
+MODEL_SUFFIXES = (".hlm", ".pt", ".pth")
+LABEL_SUFFIXES = (".npy", ".csv", ".txt")
+
+
 def check_writable(path: str | Path) -> Path:
     """Raise InputError unless ``path`` can be written; commands call it before any work."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write {path}: directory {parent} is not writable")
     if path.is_dir():
         raise InputError(f"cannot write {path}: it is a directory")
+    if path.exists() and not path.is_file():
+        # replacing /dev/null or a pipe by a regular file would break the system, not write
+        raise InputError(f"cannot write {path}: it is not a regular file")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write {path}: directory {parent} is not writable")
+    # os.access says yes to root on a read-only file system: try what the write will do
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
     return path
+
+
+def check_outputs(outputs: dict[str, tuple[str | Path | None, tuple[str, ...]]],
+                  inputs: Iterable[str | Path | None] = ()) -> None:
+    """Check every output of a command before any work; raise InputError naming the flag.
+
+    ``outputs`` maps a flag (``"--out"``) to its path (None: not given) and the suffixes it
+    may end in (empty: any). Each must be writable, end in an allowed suffix, differ from
+    every other output and never be one of ``inputs``: not the same path, nor a hard or
+    symbolic link to it (writing it would destroy the user's data).
+    """
+    given = [(flag, Path(p), suffixes) for flag, (p, suffixes) in outputs.items()
+             if p is not None]
+    sources = [Path(p) for p in inputs if p is not None]
+    seen: list[tuple[str, Path]] = []
+    for flag, path, suffixes in given:
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise InputError(f"{flag} must end in {' or '.join(suffixes)}, got {path.name!r}")
+        for src in sources:
+            if _same_file(path, src):
+                raise InputError(f"{flag} {path} is the input file {src}: writing it would "
+                                 "destroy the input; choose another path")
+        for other_flag, other in seen:
+            if _same_file(path, other):
+                raise InputError(f"{other_flag} and {flag} are the same file {path}; give "
+                                 "each output its own path")
+        seen.append((flag, path))
+        check_writable(path)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file: one path, or links (hard or symbolic) to one file."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+# Stack of open output batches: each holds (temporary, final) pairs renamed at its end.
+_BATCHES: list[list[tuple[Path, Path]]] = []
+
+
+@contextlib.contextmanager
+def output_batch() -> Iterator[None]:
+    """Defer every :func:`atomic_path` rename inside the block to its end: a command's
+    outputs all appear, or (on any error, Ctrl-C or SIGTERM) none of them and no temporary."""
+    pending: list[tuple[Path, Path]] = []
+    _BATCHES.append(pending)
+    try:
+        yield
+        _BATCHES.pop()
+        while pending:
+            tmp, path = pending[0]
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise OSError(exc.errno, f"could not write {path}: {exc.strerror or exc}") from None
+            pending.pop(0)
+    finally:
+        if _BATCHES and _BATCHES[-1] is pending:
+            _BATCHES.pop()
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    A failed write (disk full, permissions) raises OSError naming ``path``, not the temporary;
+    the temporary is removed on any exception, KeyboardInterrupt and SystemExit included.
+    """
     path = check_writable(path)
     parent = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        # mkstemp creates 0600 files; give outputs the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
+        try:
+            yield tmp_path
+            # mkstemp creates 0600 files; give outputs the permissions a plain open() would
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_path, 0o666 & ~umask)
+            if _BATCHES:
+                _BATCHES[-1].append((tmp_path, path))
+            else:
+                os.replace(tmp_path, path)
+        except OSError as exc:
+            raise OSError(exc.errno, f"could not write {path}: {exc.strerror or exc}") from None
+        except RuntimeError as exc:
+            # torch.save reports a full disk as a RuntimeError of its zip writer, whose text
+            # ("unexpected pos 4736 vs 4624") says nothing to a user
+            text = str(exc)
+            if not any(mark in text for mark in ("inline_container", "PytorchStreamWriter",
+                                                 "file write failed")):
+                raise
+            raise OSError(None, f"could not write {path}: the write failed part-way (disk "
+                                "full, or a file size limit?)") from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -104,7 +203,7 @@ def _read_csv_matrix(path: Path) -> np.ndarray:
     if df.shape[0] and (not _row_numeric(df.iloc[0]) or _is_column_numbers(df.iloc[0])):
         df = df.iloc[1:]
     try:
-        return df.to_numpy(dtype=np.float32)
+        return df.to_numpy(dtype=np.float64)  # check_features casts, naming overflow
     except ValueError as exc:
         raise InputError(f"{path} has non-numeric values: {exc}") from None
 
@@ -132,7 +231,8 @@ def _read_parquet_matrix(path: Path) -> np.ndarray:
     list_cols = [c for c in df.columns if df[c].dtype == object]
     if len(list_cols) == 1 and df.shape[0]:
         try:
-            return np.stack([np.asarray(v, dtype=np.float32) for v in df[list_cols[0]]])
+            # float64 here: check_features names values beyond float32's range
+            return np.stack([np.asarray(v, dtype=np.float64) for v in df[list_cols[0]]])
         except ValueError as exc:
             raise InputError(
                 f"{path}: column {list_cols[0]!r} rows differ in length: {exc}"
@@ -141,7 +241,7 @@ def _read_parquet_matrix(path: Path) -> np.ndarray:
         raise InputError(
             f"{path} has several list columns {list_cols}; keep one embedding column"
         )
-    return df.to_numpy(dtype=np.float32)
+    return df.to_numpy(dtype=np.float64)  # check_features casts, naming overflow
 
 
 def read_labels(path: str | Path, n_samples: int | None = None) -> np.ndarray:
@@ -160,7 +260,8 @@ def read_labels(path: str | Path, n_samples: int | None = None) -> np.ndarray:
             if lines and "," in lines[0]:
                 lines = [ln.split(",")[-1].strip() for ln in lines]
             if lines and (lines[0].lower() in LABEL_HEADERS
-                          or (not _is_int(lines[0]) and all(_is_int(v) for v in lines[1:]))):
+                          or (len(lines) > 1 and not _is_int(lines[0])
+                              and all(_is_int(v) for v in lines[1:]))):
                 lines = lines[1:]  # header
             arr = np.array(lines)
             if arr.size and all(_is_int(v) for v in arr):

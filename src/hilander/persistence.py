@@ -6,6 +6,7 @@ hold only tensors and plain Python values: loading a foreign pickle cannot run c
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,13 @@ def load_payload(path: str | Path) -> dict:
     if not path.is_file():
         raise InputError(f"model file not found: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols of foreign files: the error below says it all
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(
-            f"{path} is not a hilander model file (corrupt or foreign): {first}"
-        ) from None
+        raise InputError(f"{path} is not a hilander model file (corrupt or foreign): "
+                         f"{_load_failure(exc)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(f"{path} is not a hilander model file (no hilander header)")
     if payload.get("format_version", 0) > FORMAT_VERSION:
@@ -61,6 +63,18 @@ def load_payload(path: str | Path) -> dict:
             "upgrade hilander to read it"
         )
     return payload
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why torch.load refused a file, short, and never torch's advice to retry with
+    ``weights_only=False``: on a file of unknown origin that would run its code."""
+    text = str(exc)
+    if "weights_only" in text or "Weights only load failed" in text:
+        return "it is not an archive of tensors and plain values (nothing in it was run)"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    # torch's zip reader appends a paragraph of advice after the first sentence
+    first = first.split(". ")[0].rstrip(".")
+    return first if len(first) <= 120 else first[:117] + "..."
 
 
 class PersistentModel:
@@ -83,8 +97,10 @@ class PersistentModel:
         self._check_fitted()
         state = dict(self._state())
         state["n_features_in_"] = int(self.n_features_in_)
-        config = {name: value for name, value in self.get_params(deep=False).items()
-                  if name not in getattr(self, "_unsaved_params", ())}
+        config = self.get_params(deep=False)
+        if "verbose" in config:
+            # progress bars belong to the session that trains, not to the model it saves
+            config["verbose"] = False
         save_payload(path, type(self).__name__, config, state)
 
     @classmethod
@@ -96,9 +112,14 @@ class PersistentModel:
         return cls._from_payload(payload, path)
 
     @classmethod
+    def _upgrade_config(cls, config: dict) -> dict:
+        """The saved configuration in today's parameter names (files of older versions)."""
+        return config
+
+    @classmethod
     def _from_payload(cls, payload: dict, path: str | Path = "the model file"):
         try:
-            model = cls(**payload["config"])
+            model = cls(**cls._upgrade_config(dict(payload["config"])))
             model._check_params()
             state = payload["state"]
             model.n_features_in_ = int(state["n_features_in_"])

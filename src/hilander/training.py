@@ -50,9 +50,12 @@ def deterministic() -> Iterator[None]:
 
 def make_optimizer(params, name: str, lr: float, momentum: float = 0.9,
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    # the multi-tensor kernels: on Hi-LANDER's 84k parameters an Adam step took 50 ms one
+    # tensor at a time and 5-6 ms fused, an SGD step 8.6 ms and 5.1 ms with foreach
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                           foreach=True)
 
 
 def run_training(

@@ -161,6 +161,31 @@ def default_grid(name: str, n_samples: int | None = None) -> dict[str, list]:
     return grid
 
 
+def carry_params(name: str, params: Mapping[str, Any], n_tuned: int,
+                 n_samples: int) -> dict:
+    """Parameters tuned on ``n_tuned`` points, in the form that carries to ``n_samples``.
+
+    Two settings mean different things at another size, and are carried by what they mean:
+    ``n_clusters`` as the mean cluster size it gave (scaled by n), and a modularity
+    ``resolution`` as a per-point resolution (also scaled by n). Modularity merges two
+    communities of sizes a and b when the weight between them exceeds ``resolution`` times the
+    configuration model's expectation, about ``a * b * mean_degree / n``: the same resolution
+    on four times the points merges what it kept apart before (Leiden tuned on Omniglot's
+    validation split under-split its four-times-larger test split). Everything else is kept.
+    The test set's size is all that is used, never its labels.
+    """
+    out = dict(params)
+    if n_tuned <= 0 or n_samples == n_tuned:
+        return out
+    ratio = n_samples / n_tuned
+    if "n_clusters" in out and out["n_clusters"] is not None:
+        out["n_clusters"] = int(min(max(round(out["n_clusters"] * ratio), 1), n_samples))
+    if name == "leiden" and out.get("objective", "modularity") == "modularity" \
+            and "resolution" in out:
+        out["resolution"] = float(out["resolution"]) * ratio
+    return out
+
+
 def cluster_count_grid(n_samples: int) -> list[int]:
     """Candidate cluster counts for ``n_samples`` points: average sizes 50 down to 2."""
     sizes = (50, 30, 20, 12, 8, 5, 3, 2)

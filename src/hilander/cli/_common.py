@@ -44,3 +44,15 @@ def parse_value(raw: str):
 
 def add_seed(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def set_progress(model, on: bool) -> None:
+    """Turn a loaded model's progress bars on or off, whichever name its estimator uses."""
+    params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
+    for name in ("verbose", "progress"):
+        if name in params:
+            if hasattr(model, "set_params"):
+                model.set_params(**{name: on})
+            else:  # AutoCluster: get_params only
+                setattr(model, name, on)
+            return

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from .._validation import InputError
-from ..io import check_writable, read_features, write_labels
+from ..io import LABEL_SUFFIXES, check_outputs, read_features, write_labels
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from ..lander import HierarchyResult
     from ..persistence import load_model
 
-    check_writable(args.out)
+    check_outputs({"--out": (args.out, LABEL_SUFFIXES)},
+                  inputs=[args.model, args.result, args.features])
     t0 = time.perf_counter()
     model = load_model(args.model)
     if not hasattr(model, "assign"):

@@ -7,7 +7,6 @@ import json
 import sys
 import time
 
-from .._validation import InputError
 from ._common import add_seed
 
 
@@ -24,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="model file to write")
     p.add_argument("--methods", help="comma-separated candidates (default: all that suit the "
                                      "data's size; see `hilander methods`)")
-    p.add_argument("--holdout", type=float, default=0.3,
-                   help="share of points, as whole identities, held out for scoring (0.3)")
+    p.add_argument("--cv", type=int, default=3,
+                   help="folds of identities the supervised GNN candidates are cross-fitted "
+                        "over (3); unsupervised ones are tuned on every labeled identity")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="skip a candidate whose predicted cost exceeds this many seconds")
     p.add_argument("--table-out", metavar="FILE.json",
@@ -37,25 +37,37 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..auto import AutoCluster
-    from ..io import atomic_path, read_features, read_labels
+    from ..io import (
+        MODEL_SUFFIXES,
+        atomic_path,
+        check_outputs,
+        output_batch,
+        read_features,
+        read_labels,
+    )
     from ..tune import _jsonable
 
-    if args.table_out and not args.table_out.endswith(".json"):
-        raise InputError(f"--table-out must be a .json file, got {args.table_out!r}")
+    # before the search, which can take many minutes
+    check_outputs({"--out": (args.out, MODEL_SUFFIXES), "--table-out": (args.table_out,
+                                                                        (".json",))},
+                  inputs=[args.features, args.labels])
     X = read_features(args.features)
     y = read_labels(args.labels, X.shape[0])
     t0 = time.perf_counter()
-    model = AutoCluster(args.methods, holdout=args.holdout, time_budget=args.time_budget,
-                        seed=args.seed, progress=not args.quiet)
+    model = AutoCluster(methods=args.methods, cv=args.cv,
+                        time_budget=args.time_budget, random_state=args.seed,
+                        verbose=not args.quiet)
     model.fit(X, y)
-    model.save(args.out)
+    with output_batch():  # the model and the table, or neither
+        model.save(args.out)
+        if args.table_out:
+            with atomic_path(args.table_out) as tmp:
+                with open(tmp, "w") as fh:
+                    json.dump(_jsonable({"winner": model.winner_,
+                                         "val_avg_f": model.val_avg_f_,
+                                         "n_val": model.n_val_, "table": model.table_}),
+                              fh, indent=2)
     print(model.table())
-    if args.table_out:
-        with atomic_path(args.table_out) as tmp:
-            with open(tmp, "w") as fh:
-                json.dump(_jsonable({"winner": model.winner_, "val_avg_f": model.val_avg_f_,
-                                     "n_val": model.n_val_, "table": model.table_}),
-                          fh, indent=2)
     print(f"auto chose {model.winner_} on {X.shape[0]} points in "
           f"{time.perf_counter() - t0:.1f}s -> {args.out}", file=sys.stderr)
     return 0

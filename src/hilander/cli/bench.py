@@ -13,9 +13,10 @@ from ._common import add_seed, parse_params
 HELP = "benchmark Hi-LANDER, LANDER and baselines on a dataset; write a report folder"
 
 DESCRIPTION = """\
-Embed DATASET (train/validation/test splits are class-disjoint), meta-train Hi-LANDER and
-LANDER on the clustering-train split, tune every method on the validation split only, run
-each once on the test split ("natural") and/or a long-tailed resampling of it ("longtail"),
+Embed DATASET (train/validation/test splits are class-disjoint); fit Hi-LANDER, LANDER and
+auto on every labeled identity (clustering-train and validation; they choose their settings
+inside fit by cross-fitting), tune every baseline on the validation split only, run each
+once on the test split ("natural") and/or a long-tailed resampling of it ("longtail"),
 and write a report folder: report.md (tables like the study's Table 4), avg_f.png,
 levels_<setting>.png, hierarchy_<setting>.png and record.json (versions, split, parameters,
 tuning trials, timings, metrics).

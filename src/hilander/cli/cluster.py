@@ -9,8 +9,15 @@ import time
 import numpy as np
 
 from .._validation import InputError
-from ..io import check_writable, read_features, write_array, write_labels
-from ._common import parse_params
+from ..io import (
+    LABEL_SUFFIXES,
+    check_outputs,
+    output_batch,
+    read_features,
+    write_array,
+    write_labels,
+)
+from ._common import parse_params, set_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,10 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    # fail on an unwritable output before minutes of work, not after
-    for out in (args.out, args.hierarchy_out, args.result_out):
-        if out:
-            check_writable(out)
+    # every output checked before minutes of work, not after; inputs are never overwritten
+    check_outputs({"--out": (args.out, LABEL_SUFFIXES),
+                   "--hierarchy-out": (args.hierarchy_out, (".npy",)),
+                   "--result-out": (args.result_out, (".npz",))}, inputs=args.inputs)
     lander_only = [flag for flag, value in (("--hierarchy-out", args.hierarchy_out),
                                             ("--result-out", args.result_out),
                                             ("--tau", args.tau),
@@ -75,34 +82,57 @@ def run(args: argparse.Namespace) -> int:
         from ..persistence import load_model
 
         model = load_model(args.inputs[0])
-        if hasattr(model, "progress"):
-            model.progress = not args.quiet
-        if args.ray is not None and hasattr(model, "cluster"):
-            model.set_params(backend="ray",
-                             ray_address=None if args.ray == "local" else args.ray)
+        set_progress(model, not args.quiet)
         X = read_features(args.inputs[1])
         if hasattr(model, "cluster"):
-            result = model.cluster(X, tau=args.tau)
+            with _backend(args) as backend:
+                result = model.cluster(X, tau=args.tau, backend=backend)
             labels, levels = result.labels, result.level_labels
             summary = (f"{type(model).__name__}: {result.n_levels} level(s) "
                        f"({result.stopped_by}), p_tau={result.tau:g}")
-            if args.result_out:
-                result.save(args.result_out)
         else:
             if lander_only:
                 raise InputError(f"{lander_only[0]} needs a Hi-LANDER model, "
                                  f"not {type(model).__name__}")
             labels, levels = np.asarray(model.predict(X)), None
             summary = type(model).__name__
-    if args.hierarchy_out:
-        stack = np.stack(levels) if levels else labels[None, :]
-        write_array(args.hierarchy_out, stack)
-    write_labels(args.out, labels)
+    _warn_duplicates(X)
+    with output_batch():  # all of the outputs, or none of them
+        if args.result_out:
+            result.save(args.result_out)
+        if args.hierarchy_out:
+            stack = np.stack(levels) if levels else labels[None, :]
+            write_array(args.hierarchy_out, stack)
+        write_labels(args.out, labels)
     n_clusters = len(np.unique(labels))
     print(f"{summary}, {X.shape[0]} points -> {n_clusters} clusters in "
           f"{time.perf_counter() - t0:.1f}s, peak memory {_peak_gb():.2f} GB -> {args.out}",
           file=sys.stderr)
     return 0
+
+
+def _backend(args: argparse.Namespace):
+    """Level 1's backend for ``--ray`` (entered for the run), or None: this process."""
+    import contextlib
+
+    if args.ray is None:
+        return contextlib.nullcontext(None)
+    from ..distributed import RayBackend
+
+    return RayBackend(None if args.ray == "local" else args.ray, progress=not args.quiet)
+
+
+def _warn_duplicates(X: np.ndarray) -> None:
+    """Name repeated rows: the k-NN graph keeps each set of copies together, but a method
+    that counts points (density, cluster sizes) sees every copy."""
+    from ..graph.knn import duplicate_groups
+
+    groups = duplicate_groups(X)
+    if groups is not None:
+        n, m = X.shape[0], groups[0].size
+        print(f"hilander: warning: {n - m} of {n} rows repeat another row exactly ({m} "
+              "distinct); the k-NN graph links the copies of a row to each other, but methods "
+              "that count points (densities, sizes) see every copy", file=sys.stderr)
 
 
 def _peak_gb() -> float:

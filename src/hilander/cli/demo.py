@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     # selection on held-out training identities as in fit's default, without the re-fit so
     # that a first run answers in about a minute
     model = HiLander(epochs=args.epochs, hidden=args.hidden, refit=args.refit,
-                     seed=args.seed, progress=not args.quiet)
+                     random_state=args.seed, verbose=not args.quiet)
     t0 = time.perf_counter()
     model.fit(data.X_train, data.y_train)
     t_fit = time.perf_counter() - t0
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     for name, max_levels in (("LANDER (1 level)", 1), ("Hi-LANDER", None)):
         result = model.cluster(data.X_test, max_levels=max_levels)
         s = evaluate(data.y_test, result.labels)
-        rows.append((name, s, model.tau_, result.n_levels, result.timings["total"]))
+        rows.append((name, s, model.settings_.tau, result.n_levels, result.timings["total"]))
     print()
     head = (f"{'method':<18}{'Fp':>7}{'Fb':>7}{'NMI':>7}{'clusters':>10}{'p_tau':>7}"
             f"{'levels':>8}{'cluster s':>11}")
@@ -75,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<18}{s['pairwise_f']:>7.3f}{s['bcubed_f']:>7.3f}{s['nmi']:>7.3f}"
               f"{s['n_clusters']:>10d}{tau:>7.2f}{levels:>8d}{t_pred:>11.2f}")
     print(f"{'(true identities)':<18}{'':>21}{rows[0][1]['n_classes']:>10d}")
-    print(f"decoding chosen on held-out training identities: {model.decoding_} "
-          f"(threshold on {'the cosine' if model.decoding_ == 'similarity' else 'p_ij'})")
+    decoding = model.settings_.decoding
+    print(f"decoding chosen on held-out training identities: {decoding} "
+          f"(threshold on {'the cosine' if decoding == 'similarity' else 'p_ij'})")
     print(f"\nmeta-training took {t_fit:.1f}s, the whole demo "
           f"{time.perf_counter() - t_start:.1f}s.")
     print("Next, on your own embeddings: hilander train TRAIN.npy TRAIN_LABELS.txt --out "

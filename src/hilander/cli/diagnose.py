@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from .._validation import InputError
-from ..io import atomic_path, read_features, read_labels
+from ..io import atomic_path, check_outputs, output_batch, read_features, read_labels
+from ._common import set_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("labels", help="identities of the rows (.npy or text/CSV)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("--no-curve", action="store_true", help="skip the ORACLE p_tau curve")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
@@ -31,16 +34,21 @@ def run(args: argparse.Namespace) -> int:
     from ..lander.diagnose import diagnose
     from ..persistence import load_model
 
+    check_outputs({"--json": (args.json, (".json",))},
+                  inputs=[args.model, args.features, args.labels])
     model = load_model(args.model)
     if not isinstance(model, HiLander):
         raise InputError(f"{args.model} holds a {type(model).__name__}; diagnose needs a "
                          "Hi-LANDER model")
+    set_progress(model, not args.quiet)
     X = read_features(args.features)
     y = read_labels(args.labels, X.shape[0])
     result = diagnose(model, X, y, tau_curve=not args.no_curve)
-    print(result.format())
     if args.json:
-        with atomic_path(args.json) as tmp:
+        with output_batch(), atomic_path(args.json) as tmp:
             with open(tmp, "w") as fh:
                 json.dump(result.to_dict(), fh, indent=1)
+    # bars go to stderr while the work runs; the table comes after them, whole
+    sys.stderr.flush()
+    print(result.format())
     return 0

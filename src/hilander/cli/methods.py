@@ -19,41 +19,20 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _trained() -> dict[str, dict]:
-    """The meta-trained methods: Hi-LANDER, one-level LANDER and the supervised baselines."""
-    from .. import HiLander, supervised
-
-    info = {
-        "hilander": {"description": "Hi-LANDER: hierarchical GNN linkage, meta-trained "
-                                    "(Xing et al. 2021)", "params": HiLander().get_params()},
-        "lander": {"description": "one-level LANDER (Hi-LANDER with max_levels=1)",
-                   "params": HiLander(max_levels=1).get_params()},
-    }
-    for name, cls in supervised.METHODS.items():
-        info[name] = {"description": supervised.DESCRIPTIONS[name],
-                      "params": cls().get_params()}
-    for entry in info.values():
-        entry["kind"] = "supervised"
-        entry["uses_graph"] = True
-        entry["grid"] = {}
-    return info
-
-
 def run(args: argparse.Namespace) -> int:
-    from .._validation import InputError
-    from ..methods import available
+    from ..methods import available, canonical_name
 
-    info = {name: {**entry, "kind": "unsupervised"} for name, entry in available().items()}
-    info.update(_trained())
+    info = available()
     if args.name is not None:
-        if args.name not in info:
-            raise InputError(f"unknown method {args.name!r}; choose one of {sorted(info)}")
-        info = {args.name: info[args.name]}
+        name = canonical_name(args.name)
+        info = {name: info[name]}
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
     for kind, how in (("unsupervised", "hilander cluster --method NAME FEATURES"),
-                      ("supervised", "hilander train --method NAME FEATURES LABELS")):
+                      ("hilander", "hilander train --method NAME FEATURES LABELS"),
+                      ("supervised", "hilander train --method NAME FEATURES LABELS"),
+                      ("auto", "hilander auto FEATURES LABELS")):
         names = [n for n, e in info.items() if e["kind"] == kind]
         if not names:
             continue

@@ -28,6 +28,7 @@ def register(subparsers) -> None:
                    help="the labels are TEST labels (oracle tuning); every output says so")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--trials", action="store_true", help="also print every trial's scores")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("val_features", metavar="VAL_FEATURES", help="validation features file")
     p.add_argument("val_labels", metavar="VAL_LABELS", help="validation labels file")
     p.set_defaults(func=run)
@@ -45,17 +46,63 @@ def parse_grid(items: list[str] | None) -> dict[str, list]:
     return grid
 
 
+def check_grid(name: str, full_grid: dict, fixed: dict, user_grid: dict) -> int:
+    """Refuse, before the search, a --grid value that no combination can run with (it would
+    be dropped silently); return the number of combinations."""
+    from ..methods import make
+    from ..tune import expand_grid
+
+    combos = expand_grid(full_grid)
+    ran: dict[str, set] = {key: set() for key in user_grid}
+    why: dict[tuple[str, str], str] = {}
+    for combo in combos:
+        try:
+            make(name, **fixed, **combo)
+        except InputError as exc:
+            for key in user_grid:
+                why.setdefault((key, repr(combo[key])), str(exc))
+            continue
+        for key in user_grid:
+            ran[key].add(repr(combo[key]))
+    for key, values in user_grid.items():
+        for value in values:
+            if repr(value) not in ran[key]:
+                raise InputError(f"--grid {key}={value} is not a valid value: "
+                                 f"{why.get((key, repr(value)), 'no combination accepts it')}")
+    return len(combos)
+
+
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from tqdm.auto import tqdm
+
     from ..io import read_features, read_labels
     from ..methods import get_spec
-    from ..tune import tune_method
+    from ..tune import default_grid, tune_method
 
     get_spec(args.method)
     grid = parse_grid(args.grid)
     fixed = parse_params(args.param)
+    for key in sorted(set(grid) & set(fixed)):
+        raise InputError(f"--grid {key} and --param {key}={fixed[key]} both set {key}; "
+                         "give it once")
     X = read_features(args.val_features)
     y = read_labels(args.val_labels, X.shape[0])
-    result = tune_method(args.method, X, y, grid or None, oracle=args.oracle, fixed=fixed)
+    full_grid = {**default_grid(args.method, n_samples=X.shape[0]), **grid}
+    for key in fixed:
+        full_grid.pop(key, None)
+    unknown = set(grid) - set(get_spec(args.method).param_names())
+    total = check_grid(args.method, full_grid, fixed, grid) if not unknown else None
+    with tqdm(total=total, desc=f"tune {args.method}", unit="trial", disable=args.quiet,
+              file=sys.stderr, leave=False) as bar:
+        result = tune_method(args.method, X, y, grid or None, oracle=args.oracle, fixed=fixed,
+                             on_trial=lambda params, scores: bar.update(1))
+    failed = [(params, scores["error"]) for params, scores in result.trials
+              if "error" in scores]
+    if failed:
+        print(f"hilander: warning: {len(failed)} of {len(result.trials)} trials failed and were "
+              f"skipped (first: {failed[0][1]}); --trials lists them", file=sys.stderr)
     if args.json:
         out = result.to_dict()
         if not args.trials:

@@ -146,9 +146,14 @@ class RayBackend:
             self._ray.shutdown()
         self._ray, self._started = None, False
 
+    def ready(self) -> None:
+        """Raise InputError unless the backend was entered (``with RayBackend(...)``)."""
+        self._need_ray()
+
     def _need_ray(self):
         if self._ray is None:
-            raise RuntimeError("RayBackend is used outside its `with` block")
+            raise InputError("a RayBackend works inside its `with` block: `with "
+                             "RayBackend(...) as backend: model.cluster(X, backend=backend)`")
         return self._ray
 
     def _gather(self, refs: list, desc: str) -> list:

@@ -7,11 +7,9 @@ scans the probed lists query by query with vector-at-a-time kernels; turning the
 points themselves are stored once, sorted by list, so the same copy serves as base and queries;
 above :data:`FP16_ABOVE_BYTES` it is stored in float16 (cosines off by < 1e-4, half the memory).
 
-Measured on 1M synthetic 256-D points, 2 cores (benchmarks/results/knn_index.md): 2,000 lists
-and 8 probes (the default) give recall@10 0.969; 9 probes gave 0.972 in 60 s, where faiss's
-``IndexIVFFlat.search`` with 4,000 lists and 16 probes took 323 s and an exact search is
-estimated at 14,790 s. At 10M the default (19,531 two-level lists, 8 probes) took 664 s
-(347 s planning, 317 s searching) for recall@10 0.908; an exact search is estimated at 4 days.
+Seconds and recall@10 at 100k, 1M and 10M points, against faiss's own IVF search and an exact
+one, are in ``benchmarks/results/knn_index.md`` (``python benchmarks/knn_index.py``) and the
+README's "Large data" section.
 """
 
 from __future__ import annotations
@@ -36,10 +34,17 @@ TWO_LEVEL_ABOVE = 4096
 CELL_PROBES = 16
 
 
+# Why these defaults (benchmarks/results/knn_index.md, synthetic 256-D points, 2 cores): at 1M,
+# 2,000 lists and 8 probes gave recall@10 0.969 (9 probes: 0.972 in 60 s, where faiss's
+# IndexIVFFlat.search with 4,000 lists and 16 probes took 323 s and an exact search is estimated
+# at 14,790 s); at 10M, 19,531 two-level lists and 8 probes took 664 s (347 s planning, 317 s
+# searching) for recall@10 0.908. Recall follows the number of points scanned: at 50k points
+# 8 probes of 112-point lists gave recall@10 0.917; at 100k 13 probes of 632 lists gave 0.987
+# in 17 s (26 probes: 0.994 in 25 s); at 1M 4 probes of 2,000 lists gave 0.933.
 def default_nlist(n: int) -> int:
     """About 2 sqrt(n) lists (2,000 at 1M: 500 points per list keeps each product BLAS-sized
-    and 8 probes above 0.95 recall@10 on the scale benchmark), and lists of at most about 512
-    points above that (19,531 at 10M), so that the floor of 8 probes does not scan ever longer
+    and lets the floor of 8 probes keep a high recall), and lists of at most about 512 points
+    above that (19,531 at 10M), so that the floor of 8 probes does not scan ever longer
     lists: 2 sqrt(n) would scan 12,650 candidates per point at 10M instead of 4,096."""
     return int(max(1, min(max(2 * math.sqrt(n), n / 512), n // 64)))
 
@@ -51,10 +56,9 @@ CANDIDATES = 2048
 def default_nprobe(n: int, nlist: int) -> int:
     """Enough lists for about :data:`CANDIDATES` candidates per point, and at least 8.
 
-    Recall follows the number of points scanned: at 50k points 8 probes of 112-point lists
-    gave recall@10 0.917; at 100k 13 probes of 632 lists give 0.987 in 17 s (26 probes: 0.994
-    in 25 s); at 1M the floor of 8 probes of 2,000 lists scans 4,000 points for 0.972 in 60 s
-    (4 probes: 0.933), benchmarks/results/knn_index.md."""
+    Recall follows the number of points scanned (the measurements are in the comment above
+    :func:`default_nlist` and in ``benchmarks/results/knn_index.md``); at 1M the floor of 8
+    probes of 2,000 lists scans 4,000 points."""
     return int(max(8, math.ceil(CANDIDATES * nlist / n)))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import InputError, check_float, check_int
+from .._validation import InputError, check_float, check_int, relabel
 
 
 def undirected_edges(n: int, src, dst, weight=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,12 +40,6 @@ def undirected_edges(n: int, src, dst, weight=None) -> tuple[np.ndarray, np.ndar
     return a[pick], b[pick], w[pick]
 
 
-def _first_appearance(labels) -> np.ndarray:
-    labels = np.asarray(labels)
-    _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
-    return np.argsort(np.argsort(first))[inv].astype(np.int64)
-
-
 def infomap_partition(n: int, src, dst, weight=None, *, seed: int = 0, num_trials: int = 1,
                       markov_time: float = 1.0) -> np.ndarray:
     """Two-level Infomap (map equation, Rosvall & Bergstrom 2008) on the undirected graph.
@@ -70,7 +64,7 @@ def infomap_partition(n: int, src, dst, weight=None, *, seed: int = 0, num_trial
     result = im.run()
     modules = result.modules()
     labels = np.fromiter((modules[i] for i in range(n)), dtype=np.int64, count=n)
-    return _first_appearance(labels)
+    return relabel(labels)
 
 
 def leiden_partition(n: int, src, dst, weight=None, *, resolution: float = 1.0,
@@ -99,7 +93,7 @@ def leiden_partition(n: int, src, dst, weight=None, *, resolution: float = 1.0,
                 else la.CPMVertexPartition)
     part = la.find_partition(g, part_cls, weights=w.tolist(), resolution_parameter=resolution,
                              seed=seed, n_iterations=n_iterations)
-    return _first_appearance(np.asarray(part.membership, dtype=np.int64))
+    return relabel(np.asarray(part.membership, dtype=np.int64))
 
 
 def chinese_whispers_partition(n: int, src, dst, weight=None, *, n_iterations: int = 20,
@@ -110,8 +104,9 @@ def chinese_whispers_partition(n: int, src, dst, weight=None, *, n_iterations: i
     (fixed by ``seed``) and gives each the class with the largest summed edge weight among its
     neighbours, ties to the smallest class id. Stops after ``n_iterations`` or when a full pass
     changes nothing. Asynchronous updates are what keep it from oscillating on two-node
-    structures, so this is a plain loop (about a second per 100k edges and pass).
+    structures, so this is a plain loop.
     """
+    # measured: about a second per 100k edges and pass
     n_iterations = check_int(n_iterations, "n_iterations", low=1)
     seed = check_int(seed, "seed", low=0)
     a, b, w = undirected_edges(n, src, dst, weight)
@@ -139,4 +134,4 @@ def chinese_whispers_partition(n: int, src, dst, weight=None, *, n_iterations: i
                 changed = True
         if not changed:
             break
-    return _first_appearance(np.asarray(labels, dtype=np.int64))
+    return relabel(np.asarray(labels, dtype=np.int64))

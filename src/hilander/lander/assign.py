@@ -20,19 +20,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validation import InputError, l2_normalize
-from ..graph import components, drop_self, knn_method_for, make_index
+from .._validation import InputError, l2_normalize, relabel
+from ..graph import drop_self, knn_method_for, make_index
 from .aggregation import aggregate, node_features
-from .decoding import component_peaks
+from .decoding import DecodingSettings, Links, merge_level, select_edges
 from .network import LanderNet
 from .result import HierarchyResult
 
 
-def assign_points(model: LanderNet, result: HierarchyResult, X_new: np.ndarray, *, k: int,
-                  tau: float, aggregation: str, knn_method: str = "auto",
-                  tau_upper: float | None = None, decoding: str = "peak") -> np.ndarray:
+def assign_points(model: LanderNet, result: HierarchyResult, X_new: np.ndarray,
+                  settings: DecodingSettings, *, knn_method: str = "auto") -> np.ndarray:
     """Cluster id of each row of ``X_new`` (l2-normalised) in the run ``result``.
 
+    ``settings`` are the decoding settings of that run (its thresholds, k and aggregation).
     Ids below ``result.n_clusters`` are clusters of that run; new clusters are numbered from
     ``result.n_clusters`` up. ``decoding="similarity"`` thresholds and ranks links by the
     cosine, as that decoding does; any other decoding (Infomap included, whose partition
@@ -60,16 +60,17 @@ def assign_points(model: LanderNet, result: HierarchyResult, X_new: np.ndarray, 
         n_old, n_new = old_ident.shape[0], new_ident.shape[0]
         if n_new == 0:
             break
-        feats = np.concatenate([node_features(old_ident, old_avg, aggregation),
-                                node_features(new_ident, new_avg, aggregation)])
-        level_tau = tau if level == 0 or tau_upper is None else tau_upper
-        target, new_dens = _link_level(model, feats, n_old, old_dens, k=k, tau=level_tau,
+        feats = np.concatenate([node_features(old_ident, old_avg, settings.aggregation),
+                                node_features(new_ident, new_avg, settings.aggregation)])
+        target, new_dens = _link_level(model, feats, n_old, old_dens,
+                                       k=settings.n_neighbors, tau=settings.threshold(level + 1),
                                        hops=hops, knn_method=knn_method,
-                                       by_similarity=decoding == "similarity")
+                                       by_similarity=settings.decoding == "similarity")
         # new nodes chained by new->new links form groups; a group takes the old cluster its
         # root linked to (at most one member links out of the group unless densities tie)
         src = np.flatnonzero(target >= n_old)
-        n_comp, comp = components(n_new, src, target[src] - n_old)
+        groups = merge_level(n_new, Links(src, target[src] - n_old), new_dens)
+        n_comp, comp = groups.n_comp, groups.comp
         to_old = (target >= 0) & (target < n_old)
         group_label = np.full(n_comp, -1, dtype=np.int64)
         final_of_old = result.labels[old_rep]
@@ -81,10 +82,10 @@ def assign_points(model: LanderNet, result: HierarchyResult, X_new: np.ndarray, 
         open_groups = np.flatnonzero(group_label < 0)
         if open_groups.size == 0 or level + 1 >= len(result.level_density):
             member = np.where(live, _remap(comp, open_groups)[np.maximum(member, 0)], -1)
-            new_ident, new_avg = _supernodes(new_ident, comp, n_comp, new_dens, open_groups)
+            new_ident, new_avg = _supernodes(new_ident, groups, open_groups)
             break
         member = np.where(live, _remap(comp, open_groups)[np.maximum(member, 0)], -1)
-        new_ident, new_avg = _supernodes(new_ident, comp, n_comp, new_dens, open_groups)
+        new_ident, new_avg = _supernodes(new_ident, groups, open_groups)
         old_ident, old_avg, old_rep = _advance_old(result, level, old_ident, old_rep)
     # what no level placed opens new clusters, one per remaining super-node
     rest = member >= 0
@@ -109,12 +110,10 @@ def _link_level(model: LanderNet, feats: np.ndarray, n_old: int, old_dens: np.nd
     is_new = nodes >= n_old
     local_dens = np.where(is_new, dens, old_dens[np.minimum(nodes, n_old - 1)])
     rows = np.flatnonzero(is_new)                 # the new nodes come first in ``nodes``
-    valid = nbr[rows] >= 0
-    safe = np.where(valid, nbr[rows], 0)
-    # eq. 5: candidates are denser neighbours with p >= tau; eq. 6: take the most likely
-    cand = valid & (p[rows] >= tau) & (local_dens[rows, None] <= local_dens[safe])
-    best = np.where(cand, p[rows], -np.inf).argmax(axis=1)
-    target = np.where(cand.any(axis=1), nodes[safe[np.arange(rows.size), best]], -1)
+    # eqs. 5-6 on the new nodes' rows of the local graph
+    src, dst = select_edges(nbr[rows], p[rows], local_dens, tau, rows=rows)
+    target = np.full(rows.size, -1, dtype=np.int64)
+    target[src] = nodes[dst]
     # reverse edges: an old neighbour whose row lists a peak with p >= tau and no lower density
     peak = target < 0
     if peak.any():
@@ -178,11 +177,10 @@ def _remap(comp: np.ndarray, open_groups: np.ndarray) -> np.ndarray:
     return slot[comp]
 
 
-def _supernodes(ident: np.ndarray, comp: np.ndarray, n_comp: int, dens: np.ndarray,
-                open_groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _supernodes(ident: np.ndarray, groups, open_groups: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Peak identity and mean features of the open groups, as Algorithm 1 aggregates."""
-    peaks = component_peaks(comp, n_comp, dens)
-    identity, average = aggregate(ident, comp, n_comp, peaks)
+    identity, average = aggregate(ident, groups.comp, groups.n_comp, groups.peaks)
     return identity[open_groups], average[open_groups]
 
 
@@ -200,9 +198,6 @@ def _advance_old(result: HierarchyResult, level: int, ident: np.ndarray, rep: np
 def _compact_new(labels: np.ndarray, n_old: int) -> np.ndarray:
     """Renumber the new clusters n_old, n_old + 1, ... in order of first appearance."""
     new = labels >= n_old
-    if new.any():
-        _, first, inv = np.unique(labels[new], return_index=True, return_inverse=True)
-        rank = np.argsort(np.argsort(first))
-        labels = labels.copy()
-        labels[new] = n_old + rank[inv]
+    labels = labels.copy()
+    labels[new] = n_old + relabel(labels[new])
     return labels

@@ -15,7 +15,7 @@ from scipy.stats import spearmanr
 
 from .._validation import InputError, check_features, check_labels, encode_labels, l2_normalize
 from ..metrics import avg_f, evaluate
-from .hierarchy import LevelTrace
+from .hierarchy import LevelTrace, run_hierarchy
 from .levels import same_identity, true_density
 from .training import link_auc
 
@@ -61,7 +61,8 @@ class Diagnosis:
 def diagnose(model, X, y, *, tau_curve: bool = True) -> Diagnosis:
     """Diagnose fitted :class:`HiLander` ``model`` on features ``X`` with identities ``y``."""
     model._check_fitted()
-    X = check_features(X, name="X", min_rows=model.k + 1)
+    settings = model.settings_
+    X = check_features(X, name="X", min_rows=settings.n_neighbors + 1)
     if X.shape[1] != model.n_features_in_:
         raise InputError(f"X has {X.shape[1]} features but the model was trained on "
                          f"{model.n_features_in_}")
@@ -80,16 +81,19 @@ def diagnose(model, X, y, *, tau_curve: bool = True) -> Diagnosis:
             auc_p=link_auc(t.p, t.nbr, same), auc_cosine=link_auc(t.sim, t.nbr, same),
             density_corr=float(rho)))
 
-    params = model._decoding_params()
-    result = model._cluster_with(model.model_, X, **params, observer=observe)
-    s = evaluate(y, result.labels)
+    def run(settings, observer=None) -> np.ndarray:
+        return run_hierarchy(model.model_, X, settings, knn_method=model.knn_method,
+                             seed=model.random_state, observer=observer, cache=cache).labels
+
+    cache: dict = {}
+    s = evaluate(y, run(settings, observe))
     out.scores = {**s, "avg_f": avg_f(s)}
     if tau_curve:
-        grid = sorted(set(model.tau_grid) | {float(params["tau"])})
+        grid = sorted(set(model.tau_grid) | {float(settings.tau)})
+        same_upper = settings.tau_upper is None or settings.tau_upper == settings.tau
         for t in grid:
-            same_upper = params["tau_upper"] is None or params["tau_upper"] == params["tau"]
-            p = {**params, "tau": t, "tau_upper": t if same_upper else params["tau_upper"]}
-            s = evaluate(y, model._cluster_with(model.model_, X, **p).labels)
+            s = evaluate(y, run(settings.replace(
+                tau=t, tau_upper=t if same_upper else settings.tau_upper)))
             out.tau_curve.append({"tau": t, "avg_f": avg_f(s), "n_clusters": s["n_clusters"],
                                   "oracle": True})
     return out

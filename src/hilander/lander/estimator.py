@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
+import sys
 import time
-from collections.abc import Iterator
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._device import DEVICE_CONSTRAINT, resolve_device
+from .._device import resolve_device
 from .._validation import (
     InputError,
     check_features,
@@ -21,419 +20,323 @@ from .._validation import (
     check_labels,
     encode_labels,
     l2_normalize,
-    validate_constraints,
+    warn_degenerate,
 )
-from ..datasets.longtail import long_tail_subsample
-from ..persistence import PersistentModel, register_model
+from ..base import TRAINING_PARAMS, MetaTrainedClusterer, Param
+from ..datasets.splits import identity_folds
+from ..persistence import register_model
 from ..training import deterministic
 from .aggregation import AGGREGATIONS
-from .hierarchy import DECODINGS, HierarchyResult, run_hierarchy
-from .layers import EDGE_INPUTS, ENCODERS
-from .levels import LEVEL_MODES, LevelGraph, build_training_levels, level_graph
-from .network import LanderNet
+from .assign import assign_points
+from .decoding import DECODINGS, DecodingSettings
+from .hierarchy import InferenceBackend, run_hierarchy
+from .levels import level_graph
+from .meta_training import MetaTrainingSet, build_meta_training_set
+from .network import CrossFittedNet, LanderNet
+from .recipe import RECIPES, Recipe
+from .result import HierarchyResult, check_fingerprint, model_fingerprint
+from .selection import check_folds, select_decoding, split_identities
 from .training import steps_for, train_lander
 
 #: Thresholds tried by ``tau="auto"`` (the paper uses 0.1 for species, 0.9 for faces).
 DEFAULT_TAU_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
+_UNIT = Interval(Real, 0, 1, closed="both")
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
+HILANDER_PARAMS: dict[str, Param] = {
+    "n_neighbors": Param(10, [_POSITIVE_INT], "int",
+                         "Neighbours per node of every level's k-NN graph."),
+    "tau": Param("auto", [_UNIT, StrOptions({"auto"})], 'float or "auto"',
+                 'Edge threshold p_τ of the peak rule (eqs. 5-6), or "auto": cross-fit over '
+                 "``cv`` folds of the training identities (each fold's network is trained on "
+                 "the other folds, keeping the checkpoint of best link AUC on its own fold), "
+                 "cluster all training points at once with each scored by the network that "
+                 "never saw its identity, choose p_τ, the upper levels' p_τ, LANDER vs "
+                 "Hi-LANDER and the decoding by avg F there, then re-fit on all identities "
+                 "(``refit``)."),
+    "tau_upper": Param(None, [_UNIT, None], "float or None",
+                       "p_τ of levels ≥ 2 when ``tau`` is a number (None: ``tau``)."),
+    "decoding": Param("peak", [StrOptions(set(DECODINGS))], "str",
+                      'How a level\'s edges become clusters when ``tau`` is a number: "peak" '
+                      '(eqs. 5-6), "similarity" (the authors\' code: threshold on the cosine) '
+                      'or "infomap" (map equation on the edges with p_ij ≥ τ).'),
+    "aggregation": Param("peak", [StrOptions(set(AGGREGATIONS))], "str",
+                         'Super-node feature of levels ≥ 2 (eq. 7): "peak" (the peak\'s own '
+                         'feature), "mean" (size-weighted mean of the members) or "concat" '
+                         "(both, sec. 3.4)."),
+    "max_levels": Param(None, [_POSITIVE_INT, None], "int or None",
+                        "Cap on inference levels; 1 gives one-level LANDER, None runs until "
+                        "no edge is added."),
+    "early_stopping": Param(True, ["boolean"], "bool",
+                            "Stop once a level adds more than 1/k of the previous level's "
+                            "edges (paper sec. 4.3)."),
+    "recipe": Param("lander", [StrOptions(set(RECIPES))], "str",
+                    'How the network is built and meta-trained: "lander" (hilander\'s own: '
+                    "an edge head scoring a calibrated cosine plus a learnt correction from "
+                    "class-agnostic relations, Adam, feature noise and long-tailed re-draws "
+                    'of the training identities) or "paper" (the paper\'s edge MLP on '
+                    "[h_i, h_j], SGD at 0.1 with momentum 0.9, no noise, no re-draws). See "
+                    ":mod:`hilander.lander.recipe`."),
+    "num_layers": Param(1, [_POSITIVE_INT], "int", "GAT layers of the encoder."),
+    **TRAINING_PARAMS,
+    # lr and patience mean something more here than in TRAINING_PARAMS
+    "lr": Param(None, [Interval(Real, 0, None, closed="neither"), None], "float or None",
+                'Learning rate (None: the recipe\'s, 0.01 with Adam for "lander" and 0.1 with '
+                'SGD for "paper"); cosine-annealed.'),
+    "patience": Param(16, [_POSITIVE_INT, None], "int or None",
+                      'With ``tau="auto"``, stop the hold-out training after this many '
+                      "evaluations (one per 25 steps) without a gain in held-out link AUC "
+                      "(None: train every epoch); the re-fit then runs as many steps as the "
+                      "kept checkpoint had."),
+    "batch_size": Param(1024, [Interval(Integral, 2, None, closed="left")], "int",
+                        "Seed nodes per training step (each with its full neighbourhood); an "
+                        "epoch draws as many seeds as the training levels hold nodes."),
+    "feature_noise": Param(None, [Interval(Real, 0, None, closed="left"), None],
+                           "float or None", "Norm of the Gaussian noise added to the unit "
+                           "node features during training (None: the recipe's, 0.5 for "
+                           '"lander" and 0 for "paper").'),
+    "identity_subsets": Param(None, [Interval(Integral, 0, None, closed="left"), None],
+                              "int or None", "Extra training hierarchies, each built on a "
+                              "seeded long-tailed re-draw of the training identities; the "
+                              "step budget stays the full graph's (None: the recipe's, 4 for "
+                              '"lander" and 0 for "paper").'),
+    "cv": Param(3, [Interval(Integral, 2, None, closed="left")], "int",
+                'Folds of identities ``tau="auto"`` cross-fits over: the selection sees every '
+                "training identity at once, as new data will come, rather than a small "
+                "held-out share of them."),
+    "refit": Param(True, ["boolean"], "bool", 'After ``tau="auto"`` chose the decoding, '
+                   "re-train on all identities for the median number of steps whose weights "
+                   "the folds kept (False: keep the first fold's network)."),
+    "tau_grid": Param(DEFAULT_TAU_GRID, ["array-like"], "tuple of float",
+                      'Thresholds ``tau="auto"`` tries.'),
+    "knn_method": Param("auto", [StrOptions({"auto", "exact", "ivf", "hnsw"})], "str",
+                        "k-NN search (see :func:`hilander.graph.build_knn_graph`)."),
+}
 @register_model
-class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
-    """Hierarchical GNN clustering learnt from a labeled meta-training set (Xing et al. 2021).
+class HiLander(MetaTrainedClusterer):
+    """Hierarchical GNN clustering learnt from labeled identities (Xing et al., ICCV 2021).
 
-    ``fit(X_train, y_train)`` meta-trains one LANDER model shared by every level;
-    ``predict(X)`` clusters new embeddings of unseen identities (no labels needed).
+    ``fit(X_train, y_train)`` meta-trains one LANDER network, shared by every level, on the
+    ground-truth hierarchy of labeled identities; ``predict(X)`` clusters embeddings of new,
+    unseen identities without labels. Each level links every node to its best denser
+    neighbour whose linkage probability reaches p_τ; connected components become the next
+    level's super-nodes, until no edge is added.
 
-    Parameters
+    {parameters}
+
+    Attributes
     ----------
-    k : neighbours per node of every level's k-NN graph.
-    tau : edge threshold p_τ, or "auto" (default): hold out ``holdout`` of the training
-        identities, train on the rest keeping the checkpoint of best held-out link AUC, then
-        choose p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER and the decoding by avg F on
-        the held-out identities, and re-fit on all identities (``refit``).
-    tau_upper : p_τ of levels ≥ 2 when ``tau`` is a number (None: the same as ``tau``).
-    decoding : "peak" (eqs. 5-6), "similarity" (the authors' code: threshold on a_ij) or
-        "infomap" (map equation on the edges with p_ij ≥ τ, weighted by p_ij).
-    encoder : "gat" (paper default) or "gcn".
-    aggregation : super-node feature: "peak" (identity), "mean" (size-weighted mean of the
-        members' input features) or "concat" (sec. 3.4).
-    max_levels : cap on inference levels; 1 gives one-level LANDER. None runs to convergence.
-    early_stopping : stop once a level adds more than 1/k of the previous level's edges (4.3).
-    patience : with ``tau="auto"``, stop the hold-out training after this many evaluations
-        (one per 25 steps) without a gain in held-out link AUC (None: train every epoch);
-        the re-fit then runs as many steps as the kept checkpoint had. 16 never stops the
-        Omniglot and CLINC150 runs (same labels as None) but ends a 50k-point synthetic one
-        that has long converged; 8 cut CLINC150's short and its long-tail validation avg F
-        fell from 0.83 to 0.41 (benchmarks/results/ablation).
-    epochs, batch_size : an epoch draws as many seed nodes (in mini-batches of
-        ``batch_size``, with full neighbourhoods) as the training levels hold.
-    optimizer, lr, momentum, weight_decay : cosine-annealed; "adam" (default, lr 0.01) or the
-        supplementary's "sgd" (lr 0.1, momentum 0.9, decay 1e-5).
-    balanced : class-balanced linkage loss (positives and negatives weigh half each); off by
-        default, as in the paper (validation avg F summed over Omniglot and CLINC150, natural
-        and long-tail: 2.950 unbalanced vs 2.911 balanced; benchmarks/results/ablation).
-    feature_noise : norm of the Gaussian noise added to the unit-length node features during
-        training (augmentation; 0 turns it off). 0.5 by default: validation avg F summed over
-        Omniglot and CLINC150, natural and long-tail, is higher on each of three seeds (mean
-        2.819 vs 2.711 without; benchmarks/results/ablation/seeds.md).
-    dropout : dropout before the edge head's hidden layer.
-    hidden, num_layers, heads : encoder width, depth and GAT heads.
-    edge_input : what the edge head sees: "relational" (default: calibrated cosine plus a
-        learnt correction from class-agnostic relations, see :class:`hilander.lander.EdgeHead`),
-        "symmetric", "similarity" or the paper's "concat".
-    calibration : the base logit the edge head's learnt correction is added to (relational
-        head only), a logistic fit whose result held-out checkpoint selection can fall back
-        to: "cosine" (default, ``scale · a_ij + bias`` on the largest training graph) or
-        "relational" (a weight for each class-agnostic relation: cosine, both ranks,
-        mutuality, Jaccard overlap, local densities; fitted on every training level, on the
-        graphs at k/2 and k/3 and on three long-tailed draws of the training identities, see
-        :meth:`_calibration_graphs`). "relational" raised validation avg F summed over
-        Omniglot and CLINC150, natural and long-tail, on each of three seeds (mean 2.924 vs
-        2.671; benchmarks/results/ablation/calibration.md) but is off by default: on the
-        test suite's synthetic identities, up to 400 points where the training ones hold
-        11-73, the held-out selection chose a p_τ at which it split them (avg F 0.73 against
-        0.99 with "cosine").
-    identity_subsets : extra training hierarchies, each built on a seeded random draw of
-        the training identities: a step on one of them sees neighbourhoods with other
-        confusers and other identity sizes than the full graph's. The step budget stays that
-        of the full graph; 0 turns it off. 4 by default: validation avg F summed over
-        Omniglot and CLINC150, natural and long-tail, is higher on each of three seeds (mean
-        2.893 vs 2.693 without; benchmarks/results/ablation/identity_subsets.md).
-    subset_mode : how those draws are made: "longtail" (default: every identity, long-tail
-        resampled as :func:`hilander.datasets.longtail.long_tail_subsample`) or "half" (a
-        random half of the identities with all their points; seed 0 sum 2.811 against 3.010
-        for "longtail" and 2.897 without draws).
-    levels_mode : ground-truth training levels "label_pure" (paper) or "density_tree"
-        (authors' code).
-    train_ks : neighbour counts of the training graphs (None: ``(k,)``); several give
-        multi-k training as in the authors' code.
-    train_levels : cap on ground-truth levels per training graph (None: to convergence).
-    holdout : share of the training identities held out for selection when tau="auto".
-    refit : after selection, re-train on all identities for the selected number of steps.
-    knn_method : "auto", "exact", "ivf" or "hnsw" (see :func:`hilander.graph.build_knn_graph`).
-    tau_grid : thresholds tried by the selection.
-    k_grid : neighbour counts the selection also tries for clustering: a tuple, "auto"
-        (``(k // 2, k, 2 k)``) or None (default: ``k`` only). The network is trained at ``k``
-        either way; the chosen one is ``k_``. Off by default: "auto" raised validation avg F
-        summed over Omniglot and CLINC150, natural and long-tail, from 2.897 to 2.988 at
-        seed 0 (CLINC150 natural 0.612 -> 0.694) and changed nothing on CLINC150 at seed 1,
-        but on long-tailed synthetic test identities (sizes up to 400, held-out ones about
-        30) it chose a small k that split them (avg F 0.56 against 0.85+ with k only).
-    aggregation_grid : super-node features the selection also tries for levels ≥ 2 ("peak"
-        and "mean"; None: ``aggregation`` only); the chosen one is ``aggregation_``.
-    seed : makes training, the hold-out and so the labels reproducible.
-    progress : show progress bars.
-    device : "auto" (CUDA when present, else CPU), "cpu" or "cuda"; an explicit "cuda" without
-        a GPU is an InputError, never a silent fallback.
-    backend : where :meth:`cluster` (and ``predict``) compute level 1, the costly one: "local"
-        (this process) or "ray" (needs ``pip install 'hilander[ray]'``): the k-NN search in
-        ``n_shards`` index shards and the GNN inference in chunks as Ray tasks, the decoding
-        and the upper levels here; the same labels as "local" for the same seed with exact
-        search (see :class:`hilander.distributed.RayBackend`). Training, selection and
-        :meth:`assign` always run locally.
-    ray_address : with backend="ray": None or "local" starts a local Ray instance for the run
-        (shut down after it); anything else goes to ``ray.init(address=...)``. A connection
-        the process already has (``ray.init`` called before) is used as it is.
-    n_shards : k-NN shards with backend="ray" (None: one per CPU of the Ray cluster).
-        ``backend``, ``ray_address`` and ``n_shards`` say where to run, not what was learnt:
-        :meth:`save` leaves them out, and a loaded model runs locally until told otherwise.
+    settings_ : DecodingSettings
+        How the fitted network's edges become clusters (p_τ of level 1 and of the upper
+        levels, level cap, decoding, k, aggregation): chosen on held-out identities with
+        ``tau="auto"``, the given parameters otherwise.
+    model_ : LanderNet
+        The meta-trained network.
+    selection_ : dict or None
+        With ``tau="auto"``: each fold's size and link-AUC curve, the chosen settings and
+        every trial's scores, and what one fold alone would have chosen.
+    crossfit_ : CrossFittedNet
+        With ``tau="auto"``: the fold networks and each training point's fold, which scored
+        the selection (not saved with the model).
+    history_ : list of float
+        Training loss of every step of the last training run.
+    n_train_levels_ : int
+        Ground-truth level graphs of the last training run.
+    n_features_in_ : int
+        Dimension of the training embeddings.
+    fit_seconds_ : float
+        Wall time of :meth:`fit`.
+    timings_ : dict
+        Seconds of each stage of :meth:`fit` (the folds' training, the selection, the
+        re-fit, the total); printed when ``verbose``.
+    labels_ : ndarray of shape (n_samples,)
+        Set by :meth:`fit_predict` only.
 
-    A scikit-learn clusterer: ``get_params``/``set_params``/``clone`` work as usual (setting
-    ``tau`` changes the next ``fit``, not the fitted ``tau_``; pass ``tau=`` to
-    :meth:`cluster` to try another threshold on a fitted model), and ``fit_predict(X, y)``
-    meta-trains and clusters the same points, storing ``labels_``.
+    Examples
+    --------
+    >>> from hilander import HiLander
+    >>> from hilander.datasets import make_open_set
+    >>> from hilander.metrics import evaluate
+    >>> data = make_open_set(n_train_classes=30, n_test_classes=10, seed=0)
+    >>> model = HiLander(epochs=3, tau_grid=(0.3, 0.5, 0.7), random_state=0)  # a short run
+    >>> model = model.fit(data.X_train, data.y_train)
+    >>> labels = model.predict(data.X_test)          # identities never seen in training
+    >>> labels.shape == data.y_test.shape
+    True
+    >>> model.settings_.decoding in ("peak", "similarity", "infomap")
+    True
+    >>> evaluate(data.y_test, labels)["pairwise_f"] > 0.9
+    True
     """
 
-    _parameter_constraints: dict = {
-        "k": [Interval(Integral, 1, None, closed="left")],
-        "tau": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
-        "tau_upper": [Interval(Real, 0, 1, closed="both"), None],
-        "decoding": [StrOptions(set(DECODINGS))],
-        "encoder": [StrOptions(set(ENCODERS))],
-        "aggregation": [StrOptions(set(AGGREGATIONS))],
-        "max_levels": [Interval(Integral, 1, None, closed="left"), None],
-        "early_stopping": ["boolean"],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
-        "patience": [Interval(Integral, 1, None, closed="left"), None],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "optimizer": [StrOptions({"adam", "sgd"})],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "balanced": ["boolean"],
-        "feature_noise": [Interval(Real, 0, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "hidden": [Interval(Integral, 1, None, closed="left")],
-        "num_layers": [Interval(Integral, 1, None, closed="left")],
-        "heads": [Interval(Integral, 1, None, closed="left")],
-        "edge_input": [StrOptions(set(EDGE_INPUTS))],
-        "calibration": [StrOptions({"cosine", "relational"})],
-        "identity_subsets": [Interval(Integral, 0, None, closed="left")],
-        "subset_mode": [StrOptions({"half", "longtail"})],
-        "levels_mode": [StrOptions(set(LEVEL_MODES))],
-        "train_ks": ["array-like", None],
-        "train_levels": [Interval(Integral, 1, None, closed="left"), None],
-        "holdout": [Interval(Real, 0, 0.5, closed="right")],
-        "refit": ["boolean"],
-        "knn_method": [StrOptions({"auto", "exact", "ivf", "hnsw"})],
-        "tau_grid": ["array-like"],
-        "k_grid": ["array-like", StrOptions({"auto"}), None],
-        "aggregation_grid": ["array-like", None],
-        "seed": [Interval(Integral, 0, None, closed="left")],
-        "progress": ["boolean"],
-        "device": DEVICE_CONSTRAINT,
-        "backend": [StrOptions({"local", "ray"})],
-        "ray_address": [str, None],
-        "n_shards": [Interval(Integral, 1, None, closed="left"), None],
-    }
-    #: runtime placement, not part of the model: left out of saved files
-    _unsaved_params = ("backend", "ray_address", "n_shards")
+    _params = HILANDER_PARAMS
+    _n_positional = 2  # HiLander(10, 0.7): n_neighbors, tau
 
-    def __init__(
-        self, k: int = 10, tau: float | str = "auto", *, tau_upper: float | None = None,
-        decoding: str = "peak", encoder: str = "gat", aggregation: str = "peak",
-        max_levels: int | None = None, early_stopping: bool = True, epochs: int = 30,
-        patience: int | None = 16, batch_size: int = 1024, optimizer: str = "adam",
-        lr: float = 0.01,
-        momentum: float = 0.9, weight_decay: float = 1e-5, balanced: bool = False,
-        feature_noise: float = 0.5, dropout: float = 0.0, hidden: int = 128,
-        num_layers: int = 1, heads: int = 1, edge_input: str = "relational",
-        calibration: str = "cosine", identity_subsets: int = 4,
-        subset_mode: str = "longtail",
-        levels_mode: str = "label_pure", train_ks: tuple[int, ...] | None = None,
-        train_levels: int | None = None, holdout: float = 0.2, refit: bool = True,
-        knn_method: str = "auto", tau_grid: tuple[float, ...] = DEFAULT_TAU_GRID,
-        k_grid: tuple[int, ...] | str | None = None,
-        aggregation_grid: tuple[str, ...] | None = None, seed: int = 0,
-        progress: bool = False, device: str = "auto", backend: str = "local",
-        ray_address: str | None = None, n_shards: int | None = None,
-    ) -> None:
-        self.k = k
-        self.tau = tau
-        self.tau_upper = tau_upper
-        self.decoding = decoding
-        self.encoder = encoder
-        self.aggregation = aggregation
-        self.max_levels = max_levels
-        self.early_stopping = early_stopping
-        self.epochs = epochs
-        self.patience = patience
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.balanced = balanced
-        self.feature_noise = feature_noise
-        self.dropout = dropout
-        self.hidden = hidden
-        self.num_layers = num_layers
-        self.heads = heads
-        self.edge_input = edge_input
-        self.calibration = calibration
-        self.identity_subsets = identity_subsets
-        self.subset_mode = subset_mode
-        self.levels_mode = levels_mode
-        self.train_ks = train_ks
-        self.train_levels = train_levels
-        self.holdout = holdout
-        self.refit = refit
-        self.knn_method = knn_method
-        self.tau_grid = tau_grid
-        self.k_grid = k_grid
-        self.aggregation_grid = aggregation_grid
-        self.seed = seed
-        self.progress = progress
-        self.device = device
-        self.backend = backend
-        self.ray_address = ray_address
-        self.n_shards = n_shards
-
-    # -- scikit-learn plumbing -------------------------------------------------------------
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # meta-training learns from identities: fit(X) without y cannot apply
-        tags.target_tags.required = True
-        return tags
-
-    def _check_params(self) -> None:
-        validate_constraints(self)
-        resolve_device(self.device)
+    # -- configuration -------------------------------------------------------------------------
+    def _check_rules(self) -> None:
         if not len(self.tau_grid):
             raise InputError("tau_grid must list at least one threshold")
         for t in self.tau_grid:
             check_float(t, "tau_grid value", low=0.0, high=1.0)
-        for kk in self._k_grid():
-            check_int(kk, "k_grid value", low=1)
-        # "concat" doubles the network's input width: it cannot trade places with the others
-        same_width = ("concat",) if self.aggregation == "concat" else ("peak", "mean")
-        for agg in self.aggregation_grid or ():
-            if agg not in same_width:
-                raise InputError(f"aggregation_grid values must be {' or '.join(same_width)} "
-                                 f"with aggregation={self.aggregation!r} (the network's input "
-                                 f"width is fixed), got {agg!r}")
-        if self.train_ks is not None:
-            if not len(self.train_ks):
-                raise InputError("train_ks must list at least one neighbour count")
-            for kk in self.train_ks:
-                check_int(kk, "train_ks value", low=1)
 
-    # -- training ----------------------------------------------------------------------------
+    def _recipe(self) -> Recipe:
+        """The named recipe with the parameters the user set in place of its values."""
+        base = RECIPES[self.recipe]
+        given = {"lr": self.lr, "feature_noise": self.feature_noise,
+                 "identity_subsets": self.identity_subsets}
+        return replace(base, **{k: v for k, v in given.items() if v is not None})
+
+    def _given_settings(self) -> DecodingSettings:
+        """The decoding the parameters describe (what ``tau="auto"`` starts from)."""
+        tau = self.tau_grid[0] if self.tau == "auto" else float(self.tau)
+        return DecodingSettings(tau=tau, tau_upper=self.tau_upper, max_levels=self.max_levels,
+                                decoding=self.decoding, n_neighbors=self.n_neighbors,
+                                aggregation=self.aggregation,
+                                early_stopping=self.early_stopping)
+
+    def _device(self) -> torch.device:
+        return resolve_device(self.device)
+
+    # -- training ------------------------------------------------------------------------------
     def fit(self, X, y) -> HiLander:
-        """Meta-train on labeled embeddings ``X`` (n, d) with identities ``y``."""
+        """Meta-train on labeled embeddings ``X`` (n, d) with identities ``y``; returns self."""
         self._check_params()
-        X = check_features(X, name="X", min_rows=self.k + 1)
+        X = check_features(X, name="X", min_rows=self.n_neighbors + 1)
         y = encode_labels(check_labels(y, X.shape[0], name="y"))
         if y.max() < 1:
             raise InputError("y has a single class; meta-training needs at least 2 identities")
+        warn_degenerate(X, y)
         X = l2_normalize(X)
         t0 = time.perf_counter()
+        recipe = self._recipe()
         self.n_features_in_ = X.shape[1]
         self.selection_ = None
-        self.tau_, self.tau_upper_ = self.tau, self.tau_upper
-        self.max_levels_, self.decoding_ = self.max_levels, self.decoding
-        self.k_, self.aggregation_ = self.k, self.aggregation
+        self.settings_ = self._given_settings()
         steps = None
+        self.timings_ = {}
         with deterministic():
             if self.tau == "auto":
-                steps = self._select(X, y)
+                steps = self._select(X, y, recipe)
+                self.timings_.update(self.selection_.pop("seconds", {}))
             if self.tau != "auto" or self.refit:
-                self.model_, log, self.n_train_levels_ = self._train(X, y, steps=steps)
-                self.history_ = log.losses
-        self.fit_seconds_ = time.perf_counter() - t0
+                t1 = time.perf_counter()
+                self.model_, log, training = self._train(X, y, recipe, steps=steps)
+                self.history_, self.n_train_levels_ = log.losses, len(training.levels)
+                self.timings_["training" if steps is None else "refit"] = \
+                    time.perf_counter() - t1
+        self.fit_seconds_ = self.timings_["total"] = time.perf_counter() - t0
+        if self.verbose:
+            print("HiLander.fit: " + ", ".join(f"{stage} {sec:.1f} s"
+                                               for stage, sec in self.timings_.items()),
+                  file=sys.stderr)
         return self
 
-    def _levels(self, X: np.ndarray, y: np.ndarray) -> list[LevelGraph]:
-        """Ground-truth levels of every training graph (one per neighbour count)."""
-        cap = self.train_levels if self.train_levels is not None else self.max_levels
-        levels: list[LevelGraph] = []
-        for kk in self.train_ks or (self.k,):
-            levels += build_training_levels(X, y, kk, aggregation=self.aggregation,
-                                            max_levels=cap, knn_method=self.knn_method,
-                                            mode=self.levels_mode)
-        return levels
-
-    def _train(self, X: np.ndarray, y: np.ndarray, *, steps: int | None = None,
-               held_out: LevelGraph | None = None):
-        torch.manual_seed(self.seed)
-        levels = self._levels(X, y)
-        model = self._new_model().to(resolve_device(self.device))
+    def _train(self, X: np.ndarray, y: np.ndarray, recipe: Recipe, *, steps: int | None = None,
+               held_out=None):
+        torch.manual_seed(self.random_state)
+        training: MetaTrainingSet = build_meta_training_set(
+            X, y, n_neighbors=self.n_neighbors, aggregation=self.aggregation,
+            max_levels=self.max_levels, knn_method=self.knn_method, recipe=recipe,
+            random_state=self.random_state)
+        model = self._new_model(recipe).to(self._device())
         if steps is None:
-            steps = steps_for(levels, self.epochs, self.batch_size)
-        calibration_graphs = self._calibration_graphs(X, y, levels)
-        levels = levels + self._subset_levels(X, y)
-        log = train_lander(
-            model, levels, steps=steps, batch_size=self.batch_size, lr=self.lr,
-            calibration_graphs=calibration_graphs,
-            optimizer=self.optimizer, momentum=self.momentum,
-            weight_decay=self.weight_decay, balanced=self.balanced,
-            feature_noise=self.feature_noise, held_out=held_out, seed=self.seed,
-            patience=self.patience,
-            progress=self.progress,
-        )
-        return model, log, len(levels)
+            steps = steps_for(training.full_levels, self.epochs, self.batch_size)
+        log = train_lander(model, training, recipe, steps=steps, batch_size=self.batch_size,
+                           weight_decay=self.weight_decay, patience=self.patience,
+                           random_state=self.random_state, held_out=held_out,
+                           progress=self.verbose)
+        return model, log, training
 
-    def _subset_levels(self, X: np.ndarray, y: np.ndarray) -> list[LevelGraph]:
-        """Training levels of ``identity_subsets`` seeded draws of the identities."""
-        levels: list[LevelGraph] = []
-        # another stride than the calibration draws'; at seed 0 both start at seeds 0, 1, 2,
-        # so with calibration="relational" the base also sees the first three of these draws
-        for keep in self._identity_draws(y, self.identity_subsets, 104729, self.subset_mode):
-            levels += self._levels(X[keep], encode_labels(y[keep]))
-        return levels
-
-    def _identity_draws(self, y: np.ndarray, count: int, stride: int,
-                        mode: str = "longtail") -> Iterator[np.ndarray]:
-        """Indices of ``count`` draws seeded ``seed * stride + draw``, those above k points.
-
-        "longtail": every identity, long-tail resampled; "half": a random half of the
-        identities with all their points.
-        """
-        n_ids = int(y.max()) + 1
-        for draw in range(count):
-            seed = self.seed * stride + draw
-            if mode == "half":
-                ids = np.random.default_rng(seed).permutation(n_ids)[: max(2, n_ids // 2)]
-                keep = np.flatnonzero(np.isin(y, ids))
-            else:
-                keep = long_tail_subsample(y, seed=seed)
-            if keep.size > self.k:
-                yield keep
-
-    def _calibration_graphs(self, X: np.ndarray, y: np.ndarray,
-                            levels: list[LevelGraph]) -> list[LevelGraph] | None:
-        """Graphs the relational base is fitted on (None: the largest level, for "cosine").
-
-        Overlap and rank mean different things when identities are much larger or smaller
-        than k, and on super-nodes; so besides level 1 the base sees every upper training
-        level, fewer neighbours (identities look larger relative to k) and long-tailed draws
-        of the training identities. Fitted on level 1 alone it split synthetic test identities
-        of up to 400 points at every p_τ (ORACLE best avg F 0.76; 0.995 with this mixture).
-        """
-        if self.calibration != "relational":
-            return None  # the largest level, as always
-        graphs = list(levels)
-        # fewer neighbours make the same identities look larger relative to k
-        for kk in sorted({self.k // 2, self.k // 3} - {0, 1, self.k}, reverse=True):
-            graphs.append(level_graph(X, y, kk, self.knn_method))
-        # a prime stride: the draws of different seeds do not overlap
-        for keep in self._identity_draws(y, 3, 7919):
-            graphs.append(level_graph(X[keep], encode_labels(y[keep]), self.k, self.knn_method))
-        return graphs
-
-    def _new_model(self) -> LanderNet:
+    def _new_model(self, recipe: Recipe) -> LanderNet:
         in_dim = self.n_features_in_ * (2 if self.aggregation == "concat" else 1)
-        return LanderNet(in_dim, self.hidden, self.num_layers, self.encoder, self.heads,
-                         dropout=self.dropout, edge_input=self.edge_input,
-                         calibration=self.calibration)
+        return LanderNet(in_dim, self.hidden, self.num_layers, recipe.heads,
+                         dropout=self.dropout, edge_input=recipe.edge_input,
+                         calibration=recipe.calibration, comembership=recipe.comembership)
 
-    def _select(self, X: np.ndarray, y: np.ndarray) -> int:
-        """Hold out identities, train on the rest, choose the decoding settings on them.
+    def _select(self, X: np.ndarray, y: np.ndarray, recipe: Recipe) -> int:
+        """Cross-fit over ``cv`` folds of identities and choose the decoding settings.
 
-        Returns the number of training steps whose weights were kept, for the re-fit.
+        Every fold's network trains on the other folds; all training points are then
+        clustered at once, each scored by the network that never saw its identity, and the
+        settings are chosen there: at the scale of the labeled set, not of one held-out share
+        of it. Returns the number of steps the re-fit trains for.
         """
-        from .selection import split_identities
-
-        val_mask = split_identities(y, self.holdout, self.k, self.seed)
-        X_val, y_val = X[val_mask], encode_labels(y[val_mask])
-        held_out = level_graph(X_val, y_val, self.k, self.knn_method)
-        model, log, _ = self._train(X[~val_mask], encode_labels(y[~val_mask]),
-                                    held_out=held_out)
-        self.model_, self.history_ = model, log.losses
-        self.n_train_levels_ = 0
-        choice, table = self._choose_decoding(model, X_val, y_val)
+        if recipe.holdout is not None:
+            return self._select_on_holdout(X, y, recipe)
+        t0 = time.perf_counter()
+        folds = identity_folds(y, self.cv, self.random_state)
+        check_folds(y, folds, self.n_neighbors)
+        nets, fold_rows = [], []
+        for f in range(self.cv):
+            held = folds == f
+            X_f, y_f = X[held], encode_labels(y[held])
+            net, log, training = self._train(
+                X[~held], encode_labels(y[~held]), recipe,
+                held_out=level_graph(X_f, y_f, self.n_neighbors, self.knn_method,
+                                     recipe.comembership))
+            nets.append(net)
+            fold_rows.append({"classes": int(y_f.max() + 1), "points": int(held.sum()),
+                              "best_step": log.best_step, "steps": len(log.losses),
+                              "link_auc_curve": log.scores, "levels": len(training.levels)})
+        t1 = time.perf_counter()
+        self.crossfit_ = CrossFittedNet(nets, folds)
+        selection = self._choose(self.crossfit_, X, y, recipe)
+        t2 = time.perf_counter()
+        # what one held-out fold alone would have chosen (the earlier way), for the record
+        held = folds == 0
+        alone = select_decoding(nets[0], X[held], encode_labels(y[held]),
+                                self._given_settings(), tau_grid=self.tau_grid,
+                                knn_method=self.knn_method, random_state=self.random_state,
+                                decodings=recipe.decodings)
+        changed = [k for k, v in selection.settings.as_dict().items()
+                   if alone.settings.as_dict()[k] != v]
+        self.model_, self.history_ = nets[0], []
+        self.n_train_levels_ = fold_rows[0]["levels"]
         self.selection_ = {
-            "held_out_classes": int(y_val.max() + 1), "held_out_points": int(val_mask.sum()),
-            "best_step": log.best_step, "steps": len(log.losses),
-            "link_auc_curve": log.scores, "chosen": choice, "trials": table,
+            "mode": "cross-fitted", "folds": fold_rows, "held_out_classes": int(y.max() + 1),
+            "held_out_points": int(y.size), "chosen": selection.chosen(),
+            "trials": selection.trials,
+            "one_fold": {"classes": fold_rows[0]["classes"], "chosen": alone.chosen(),
+                         "changed": changed},
+            "seconds": {"fold_training": t1 - t0, "selection": t2 - t1,
+                        "one_fold_selection": time.perf_counter() - t2},
+        }
+        return int(np.median([row["best_step"] for row in fold_rows]))
+
+    def _select_on_holdout(self, X: np.ndarray, y: np.ndarray, recipe: Recipe) -> int:
+        """The earlier selection: one held-out share of the identities (ablation only)."""
+        val_mask = split_identities(y, recipe.holdout, self.n_neighbors, self.random_state)
+        X_val, y_val = X[val_mask], encode_labels(y[val_mask])
+        held_out = level_graph(X_val, y_val, self.n_neighbors, self.knn_method,
+                               recipe.comembership)
+        model, log, training = self._train(X[~val_mask], encode_labels(y[~val_mask]), recipe,
+                                           held_out=held_out)
+        self.model_, self.history_ = model, log.losses
+        self.n_train_levels_ = len(training.levels)
+        selection = self._choose(model, X_val, y_val, recipe)
+        self.selection_ = {
+            "mode": "hold-out", "held_out_classes": int(y_val.max() + 1),
+            "held_out_points": int(val_mask.sum()), "best_step": log.best_step,
+            "steps": len(log.losses), "link_auc_curve": log.scores,
+            "chosen": selection.chosen(), "trials": selection.trials,
         }
         return log.best_step
 
-    def _k_grid(self) -> tuple[int, ...]:
-        if isinstance(self.k_grid, str):  # "auto"
-            return (max(1, self.k // 2), self.k, 2 * self.k)
-        return tuple(self.k_grid or ())
-
-    def _choose_decoding(self, model: LanderNet, X: np.ndarray,
-                         y: np.ndarray) -> tuple[dict, list[dict]]:
+    def _choose(self, model, X: np.ndarray, y: np.ndarray, recipe: Recipe):
         """Search the decoding settings on labeled identities and adopt the best."""
-        from .selection import select_decoding
-
-        # every k tried must leave a neighbour to find among the held-out points
-        k_grid = [kk for kk in self._k_grid() if kk < X.shape[0]]
-        choice, table = select_decoding(
-            lambda params: self._cluster_with(model, X, **params).labels, y,
-            tau_grid=self.tau_grid, levels_fixed=self.max_levels, k=self.k, k_grid=k_grid,
-            aggregation=self.aggregation, aggregations=self.aggregation_grid or (),
-            progress=self.progress)
-        self.tau_, self.tau_upper_ = choice["tau"], choice["tau_upper"]
-        self.max_levels_, self.decoding_ = choice["max_levels"], choice["decoding"]
-        self.k_, self.aggregation_ = choice["k"], choice["aggregation"]
-        return choice, table
+        selection = select_decoding(
+            model, X, y, self._given_settings(),
+            tau_grid=self.tau_grid, knn_method=self.knn_method,
+            random_state=self.random_state, k_grid=recipe.k_grid,
+            aggregations=recipe.aggregation_grid, progress=self.verbose,
+            decodings=recipe.decodings)
+        self.settings_ = selection.settings
+        return selection
 
     def tune_decoding(self, X, y) -> HiLander:
-        """Re-choose p_τ, upper p_τ, LANDER vs Hi-LANDER and decoding on a labeled validation
-        set of identities disjoint from the ones to cluster (the weights stay as trained).
+        """Re-choose the decoding settings on a labeled validation set of identities disjoint
+        from the ones to cluster (the weights stay as trained); returns self.
 
         The same search as ``tau="auto"`` runs inside ``fit``; use this when a separate
         validation split exists, as in the empirical study's protocol.
@@ -442,43 +345,15 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         X = l2_normalize(self._check_X(X))
         y = encode_labels(check_labels(y, X.shape[0], name="y"))
         with deterministic():
-            choice, table = self._choose_decoding(self.model_, X, y)
+            selection = self._choose(self.model_.to(self._device()), X, y, self._recipe())
         self.selection_ = {**(self.selection_ or {}), "validation": {
-            "classes": int(y.max() + 1), "points": int(X.shape[0]), "chosen": choice,
-            "trials": table}}
+            "classes": int(y.max() + 1), "points": int(X.shape[0]),
+            "chosen": selection.chosen(), "trials": selection.trials}}
         return self
 
-    # -- inference ---------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise InputError("this HiLander is not fitted yet: call fit(X, y) or load a model")
-
-    def _cluster_with(self, model: LanderNet, X: np.ndarray, *, tau: float,
-                      tau_upper: float | None, max_levels: int | None, decoding: str,
-                      k: int, aggregation: str, observer=None,
-                      backend=None) -> HierarchyResult:
-        return run_hierarchy(
-            model.to(resolve_device(self.device)), X, k=k, tau=tau, tau_upper=tau_upper,
-            aggregation=aggregation,
-            max_levels=max_levels, early_stopping=self.early_stopping,
-            knn_method=self.knn_method, progress=self.progress, decoding=decoding,
-            observer=observer, seed=self.seed, backend=backend,
-        )
-
-    def _inference_backend(self):
-        """Context manager giving level 1's backend for :meth:`cluster` (None: local)."""
-        if self.backend not in ("local", "ray"):  # set_params after fit is not validated
-            raise InputError(f"backend must be 'local' or 'ray', got {self.backend!r}")
-        if self.backend == "local":
-            return contextlib.nullcontext(None)
-        from ..distributed import RayBackend
-
-        return RayBackend(self.ray_address, self.n_shards, progress=self.progress)
-
-    def _decoding_params(self) -> dict:
-        return {"tau": self.tau_, "tau_upper": self.tau_upper_,
-                "max_levels": self.max_levels_, "decoding": self.decoding_, "k": self.k_,
-                "aggregation": self.aggregation_}
+    # -- inference -----------------------------------------------------------------------------
+    def _fitted_marker(self) -> str:
+        return "model_"
 
     def _check_X(self, X) -> np.ndarray:
         X = check_features(X, name="X")
@@ -487,40 +362,42 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
                 f"X has {X.shape[1]} features but the model was trained on "
                 f"{self.n_features_in_}"
             )
-        k = getattr(self, "k_", self.k)
+        k = self.settings_.n_neighbors
         if X.shape[0] <= k:
             raise InputError(
-                f"X has {X.shape[0]} rows; clustering with k={k} needs at least {k + 1}"
+                f"X has {X.shape[0]} rows; clustering with n_neighbors={k} needs at least "
+                f"{k + 1}"
             )
         return X
 
-    def cluster(self, X, *, tau: float | None = None,
-                max_levels: int | str | None = "fitted") -> HierarchyResult:
+    def cluster(self, X, *, tau: float | None = None, max_levels: int | str | None = "fitted",
+                backend: InferenceBackend | None = None) -> HierarchyResult:
         """Cluster new embeddings and return every level of the hierarchy.
 
-        ``tau`` overrides the fitted threshold ``tau_`` (of every level) and ``max_levels``
-        the fitted cap ``max_levels_`` (``1``: one-level LANDER, None: to convergence), for
-        this run only.
+        ``tau`` overrides the fitted thresholds (of every level) and ``max_levels`` the
+        fitted cap (``1``: one-level LANDER, None: to convergence), for this run only.
+        ``backend`` computes level 1's k-NN graph and GNN scores elsewhere, e.g. an entered
+        :class:`hilander.distributed.RayBackend` (None: this process); the labels are the
+        same.
         """
         self._check_fitted()
         X = self._check_X(X)
-        params = self._decoding_params()
+        settings = self.settings_
         if tau is not None:
-            tau = check_float(tau, "tau", low=0.0, high=1.0)
-            params.update(tau=tau, tau_upper=None)
+            settings = settings.replace(tau=check_float(tau, "tau", low=0.0, high=1.0),
+                                        tau_upper=None)
         if max_levels != "fitted":
             if max_levels is not None:
                 check_int(max_levels, "max_levels", low=1)
-            params["max_levels"] = max_levels
-        torch.manual_seed(self.seed)
-        t0 = time.perf_counter()
-        with self._inference_backend() as backend, deterministic():
-            result = self._cluster_with(self.model_, l2_normalize(X, copy=False), **params,
-                                        backend=backend)
-        result.timings["total"] = time.perf_counter() - t0
-        result.X = X
-        result.tau = float(params["tau"])
-        result.tau_upper = params["tau_upper"]
+            settings = settings.replace(max_levels=max_levels)
+        torch.manual_seed(self.random_state)
+        with deterministic():
+            result = run_hierarchy(self.model_.to(self._device()), l2_normalize(X, copy=False),
+                                   settings, knn_method=self.knn_method,
+                                   seed=self.random_state, progress=self.verbose,
+                                   backend=backend)
+        # a saved run remembers the model that made it: assign refuses another model's run
+        result.model_fingerprint = model_fingerprint(self)
         return result
 
     def predict(self, X) -> np.ndarray:
@@ -543,56 +420,72 @@ class HiLander(PersistentModel, ClusterMixin, BaseEstimator):
         Each new point is linked through the learnt linkage to its nearest points of that run
         (see :func:`hilander.lander.assign.assign_points`); the earlier points keep their
         labels, and points that link to none of them open new clusters (ids from
-        ``result.n_clusters`` up). The thresholds default to those of that run (``tau``
-        overrides every level's). Links follow the fitted decoding's rule for "peak" and
-        "similarity"; with "infomap" the peak rule on p_ij stands in for it.
+        ``result.n_clusters`` up); a run made by another model is refused. The thresholds
+        default to those of that run (``tau`` overrides every level's). Links follow the
+        fitted decoding's rule for "peak" and "similarity"; any other decoding (a partition
+        cannot be extended point by point) links by the peak rule on p_ij.
         """
-        from .assign import assign_points
-
         self._check_fitted()
+        check_fingerprint(result, self)
         X_new = check_features(X_new, name="X_new")
         if X_new.shape[1] != self.n_features_in_:
             raise InputError(f"X_new has {X_new.shape[1]} features but the model was trained "
                              f"on {self.n_features_in_}")
-        tau_upper = None
-        if tau is None:
-            tau = result.tau if result.tau is not None else self.tau_
-            tau_upper = result.tau_upper if result.tau is not None else self.tau_upper_
-        tau = check_float(tau, "tau", low=0.0, high=1.0)
-        torch.manual_seed(self.seed)
+        if tau is not None:
+            settings = self.settings_.replace(tau=check_float(tau, "tau", low=0.0, high=1.0),
+                                              tau_upper=None)
+        elif result.tau is not None:
+            settings = self.settings_.replace(tau=result.tau, tau_upper=result.tau_upper)
+        else:
+            settings = self.settings_
+        torch.manual_seed(self.random_state)
         with deterministic():
-            return assign_points(self.model_.to(resolve_device(self.device)), result,
-                                 l2_normalize(X_new), k=self.k_, tau=tau,
-                                 tau_upper=tau_upper, aggregation=self.aggregation_,
-                                 decoding=self.decoding_,
-                                 knn_method=self.knn_method)
+            return assign_points(self.model_.to(self._device()), result, l2_normalize(X_new),
+                                 settings, knn_method=self.knn_method)
 
-    # -- persistence (save/load come from PersistentModel) -------------------------------
+    # -- persistence (save/load come from PersistentModel) -------------------------------------
+    #: parameters of earlier versions that left the constructor, with the value that means
+    #: what today's HiLander does (a file with any other value needs benchmarks/experimental.py)
+    _REMOVED = {"encoder": "gat", "edge_input": "relational", "calibration": "cosine",
+                "subset_mode": "longtail", "levels_mode": "label_pure", "train_ks": None,
+                "train_levels": None, "k_grid": None, "aggregation_grid": None, "heads": 1,
+                "optimizer": "adam", "momentum": 0.9, "balanced": False, "backend": "local",
+                "ray_address": None, "n_shards": None}
+
+    @classmethod
+    def _upgrade_config(cls, config: dict) -> dict:
+        config = super()._upgrade_config(config)
+        for name, value in cls._REMOVED.items():
+            if name in config and name not in cls._all_params:
+                given = config.pop(name)
+                if name not in ("backend", "ray_address", "n_shards") and given != value:
+                    raise InputError(f"this model was trained with {name}={given!r}, an option "
+                                     "HiLander no longer has; load it with "
+                                     "benchmarks/experimental.py's ExperimentalHiLander")
+        return config
+
     def _state(self) -> dict:
         return {
             "weights": {k: v.cpu() for k, v in self.model_.state_dict().items()},
-            "tau_": self.tau_,
-            "tau_upper_": self.tau_upper_,
-            "max_levels_": self.max_levels_,
-            "decoding_": self.decoding_,
-            "k_": self.k_,
-            "aggregation_": self.aggregation_,
+            "settings_": self.settings_.as_dict(),
             "selection_": self.selection_,
             "n_train_levels_": self.n_train_levels_,
             "history_": list(self.history_),
         }
 
     def _set_state(self, state: dict) -> None:
-        self.tau_ = float(state["tau_"])
-        self.tau_upper_ = state["tau_upper_"]
-        self.max_levels_ = state["max_levels_"]
-        self.decoding_ = str(state["decoding_"])
-        # models saved before k and aggregation were selected cluster as they were trained
-        self.k_ = int(state.get("k_", self.k))
-        self.aggregation_ = str(state.get("aggregation_", self.aggregation))
+        if "settings_" in state:
+            self.settings_ = DecodingSettings(**state["settings_"])
+        else:  # files of earlier versions kept the six settings apart
+            self.settings_ = DecodingSettings(
+                tau=float(state["tau_"]), tau_upper=state["tau_upper_"],
+                max_levels=state["max_levels_"], decoding=str(state["decoding_"]),
+                n_neighbors=int(state.get("k_", self.n_neighbors)),
+                aggregation=str(state.get("aggregation_", self.aggregation)),
+                early_stopping=self.early_stopping)
         self.selection_ = state["selection_"]
         self.n_train_levels_ = int(state["n_train_levels_"])
         self.history_ = list(state["history_"])
-        model = self._new_model()
+        model = self._new_model(self._recipe())
         model.load_state_dict(state["weights"])
-        self.model_ = model.eval().to(resolve_device(self.device))
+        self.model_ = model.eval().to(self._device())

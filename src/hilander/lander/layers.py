@@ -4,45 +4,35 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch_geometric.nn import GATConv, GCNConv
-
-from .features import N_EDGE_FEATURES
-
-ENCODERS = ("gat", "gcn")
+from torch_geometric.nn import GATConv
 
 
 class GraphEncoder(nn.Module):
-    """A stack of GAT (or GCN) layers with PReLU between them.
+    """A stack of GAT layers (PyTorch Geometric's ``GATConv``) with PReLU after each.
 
     ``forward_chunked`` evaluates the stack layer by layer over chunks of target nodes, which
     gives exactly the full-graph result with memory bounded by the chunk's edges.
     """
 
-    def __init__(self, in_dim: int, hidden: int, num_layers: int = 1, kind: str = "gat",
-                 heads: int = 1, dropout: float = 0.0) -> None:
+    def __init__(self, in_dim: int, hidden: int, num_layers: int = 1, heads: int = 1,
+                 dropout: float = 0.0) -> None:
         super().__init__()
-        self.kind = kind
         self.convs = nn.ModuleList()
         self.acts = nn.ModuleList()
         dim = in_dim
         for _ in range(num_layers):
-            if kind == "gat":
-                # averaged heads keep the width at `hidden` whatever the head count
-                # self loops are added by hand so full-graph and chunked passes agree
-                conv = GATConv(dim, hidden, heads=heads, concat=False, dropout=dropout,
-                               add_self_loops=False)
-            else:
-                conv = GCNConv(dim, hidden)
-            self.convs.append(conv)
+            # averaged heads keep the width at `hidden` whatever the head count; self loops
+            # are added by hand so full-graph and chunked passes agree
+            self.convs.append(GATConv(dim, hidden, heads=heads, concat=False, dropout=dropout,
+                                      add_self_loops=False))
             self.acts.append(nn.PReLU(hidden))
             dim = hidden
         self.out_dim = dim
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         """Full-graph pass; ``edge_index`` flows neighbour -> node (self loops added here)."""
-        if self.kind == "gat":
-            loops = torch.arange(x.shape[0]).repeat(2, 1)
-            edge_index = torch.cat([edge_index, loops], dim=1)
+        loops = torch.arange(x.shape[0]).repeat(2, 1)
+        edge_index = torch.cat([edge_index, loops], dim=1)
         for conv, act in zip(self.convs, self.acts, strict=True):
             x = act(conv(x, edge_index))
         return x
@@ -51,11 +41,10 @@ class GraphEncoder(nn.Module):
     def forward_chunked(self, x: torch.Tensor, nbr: torch.Tensor, chunk: int) -> torch.Tensor:
         """``nbr`` is the (n, k) neighbour table; messages flow from neighbours to each node."""
         n = nbr.shape[0]
-        deg = _in_degree(nbr, x.dtype)
         for layer in range(len(self.convs)):
             out = None  # filled in place: a cat of the chunks would hold the output twice
             for s, e in row_chunks(n, chunk):
-                rows = self.layer_rows(layer, x, nbr, s, e, deg)
+                rows = self.layer_rows(layer, x, nbr, s, e)
                 if out is None:
                     out = rows.new_empty((n, rows.shape[1]))
                 out[s:e] = rows
@@ -63,21 +52,19 @@ class GraphEncoder(nn.Module):
         return x
 
     @torch.no_grad()
-    def layer_rows(self, layer: int, x: torch.Tensor, nbr: torch.Tensor, start: int, stop: int,
-                   deg: torch.Tensor | None = None) -> torch.Tensor:
+    def layer_rows(self, layer: int, x: torch.Tensor, nbr: torch.Tensor, start: int,
+                   stop: int) -> torch.Tensor:
         """Output of layer ``layer`` for nodes ``start:stop``; ``x`` is the previous layer's
         output for every node (the input features for layer 0).
 
         One chunk of :meth:`forward_chunked`: it reads only ``x`` and ``nbr``, so chunks can be
         evaluated anywhere (a Ray task) and concatenated into the same tensor bit for bit.
         """
-        if deg is None:
-            deg = _in_degree(nbr, x.dtype)
         targets = torch.arange(start, stop, device=x.device)
         # only the chunk's sources: the layer's projection of every node per chunk made the
         # pass quadratic in n (and held an n x hidden temporary per chunk)
         ids = one_hop(nbr, targets)
-        return self.acts[layer](self._conv(self.convs[layer], x[ids], ids, nbr, targets, deg))
+        return self.acts[layer](self._conv(self.convs[layer], x[ids], ids, nbr, targets))
 
     def receptive_field(self, nbr: torch.Tensor, targets: torch.Tensor) -> list[torch.Tensor]:
         """Sorted node sets, widest first: the input nodes the encoder reads for ``targets``,
@@ -101,14 +88,13 @@ class GraphEncoder(nn.Module):
             field, src_ids = self.receptive_field(nbr, targets), None  # x: every node
         else:
             src_ids = field[0]
-        deg = _in_degree(nbr, x.dtype)
         for conv, act, t in zip(self.convs, self.acts, field[1:], strict=True):
-            x = act(self._conv(conv, x, src_ids, nbr, t, deg))
+            x = act(self._conv(conv, x, src_ids, nbr, t))
             src_ids = t
         return x
 
     def _conv(self, conv, x: torch.Tensor, src_ids: torch.Tensor | None, nbr: torch.Tensor,
-              targets: torch.Tensor, deg: torch.Tensor) -> torch.Tensor:
+              targets: torch.Tensor) -> torch.Tensor:
         """One layer on the ``targets``; ``x`` holds the nodes ``src_ids`` (None: all nodes)."""
         rows = nbr[targets]
         valid = rows >= 0
@@ -120,21 +106,10 @@ class GraphEncoder(nn.Module):
             # global ids -> positions in the previous layer's node set (sorted)
             src = torch.searchsorted(src_ids, src)
             self_src = torch.searchsorted(src_ids, targets)
-        if self.kind == "gat":
-            # bipartite call: sources are the known nodes, targets the given ones, plus self loops
-            ei = torch.cat([torch.stack([src, dst_local]),
-                            torch.stack([self_src, torch.arange(m, device=x.device)])], dim=1)
-            return conv((x, x[self_src]), ei, size=(x.shape[0], m))
-        # GCN normalisation uses global in-degrees (own k-NN row + self loop)
-        xw = conv.lin(x)
-        dst_global = targets.unsqueeze(1).expand(-1, k)[valid]
-        norm = (deg[rows[valid]] * deg[dst_global]).rsqrt()
-        agg = torch.zeros(m, xw.shape[1], dtype=xw.dtype, device=xw.device)
-        agg.index_add_(0, dst_local, xw[src] * norm.unsqueeze(1))
-        agg = agg + xw[self_src] / deg[targets].unsqueeze(1)
-        if conv.bias is not None:
-            agg = agg + conv.bias
-        return agg
+        # bipartite call: sources are the known nodes, targets the given ones, plus self loops
+        ei = torch.cat([torch.stack([src, dst_local]),
+                        torch.stack([self_src, torch.arange(m, device=x.device)])], dim=1)
+        return conv((x, x[self_src]), ei, size=(x.shape[0], m))
 
 
 def one_hop(nbr: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
@@ -147,11 +122,6 @@ def row_chunks(n: int, size: int) -> list[tuple[int, int]]:
     """``(start, stop)`` of consecutive blocks of ``size`` rows covering ``0..n``."""
     size = max(1, int(size))
     return [(s, min(s + size, n)) for s in range(0, n, size)]
-
-
-def _in_degree(nbr: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    # messages flow into each node from its own k-NN row, plus a self loop
-    return (nbr >= 0).sum(dim=1).to(dtype) + 1.0
 
 
 EDGE_INPUTS = ("relational", "symmetric", "concat", "similarity")
@@ -173,12 +143,14 @@ class EdgeHead(nn.Module):
     """
 
     def __init__(self, dim: int, hidden: int, edge_input: str = "relational",
-                 dropout: float = 0.0, calibration: str = "cosine") -> None:
+                 dropout: float = 0.0, calibration: str = "cosine",
+                 n_features: int = 7) -> None:
         super().__init__()
         self.edge_input = edge_input
         self.calibration = calibration
+        self.n_features = n_features
         width = {"concat": 2 * dim, "symmetric": 4 * dim, "similarity": 2 * dim + 1,
-                 "relational": 2 * dim + N_EDGE_FEATURES}[edge_input]
+                 "relational": 2 * dim + n_features}[edge_input]
         out = 1 if edge_input == "relational" else 2
         self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, hidden),
                                  nn.PReLU(hidden), nn.Linear(hidden, out))
@@ -190,7 +162,7 @@ class EdgeHead(nn.Module):
             if calibration == "relational":
                 # the base logit weighs every relation (a_ij's weight among them)
                 self.scale.requires_grad_(False)
-                self.relation = nn.Parameter(torch.zeros(N_EDGE_FEATURES))
+                self.relation = nn.Parameter(torch.zeros(n_features))
 
     @property
     def needs_features(self) -> bool:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..graph import build_knn_graph, components
+from ..graph import build_knn_graph
 from .aggregation import Aggregator
-from .decoding import component_peaks, select_edges
+from .decoding import Links, merge_level, select_edges
 from .features import EdgeFeaturizer
 
 #: How the ground-truth levels merge: "label_pure" (paper sec. 3.5: a node links to its most
@@ -46,20 +46,22 @@ def same_identity(nbr: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return ((labels[safe] == labels[:, None]) & (nbr >= 0)).astype(np.float32)
 
 
-def level_graph(feats: np.ndarray, labels: np.ndarray, k: int,
-                knn_method: str = "auto") -> LevelGraph:
-    """The supervised k-NN graph of one level's node features and identities."""
+def level_graph(feats: np.ndarray, labels: np.ndarray, k: int, knn_method: str = "auto",
+                comembership: bool = False) -> LevelGraph:
+    """The supervised k-NN graph of one level's node features and identities
+    (``comembership``: the edge features include the co-membership columns)."""
     n = feats.shape[0]
     g = build_knn_graph(feats, min(k, n - 1), normalize=False, method=knn_method)
     nbr, sim = g.indices, g.similarities
     same = same_identity(nbr, labels)
     return LevelGraph(feats, nbr, sim, same, true_density(nbr, sim, same),
-                      EdgeFeaturizer(nbr, sim).rows(), labels)
+                      EdgeFeaturizer(nbr, sim, comembership).rows(), labels)
 
 
 def build_training_levels(
     X: np.ndarray, y: np.ndarray, k: int, *, aggregation: str = "peak",
     max_levels: int | None = None, knn_method: str = "auto", mode: str = "label_pure",
+    comembership: bool = False,
 ) -> list[LevelGraph]:
     """Run Algorithm 1 with ground-truth edges to get every level's graph.
 
@@ -72,7 +74,7 @@ def build_training_levels(
         n = agg.identity.shape[0]
         if n < 2:
             break
-        level = level_graph(agg.features(), labels, k, knn_method)
+        level = level_graph(agg.features(), labels, k, knn_method, comembership)
         nbr, sim, same = level.nbr, level.sim, level.same
         if mode == "label_pure":
             # ê_ij is 1 on every same-label edge: break ties by similarity, as the GNN would
@@ -85,8 +87,7 @@ def build_training_levels(
                 levels.append(level)  # still teaches the model to add no edge
             break
         levels.append(level)
-        n_comp, comp = components(n, src, dst)
-        peaks = component_peaks(comp, n_comp, level.density)
-        agg.merge(comp, n_comp, peaks)
-        labels = labels[peaks]
+        step = merge_level(n, Links(src, dst), level.density)
+        agg.merge(step.comp, step.n_comp, step.peaks)
+        labels = labels[step.peaks]
     return levels

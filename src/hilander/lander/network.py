@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import EdgeFeaturizer
+from .features import EdgeFeaturizer, n_edge_features
 from .layers import EdgeHead, GraphEncoder, one_hop, row_chunks
 
 
@@ -27,12 +27,14 @@ class LanderNet(nn.Module):
     the inner product of the (l2-normalised) input features.
     """
 
-    def __init__(self, in_dim: int, hidden: int = 128, num_layers: int = 1,
-                 encoder: str = "gat", heads: int = 1, dropout: float = 0.0,
-                 edge_input: str = "relational", calibration: str = "cosine") -> None:
+    def __init__(self, in_dim: int, hidden: int = 128, num_layers: int = 1, heads: int = 1,
+                 dropout: float = 0.0, edge_input: str = "relational",
+                 calibration: str = "cosine", comembership: bool = False) -> None:
         super().__init__()
-        self.encoder = GraphEncoder(in_dim, hidden, num_layers, encoder, heads)
-        self.head = EdgeHead(self.encoder.out_dim, hidden, edge_input, dropout, calibration)
+        self.comembership = comembership
+        self.encoder = GraphEncoder(in_dim, hidden, num_layers, heads)
+        self.head = EdgeHead(self.encoder.out_dim, hidden, edge_input, dropout, calibration,
+                             n_edge_features(comembership))
 
     def receptive_field(self, nbr: torch.Tensor, rows: torch.Tensor) -> list[torch.Tensor]:
         """Sorted node sets of ``rows``' edges, widest first: the nodes whose input features
@@ -83,7 +85,9 @@ class LanderNet(nn.Module):
 
     def featurizer(self, nbr: np.ndarray, sim: np.ndarray) -> EdgeFeaturizer | None:
         """The relational features of a graph's edges when the head reads them (else None)."""
-        return EdgeFeaturizer(nbr, sim) if self.head.needs_features else None
+        if not self.head.needs_features:
+            return None
+        return EdgeFeaturizer(nbr, sim, self.comembership)
 
     @staticmethod
     def edge_chunks(n: int, k: int, chunk: int) -> list[tuple[int, int]]:
@@ -92,16 +96,19 @@ class LanderNet(nn.Module):
 
     @torch.no_grad()
     def edge_rows(self, h: torch.Tensor, nbr: np.ndarray, sim: np.ndarray,
-                  featurizer: EdgeFeaturizer | None, start: int, stop: int) -> np.ndarray:
-        """p_ij of rows ``start:stop`` ((stop − start, k), 0 on padding); ``h`` holds the
-        encoder output of every node, ``featurizer`` is :meth:`featurizer` of the graph."""
+                  featurizer: EdgeFeaturizer | None, start: int = 0, stop: int | None = None,
+                  *, at: np.ndarray | None = None) -> np.ndarray:
+        """p_ij of rows ``start:stop`` (or of the rows ``at``): (m, k), 0 on padding. ``h``
+        holds the encoder output of every node, ``featurizer`` is :meth:`featurizer` of the
+        graph."""
         k = nbr.shape[1]
         dev = h.device
-        attr = featurizer.rows(start, stop) if featurizer is not None else sim[start:stop, :, None]
-        valid = nbr[start:stop] >= 0
+        idx = np.arange(start, nbr.shape[0] if stop is None else stop) if at is None else at
+        attr = featurizer.rows(at=idx) if featurizer is not None else sim[idx, :, None]
+        valid = nbr[idx] >= 0
         mask = torch.from_numpy(valid).to(dev)
-        blk = torch.from_numpy(nbr[start:stop]).to(dev)
-        hi = h[start:stop].unsqueeze(1).expand(-1, k, -1)[mask]
+        blk = torch.from_numpy(nbr[idx]).to(dev)
+        hi = h[torch.from_numpy(idx).to(dev)].unsqueeze(1).expand(-1, k, -1)[mask]
         logits = self.head(hi, h[blk[mask]], torch.from_numpy(attr[valid]).to(dev))
         p = np.zeros(valid.shape, dtype=np.float32)
         p[valid] = F.softmax(logits, dim=1)[:, 1].cpu().numpy()
@@ -145,3 +152,54 @@ def lander_loss(logits: torch.Tensor, same: torch.Tensor, mask: torch.Tensor,
     l_conn = -(per_edge * weight).sum() / max(per_edge.numel(), 1)
     l_den = F.mse_loss(d_hat, density)
     return l_conn + l_den, l_conn.detach(), l_den.detach()
+
+
+class CrossFittedNet:
+    """K trained networks over one graph, each scoring the nodes it never trained on.
+
+    ``groups[i]`` is the fold of input point i; network f was meta-trained on every fold but
+    f. :func:`~hilander.lander.run_hierarchy` asks :meth:`routed` for each level's scorer:
+    a node (a super-node at upper levels, whose fold is its peak's) gets its edge
+    probabilities and density from its own fold's network, so a whole labeled set is
+    clustered at once with out-of-fold scores (cross-fitted selection, inside ``fit``).
+    """
+
+    def __init__(self, nets: list[LanderNet], groups: np.ndarray) -> None:
+        self.nets = list(nets)
+        self.groups = np.asarray(groups)
+
+    def eval(self) -> CrossFittedNet:
+        for net in self.nets:
+            net.eval()
+        return self
+
+    def routed(self, rep: np.ndarray) -> _RoutedNet:
+        """The scorer of a level whose node i holds the identity of input point ``rep[i]``."""
+        return _RoutedNet(self.nets, self.groups[rep])
+
+
+class _RoutedNet:
+    """One level's scorer: each row from the network of its node's fold."""
+
+    def __init__(self, nets: list[LanderNet], node_group: np.ndarray) -> None:
+        self.nets, self.node_group = nets, node_group
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, nbr: np.ndarray, sim: np.ndarray,
+                chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        n, k = nbr.shape
+        p = np.zeros((n, k), dtype=np.float32)
+        featurizer = self.nets[0].featurizer(nbr, sim)  # the graph's: every network reads it
+        for f, net in enumerate(self.nets):
+            rows = np.flatnonzero(self.node_group == f)
+            if rows.size == 0:
+                continue
+            # every node's embedding (a row's neighbours need theirs), this fold's rows' edges
+            dev = next(net.parameters()).device
+            h = net.encoder.forward_chunked(x.to(dev), torch.from_numpy(nbr).to(dev), chunk)
+            step = max(1, chunk // max(k, 1))
+            for s in range(0, rows.size, step):
+                p[rows[s:s + step]] = net.edge_rows(h, nbr, sim, featurizer,
+                                                    at=rows[s:s + step])
+        # d̂_i reads only row i's probabilities, so it is the fold network's too
+        return p, edge_density(p, nbr, sim)

@@ -1,124 +1,35 @@
 """Choosing Hi-LANDER's decoding on held-out meta-training identities (inside ``fit``).
 
 Nothing here sees the identities to be clustered: the held-out identities are a class-disjoint
-share of the meta-training set, exactly the situation of new data.
+share of the meta-training set, exactly the situation of new data. The search runs the
+trained network through :func:`run_hierarchy` itself; it needs the network, the held-out
+points and the settings to start from, never the estimator.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .._validation import InputError
+from ..datasets.splits import holdout_identities
 from ..metrics import avg_f, evaluate
+from .decoding import LEVEL_ONE_DECODINGS, DecodingSettings
+from .hierarchy import run_hierarchy
+from .network import LanderNet
 
 #: Cosine thresholds of the "similarity" decoding (a_ij, not p_ij).
 SIMILARITY_GRID = (0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-
-
-def split_identities(y: np.ndarray, share: float, k: int, seed: int) -> np.ndarray:
-    """Mask of a seeded, class-disjoint held-out share of the identities in ``y`` (codes)."""
-    rng = np.random.default_rng(seed)
-    classes = rng.permutation(int(y.max()) + 1)
-    n_val = max(1, int(round(share * classes.size)))
-    val = np.isin(y, classes[:n_val])
-    if n_val >= classes.size - 1 or val.sum() <= k or (~val).sum() <= k:
-        raise InputError(
-            f"selection (tau='auto') needs more data: the held-out {share:.0%} of the "
-            f"identities and the rest must each have more than k={k} points and the rest "
-            "at least 2 identities; pass a number as tau to skip selection"
-        )
-    return val
-
-
-def select_decoding(
-    run: Callable[[dict], np.ndarray], y: np.ndarray, *, tau_grid: Sequence[float],
-    levels_fixed: int | None = None, k: int = 10, k_grid: Sequence[int] = (),
-    aggregation: str = "peak", aggregations: Sequence[str] = (), progress: bool = False,
-) -> tuple[dict, list[dict]]:
-    """Coordinate search over p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER, decoding, k
-    and aggregation.
-
-    ``run(params)`` clusters the held-out points; the score is avg F (harmonic mean of
-    pairwise and BCubed F), smoothed along each stage's threshold grid (see :func:`smoothed`).
-    Stages: one p_τ for all levels; then the upper levels' p_τ; then
-    level 1's again; then one-level LANDER; then the similarity decoding; then Infomap on the
-    learnt edges; then each other k of ``k_grid`` (with its own threshold); then each other
-    aggregation of ``aggregations`` (with its own upper threshold). Returns the best
-    parameters and every trial.
-    """
-    table: list[dict] = []
-    bar = tqdm(desc="selecting on held-out identities", unit="run", disable=not progress,
-               leave=False)
-
-    def trial(params: dict) -> float:
-        t0 = time.perf_counter()
-        labels = run(params)
-        s = evaluate(y, labels)
-        table.append({**params, **s, "avg_f": avg_f(s), "seconds": time.perf_counter() - t0})
-        bar.update(1)
-        return table[-1]["avg_f"]
-
-    def best_of(candidates: list[dict]) -> tuple[dict, float]:
-        scores = [trial(c) for c in candidates]
-        smooth = smoothed(scores)
-        i = int(np.argmax(smooth))
-        table[-len(candidates) + i]["smoothed_avg_f"] = smooth[i]
-        return candidates[i], smooth[i]
-
-    base = {"max_levels": levels_fixed, "decoding": "peak", "k": k, "aggregation": aggregation}
-    grid = list(tau_grid)
-    best, score = best_of([{**base, "tau": t, "tau_upper": t} for t in grid])
-    if levels_fixed != 1:
-        # the whole grid, current value included: smoothing a grid with a hole in it would
-        # average thresholds that are not neighbours
-        best, score = _better(best, score, *best_of(
-            [{**best, "tau_upper": t} for t in grid]))
-        best, score = _better(best, score, *best_of([{**best, "tau": t} for t in grid]))
-        if levels_fixed is None:
-            best, score = _better(best, score, *best_of(
-                [{**base, "max_levels": 1, "tau": t, "tau_upper": None} for t in grid]))
-    best, score = _better(best, score, *best_of(
-        [{**base, "decoding": "similarity", "tau": t, "tau_upper": t}
-         for t in SIMILARITY_GRID]))
-    best, score = _better(best, score, *best_of(
-        [{**base, "decoding": "infomap", "tau": t, "tau_upper": t} for t in grid]))
-    thresholds = SIMILARITY_GRID if best["decoding"] == "similarity" else grid
-    for kk in k_grid:
-        if kk != best["k"]:
-            best, score = _better(best, score, *best_of(
-                [{**best, "k": kk, "tau": t,
-                  "tau_upper": None if best["tau_upper"] is None else t} for t in thresholds]))
-    if best["max_levels"] != 1:
-        for agg in aggregations:
-            if agg != best["aggregation"]:
-                best, score = _better(best, score, *best_of(
-                    [{**best, "aggregation": agg, "tau_upper": t} for t in thresholds]))
-    bar.close()
-    return {**best, "held_out_avg_f": score}, table
-
-
-def smoothed(scores: Sequence[float]) -> list[float]:
-    """Each grid point's score averaged with its neighbours' (weights 1-2-1).
-
-    The held-out identities are few, and a threshold at the edge of a cliff on them (one
-    step further and everything splits) often falls off it on new identities; a point on a
-    plateau does not. On the synthetic demo the raw maximum chose p_τ 0.8 (held-out 0.909,
-    test avg F 0.796, ORACLE curve flat at 0.98 from 0.05 to 0.7 and 0.80 at 0.8).
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    if s.size < 3:
-        return s.tolist()
-    # an end of the grid is mirrored: its one neighbour weighs as two, so a last point just
-    # past a cliff is not lifted by counting itself three times (on the synthetic test set a
-    # held-out spike at p_τ 0.95 after 0.79 at 0.9 won that way; test avg F 0.86, against
-    # 0.99 on the plateau)
-    padded = np.concatenate([[s[1]], s, [s[-2]]])
-    return ((padded[:-2] + 2 * padded[1:-1] + padded[2:]) / 4).tolist()
-
+#: Per-node modularity resolutions of the "leiden" decoding (see DecodingSettings).
+RESOLUTION_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
+#: Mean within-community weights the "cpm" decoding demands.
+CPM_GRID = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+#: The decodings the selection tries after the peak rule, in order.
+SEARCHED_DECODINGS = ("similarity", "infomap", "leiden", "cpm", "average")
 
 #: What a later stage (another decoding, LANDER, another k...) must add to the held-out avg F
 #: to replace the current choice. The held-out identities are few; on the synthetic test set
@@ -127,5 +38,143 @@ def smoothed(scores: Sequence[float]) -> list[float]:
 MIN_GAIN = 0.005
 
 
-def _better(a: dict, sa: float, b: dict, sb: float) -> tuple[dict, float]:
+def split_identities(y: np.ndarray, share: float, k: int, seed: int) -> np.ndarray:
+    """Mask of a seeded, class-disjoint held-out share of the identities in ``y`` (codes)."""
+    val = holdout_identities(y, share, seed, by="classes", min_rest=0)
+    n_val, n_classes = int(np.unique(y[val]).size), int(y.max()) + 1
+    if n_val >= n_classes - 1 or val.sum() <= k or (~val).sum() <= k:
+        raise InputError(
+            f"selection (tau='auto') needs more data: the held-out {share:.0%} of the "
+            f"identities and the rest must each have more than n_neighbors={k} points and "
+            "the rest at least 2 identities; pass a number as tau to skip selection"
+        )
+    return val
+
+
+def check_folds(y: np.ndarray, folds: np.ndarray, k: int) -> None:
+    """Every fold, and the identities outside it, must leave a k-NN graph to learn or score."""
+    for f in range(int(folds.max()) + 1):
+        held = folds == f
+        if held.sum() <= k or (~held).sum() <= k or np.unique(y[~held]).size < 2:
+            raise InputError(
+                f"selection (tau='auto') needs more data: each of the {int(folds.max()) + 1} "
+                f"folds of identities, and the identities outside it, must have more than "
+                f"n_neighbors={k} points (fold {f} has {int(held.sum())}); lower cv, or pass "
+                "a number as tau to skip selection"
+            )
+
+
+@dataclass
+class Selection:
+    """The chosen settings, their smoothed held-out avg F and every trial run."""
+
+    settings: DecodingSettings
+    score: float
+    trials: list[dict] = field(default_factory=list)
+
+    def chosen(self) -> dict:
+        return {**self.settings.as_dict(), "held_out_avg_f": self.score}
+
+
+def select_decoding(
+    model: LanderNet, X: np.ndarray, y: np.ndarray, start: DecodingSettings, *,
+    tau_grid: Sequence[float], knn_method: str = "auto", random_state: int = 0,
+    k_grid: Sequence[int] = (), aggregations: Sequence[str] = (), progress: bool = False,
+    decodings: Sequence[str] = SEARCHED_DECODINGS,
+) -> Selection:
+    """Coordinate search over p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER and the
+    decoding (then each other k of ``k_grid`` and aggregation of ``aggregations``).
+
+    ``X`` (unit rows) and ``y`` are the held-out identities; ``start`` gives what is not
+    searched (``max_levels`` when the user fixed it, n_neighbors, aggregation, early
+    stopping). The score is avg F (harmonic mean of pairwise and BCubed F), smoothed along
+    each stage's threshold grid (see :func:`smoothed`). Stages: one p_τ for all levels; then
+    the upper levels' p_τ; then level 1's again; then one-level LANDER; then each of
+    ``decodings`` with its own grid (the similarity threshold; Infomap's p_τ; Leiden's
+    resolution, then its p_τ; CPM's density; average linkage's p_τ; Infomap and Leiden keep
+    the peak stages' upper p_τ for the levels above 1); then the extra k and
+    aggregations. A later stage replaces the choice only if it wins by :data:`MIN_GAIN`.
+    """
+    table: list[dict] = []
+    cache: dict = {}   # level 1 does not depend on the thresholds
+    bar = tqdm(desc="selecting on held-out identities", unit="run", disable=not progress,
+               leave=False)
+
+    def trial(settings: DecodingSettings) -> float:
+        t0 = time.perf_counter()
+        labels = run_hierarchy(model, X, settings, knn_method=knn_method, seed=random_state,
+                               cache=cache).labels
+        s = evaluate(y, labels)
+        table.append({**settings.as_dict(), **s, "avg_f": avg_f(s),
+                      "seconds": time.perf_counter() - t0})
+        bar.update(1)
+        return table[-1]["avg_f"]
+
+    def best_of(candidates: list[DecodingSettings]) -> tuple[DecodingSettings, float]:
+        scores = [trial(c) for c in candidates]
+        smooth = smoothed(scores)
+        i = int(np.argmax(smooth))
+        table[-len(candidates) + i]["smoothed_avg_f"] = smooth[i]
+        return candidates[i], smooth[i]
+
+    fixed_levels = start.max_levels
+    base = start.replace(decoding="peak")
+    grid = list(tau_grid)
+    best, score = best_of([base.replace(tau=t, tau_upper=t) for t in grid])
+    if fixed_levels != 1:
+        # the whole grid, current value included: smoothing a grid with a hole in it would
+        # average thresholds that are not neighbours
+        best, score = _better(best, score, *best_of([best.replace(tau_upper=t) for t in grid]))
+        best, score = _better(best, score, *best_of([best.replace(tau=t) for t in grid]))
+    # the peak rule's upper threshold, for the decodings that partition level 1 only
+    upper = best.tau_upper
+    if fixed_levels is None:
+        best, score = _better(best, score, *best_of(
+            [base.replace(max_levels=1, tau=t, tau_upper=None) for t in grid]))
+    for decoding in decodings:
+        if decoding == "leiden":
+            # the resolution on every edge first, then pruning at that resolution
+            cand, sc = best_of([base.replace(decoding="leiden", tau=0.0, tau_upper=upper,
+                                             resolution=r) for r in RESOLUTION_GRID])
+            cand, sc = _better(cand, sc, *best_of([cand.replace(tau=t) for t in grid]))
+        else:
+            thresholds = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID}.get(decoding, grid)
+            cand, sc = best_of([base.replace(
+                decoding=decoding, tau=t,
+                tau_upper=upper if decoding in LEVEL_ONE_DECODINGS else t)
+                for t in thresholds])
+        best, score = _better(best, score, cand, sc)
+    thresholds = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID}.get(best.decoding, grid)
+    for kk in k_grid:
+        if kk != best.n_neighbors and kk < X.shape[0]:
+            best, score = _better(best, score, *best_of(
+                [best.replace(n_neighbors=kk, tau=t,
+                              tau_upper=None if best.tau_upper is None else t)
+                 for t in thresholds]))
+    if best.max_levels != 1:
+        for agg in aggregations:
+            if agg != best.aggregation:
+                best, score = _better(best, score, *best_of(
+                    [best.replace(aggregation=agg, tau_upper=t) for t in thresholds]))
+    bar.close()
+    return Selection(best, score, table)
+
+
+def smoothed(scores: Sequence[float]) -> list[float]:
+    """Each grid point's score averaged with its neighbours' (weights 1-2-1).
+
+    The held-out identities are few, and a threshold at the edge of a cliff on them (one
+    step further and everything splits) often falls off it on new identities; a point on a
+    plateau does not. An end of the grid is mirrored: its one neighbour weighs as two, so a
+    last point just past a cliff is not lifted by counting itself three times.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.size < 3:
+        return s.tolist()
+    padded = np.concatenate([[s[1]], s, [s[-2]]])
+    return ((padded[:-2] + 2 * padded[1:-1] + padded[2:]) / 4).tolist()
+
+
+def _better(a: DecodingSettings, sa: float, b: DecodingSettings,
+            sb: float) -> tuple[DecodingSettings, float]:
     return (b, sb) if sb > sa + MIN_GAIN else (a, sa)

@@ -18,7 +18,9 @@ from sklearn.metrics import roc_auc_score
 
 from ..training import TrainingLog, run_training
 from .levels import LevelGraph
+from .meta_training import MetaTrainingSet
 from .network import LanderNet, lander_loss
+from .recipe import Recipe
 
 
 def _tensors(level: LevelGraph, device: torch.device) -> dict[str, torch.Tensor]:
@@ -43,18 +45,22 @@ def steps_for(levels: list[LevelGraph], epochs: int, batch_size: int) -> int:
 
 
 def train_lander(
-    model: LanderNet, levels: list[LevelGraph], *, steps: int, batch_size: int = 1024,
-    lr: float = 0.01, optimizer: str = "adam", momentum: float = 0.9,
-    weight_decay: float = 1e-5, balanced: bool = True, feature_noise: float = 0.0,
-    held_out: LevelGraph | None = None, eval_every: int = 25, seed: int = 0,
-    progress: bool = False, patience: int | None = None,
-    calibration_graphs: list[LevelGraph] | None = None,
+    model: LanderNet, training: MetaTrainingSet, recipe: Recipe, *, steps: int,
+    batch_size: int, weight_decay: float, patience: int | None, random_state: int,
+    held_out: LevelGraph | None = None, eval_every: int = 25, progress: bool = False,
 ) -> TrainingLog:
-    """Train ``model`` in place; returns the loss/score log (``best_step`` = weights kept).
+    """Train ``model`` in place on every level of ``training``; returns the loss/score log
+    (``best_step`` = the step whose weights were kept).
 
-    The head's base is first fitted on the edges of ``calibration_graphs`` (None: the
-    largest level).
+    ``recipe`` gives the optimiser, its rate, the loss weighting and the feature noise. The
+    head's base is first fitted on the edges of ``training.calibration_graphs`` (None: the
+    largest level). With ``held_out`` (a labeled graph of identities not trained on) the
+    weights of the best held-out link AUC are kept and ``patience`` evaluations without a
+    gain stop the run.
     """
+    levels = training.levels
+    calibration_graphs = training.calibration_graphs
+    balanced, feature_noise, seed = recipe.balanced, recipe.feature_noise, random_state
     device = next(model.parameters()).device
     data = [_tensors(lv, device) for lv in levels]
     sizes = np.array([lv.n_nodes for lv in levels], dtype=np.float64)
@@ -101,7 +107,8 @@ def train_lander(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return run_training(
-            model, step, steps=steps, optimizer=optimizer, lr=lr, momentum=momentum,
+            model, step, steps=steps, optimizer=recipe.optimizer, lr=recipe.lr,
+            momentum=recipe.momentum,
             weight_decay=weight_decay, schedule="cosine", evaluate=evaluate,
             eval_every=eval_every, evaluate_initial=True, seed=seed, progress=progress,
             desc="meta-training", keep_best=held_out is not None,

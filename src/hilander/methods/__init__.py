@@ -4,7 +4,7 @@
 >>> est = methods.make("hac", linkage="ward", n_clusters=50)
 >>> labels = est.fit_predict(X)                    # doctest: +SKIP
 >>> sorted(methods.available())[:3]
-['aro', 'cdp', 'dbscan']
+['aro', 'auto', 'cdp']
 
 Estimators are scikit-learn shaped (``fit`` returns self, ``labels_``, ``fit_predict``), all
 take ``l2_normalize`` (on by default) and those using neighbours accept a prebuilt
@@ -18,7 +18,7 @@ from .graph_based import CDP, FINCH, ApproximateRankOrder, Graclus, SpectralClus
 from .hac import HAC
 from .kmeans import DPMeans, DPvMFMeans, KMeans, SphericalKMeans
 from .mixtures import GaussianMixture, VMFMixture
-from .registry import available, get_spec, make, names
+from .registry import available, canonical_name, get_spec, make, names
 from .tree_deduction import TreeDeduction, TreeDeductionL2
 
 __all__ = [
@@ -26,5 +26,5 @@ __all__ = [
     "ApproximateRankOrder", "BaseClusterer", "ChineseWhispers", "DPMeans", "DPvMFMeans",
     "GaussianMixture", "Graclus", "Infomap", "KMeans", "Leiden", "MeanShift",
     "SphericalKMeans", "SpectralClustering", "TreeDeduction", "TreeDeductionL2", "VMFMixture",
-    "available", "get_spec", "make", "names",
+    "available", "canonical_name", "get_spec", "make", "names",
 ]

@@ -14,10 +14,11 @@ from sklearn.utils._param_validation import StrOptions as StrOptions
 from .._validation import (
     InputError,
     check_features,
-    check_int,
     l2_normalize,
     validate_constraints,
 )
+from .._validation import relabel as relabel  # re-exported for the method modules
+from ..base import AliasedParams
 from ..graph import KNNGraph, build_knn_graph
 
 #: Memory a single method may plan to use for an n x n structure: half the 24 GB machine, so
@@ -42,13 +43,22 @@ def check_pairwise_memory(n: int, method: str, bytes_per_pair: float = 8.0, hint
         )
 
 
-class BaseClusterer(ClusterMixin, BaseEstimator):
+class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
     """scikit-learn-shaped base: constructor stores parameters, ``fit`` validates and runs.
 
     Subclasses implement ``_check_params()`` (raise InputError on a bad value) and
     ``_fit(X, graph)`` returning labels; ``X`` arrives validated and, when ``l2_normalize`` is
     on, row-normalised. Subclasses that use neighbours set ``uses_graph = True`` and expose
     ``n_neighbors``.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each row of ``X``; -1 marks noise where a method has any.
+    n_features_in_ : int
+        Number of features of ``X``.
+    n_clusters_ : int
+        Number of clusters in ``labels_``, each noise point counted as a cluster of its own.
     """
 
     uses_graph = False
@@ -56,6 +66,24 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
     _parameter_constraints: dict = {"l2_normalize": ["boolean"]}
 
     def fit(self, X, y=None, *, graph: KNNGraph | None = None):
+        """Cluster ``X``; sets ``labels_``, ``n_features_in_`` and ``n_clusters_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The embeddings (finite values).
+        y : None
+            Ignored; present for scikit-learn's API.
+        graph : KNNGraph or None, default=None
+            A prebuilt k-NN graph of ``X`` (:func:`hilander.graph.build_knn_graph`), reused by
+            the methods that work on neighbours; it needs at least as many neighbours as the
+            method asks for. None builds the graph when one is needed.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
         self._check_params()
         X_raw = check_features(X, name="X", min_rows=self.min_rows)
         self._X_raw = X_raw  # kept only during fit: some methods need raw norms
@@ -76,6 +104,7 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
         return self
 
     def fit_predict(self, X, y=None, *, graph: KNNGraph | None = None) -> np.ndarray:
+        """Cluster ``X`` and return ``labels_`` (see :meth:`fit`)."""
         return self.fit(X, y, graph=graph).labels_
 
     # -- helpers for subclasses -------------------------------------------------------------
@@ -115,18 +144,6 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
         return graph if graph.k == k else graph.restrict(k)
 
 
-def relabel(labels: np.ndarray) -> np.ndarray:
-    """Consecutive ids 0..C-1 in order of first appearance; negative labels (noise) kept."""
-    labels = np.asarray(labels)
-    out = np.full(labels.shape, -1, dtype=np.int64)
-    keep = labels >= 0
-    if keep.any():
-        _, first, inv = np.unique(labels[keep], return_index=True, return_inverse=True)
-        order = np.argsort(np.argsort(first))
-        out[keep] = order[inv]
-    return out
-
-
 def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str) -> np.ndarray:
     """Distances of the given point pairs, computed from ``X`` itself (not the cosine graph)."""
     if metric == "euclidean":
@@ -134,10 +151,6 @@ def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str)
     norms = np.linalg.norm(X, axis=1)
     dots = (X[src] * X[dst]).sum(1)
     return 1.0 - dots / np.maximum(norms[src] * norms[dst], 1e-12)
-
-
-def check_seed(seed) -> int:
-    return check_int(seed, "seed", low=0)
 
 
 # shorthands for the constraint tables of the methods

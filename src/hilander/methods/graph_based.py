@@ -43,6 +43,44 @@ class SpectralClustering(BaseClusterer):
     (ARPACK, largest algebraic). ``n_components=None`` uses ``n_clusters`` eigenvectors, at
     most :attr:`MAX_AUTO_COMPONENTS` (k-means in a 1000-dimensional spectral space costs far
     more than it adds); pass ``n_components`` to go beyond.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Clusters k-means makes in the spectral space (at most the number of points).
+    n_neighbors : int, default=20
+        Neighbours per point of the k-NN affinity (the study's 20).
+    n_components : int or None, default=None
+        Eigenvectors of the spectral embedding (None: ``n_clusters``, at most
+        :attr:`MAX_AUTO_COMPONENTS`); below the number of points.
+    random_state : int, default=0
+        Seed of the Lanczos start vector and of k-means.
+    l2_normalize : bool, default=True
+        Scale every row to unit length before clustering (the study's protocol for pretrained
+        embeddings); ``False`` clusters the rows as given.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each row of ``X``, numbered from 0.
+    n_features_in_ : int
+        Number of features of ``X``.
+    n_clusters_ : int
+        Number of clusters in ``labels_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hilander.methods import SpectralClustering
+    >>> from hilander.metrics import pairwise_scores
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
+    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
+    >>> model = SpectralClustering(n_clusters=3, n_neighbors=10).fit(X)
+    >>> model.n_clusters_
+    3
+    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
+    (1.0, 1.0, 1.0)
     """
 
     uses_graph = True
@@ -50,16 +88,16 @@ class SpectralClustering(BaseClusterer):
     MAX_AUTO_COMPONENTS = 128
 
     def __init__(self, n_clusters: int = 8, n_neighbors: int = 20,
-                 n_components: int | None = None, seed: int = 0, l2_normalize: bool = True):
+                 n_components: int | None = None, random_state: int = 0, l2_normalize: bool = True):
         self.n_clusters = n_clusters
         self.n_neighbors = n_neighbors
         self.n_components = n_components
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(
         n_clusters=[POSITIVE_INT], n_neighbors=[POSITIVE_INT],
-        n_components=[POSITIVE_INT, None], seed=SEED)
+        n_components=[POSITIVE_INT, None], random_state=SEED)
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -69,9 +107,9 @@ class SpectralClustering(BaseClusterer):
         n_comp = self.n_components or min(k, self.MAX_AUTO_COMPONENTS)
         if n_comp >= n:
             raise InputError(f"n_components={n_comp} must be below the number of points ({n})")
-        U = spectral_embedding(0.5 * (C + C.T), n_comp, self.seed, self.DENSE_LIMIT)
+        U = spectral_embedding(0.5 * (C + C.T), n_comp, self.random_state, self.DENSE_LIMIT)
         U = l2_normalize(U.astype(np.float32))
-        km = _SkKMeans(k, n_init=1, random_state=self.seed)
+        km = _SkKMeans(k, n_init=1, random_state=self.random_state)
         return relabel(km.fit_predict(U))
 
 
@@ -101,6 +139,41 @@ class ApproximateRankOrder(BaseClusterer):
     computed only for neighbour pairs; pairs with D < ``threshold`` are merged transitively.
     Neighbours come from the shared cosine graph, which on l2-normalised rows ranks exactly
     like the Euclidean distance (the study notes both metrics then coincide).
+
+    Parameters
+    ----------
+    n_neighbors : int, default=20
+        Length k of each point's neighbour list.
+    threshold : float, default=1.0
+        Neighbour pairs whose rank-order distance is below it are merged.
+    l2_normalize : bool, default=True
+        Scale every row to unit length before clustering (the study's protocol for pretrained
+        embeddings); ``False`` clusters the rows as given.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each row of ``X``, numbered from 0.
+    n_features_in_ : int
+        Number of features of ``X``.
+    n_clusters_ : int
+        Number of clusters in ``labels_``.
+    distances_ : ndarray of shape (n_samples, n_neighbors)
+        Rank-order distance of each point to each of its neighbours (inf for a missing one).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hilander.methods import ApproximateRankOrder
+    >>> from hilander.metrics import pairwise_scores
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
+    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
+    >>> model = ApproximateRankOrder(n_neighbors=10).fit(X)
+    >>> model.n_clusters_
+    3
+    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
+    (1.0, 1.0, 1.0)
     """
 
     uses_graph = True
@@ -171,6 +244,48 @@ class CDP(BaseClusterer):
     with the threshold raised by ``step``, repeatedly, until it fits (or the threshold passes 1,
     leaving it whole). ``jaccard`` > 0 thresholds the shared-neighbour blend instead of the
     cosine (see :meth:`hilander.graph.KNNGraph.jaccard`).
+
+    Parameters
+    ----------
+    n_neighbors : int, default=10
+        Neighbours per point of the k-NN graph.
+    threshold : float, default=0.6
+        Least similarity of a kept edge (cosine, or the ``jaccard`` blend).
+    step : float, default=0.05
+        How much the threshold rises each time an over-sized component is split again.
+    max_size : int, default=300
+        Largest component left whole.
+    jaccard : float, default=0.0
+        Blend in [0, 1] of the shared-neighbour (Jaccard) weight into each edge's similarity
+        (0: the plain cosine).
+    l2_normalize : bool, default=True
+        Scale every row to unit length before clustering (the study's protocol for pretrained
+        embeddings); ``False`` clusters the rows as given.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each row of ``X``, numbered from 0.
+    n_features_in_ : int
+        Number of features of ``X``.
+    n_clusters_ : int
+        Number of clusters in ``labels_``.
+    final_threshold_ : float
+        The threshold of the last split (``threshold`` when nothing was too large).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hilander.methods import CDP
+    >>> from hilander.metrics import pairwise_scores
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
+    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
+    >>> model = CDP(n_neighbors=10, threshold=0.6).fit(X)
+    >>> model.n_clusters_
+    3
+    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
+    (1.0, 1.0, 1.0)
     """
 
     uses_graph = True
@@ -220,6 +335,52 @@ class FINCH(BaseClusterer):
     ``req_clust`` does: from the coarsest level that still has at least that many (the
     singletons if none has), the two clusters with the most similar means merge, one pair at a
     time, until the count is reached (:func:`merge_closest_means`).
+
+    Parameters
+    ----------
+    level : int, default=0
+        The level whose partition becomes ``labels_``: 0 is the finest, -1 the coarsest (a level
+        past either end means that end). Ignored when ``n_clusters`` is set.
+    n_clusters : int or None, default=None
+        Exactly this many clusters, by merging the closest means from the coarsest level that
+        still has at least as many (None: the partition of ``level``).
+    l2_normalize : bool, default=True
+        Scale every row to unit length before clustering (the study's protocol for pretrained
+        embeddings); ``False`` clusters the rows as given.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each row of ``X``, numbered from 0.
+    n_features_in_ : int
+        Number of features of ``X``.
+    n_clusters_ : int
+        Number of clusters in ``labels_``.
+    levels_ : list of ndarray of shape (n_samples,)
+        Labels of every level, finest first.
+    level_n_clusters_ : list of int
+        Clusters of every level.
+    chosen_level_ : int
+        Index in ``levels_`` of the level used (-1: the singletons, when ``n_clusters``
+        exceeds every level's count).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hilander.methods import FINCH
+    >>> from hilander.metrics import pairwise_scores
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
+    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
+    >>> model = FINCH(level=1).fit(X)
+    >>> model.level_n_clusters_                      # clusters of each level, finest first
+    [7, 3, 1]
+    >>> model.n_clusters_
+    3
+    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
+    (1.0, 1.0, 1.0)
+    >>> FINCH(n_clusters=3).fit(X).n_clusters_       # or ask for a number of clusters
+    3
     """
 
     uses_graph = True
@@ -344,6 +505,50 @@ class Graclus(BaseClusterer):
     nodes and those become the initial clusters (a region-growing base, also in the paper's
     code). Default ``coarsen_to``: max(20, 5 * n_clusters) in the spectral case. When strict
     matching stalls, unmatched nodes join their best neighbour's pair so coarsening proceeds.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters (at most the number of points).
+    n_neighbors : int, default=10
+        Neighbours per point of the similarity-weighted k-NN graph.
+    coarsen_to : int or None, default=None
+        Coarsening stops at this many nodes or fewer (None: max(20, 5 * n_clusters) up to
+        :attr:`SPECTRAL_MAX_K` clusters, ``n_clusters`` above); never below ``n_clusters``.
+    refine_iter : int, default=10
+        Kernel k-means refinement passes per level at most (0: no refinement).
+    random_state : int, default=0
+        Seed of the matching order and of the spectral split.
+    l2_normalize : bool, default=True
+        Scale every row to unit length before clustering (the study's protocol for pretrained
+        embeddings); ``False`` clusters the rows as given.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each row of ``X``, numbered from 0.
+    n_features_in_ : int
+        Number of features of ``X``.
+    n_clusters_ : int
+        Number of clusters in ``labels_``.
+    n_levels_ : int
+        Graphs of the multilevel hierarchy, the input graph included.
+    ncut_ : float
+        Normalised cut of the final partition on the k-NN graph.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hilander.methods import Graclus
+    >>> from hilander.metrics import pairwise_scores
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
+    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
+    >>> model = Graclus(n_clusters=3).fit(X)
+    >>> model.n_clusters_
+    3
+    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
+    (1.0, 1.0, 1.0)
     """
 
     SPECTRAL_MAX_K = 64
@@ -351,18 +556,18 @@ class Graclus(BaseClusterer):
     uses_graph = True
 
     def __init__(self, n_clusters: int = 8, n_neighbors: int = 10,
-                 coarsen_to: int | None = None, refine_iter: int = 10, seed: int = 0,
+                 coarsen_to: int | None = None, refine_iter: int = 10, random_state: int = 0,
                  l2_normalize: bool = True):
         self.n_clusters = n_clusters
         self.n_neighbors = n_neighbors
         self.coarsen_to = coarsen_to
         self.refine_iter = refine_iter
-        self.seed = seed
+        self.random_state = random_state
         self.l2_normalize = l2_normalize
 
     _parameter_constraints = constraints(
         n_clusters=[POSITIVE_INT], n_neighbors=[POSITIVE_INT], coarsen_to=[POSITIVE_INT, None],
-        refine_iter=[NONNEG_INT], seed=SEED)
+        refine_iter=[NONNEG_INT], random_state=SEED)
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -372,7 +577,7 @@ class Graclus(BaseClusterer):
         A.data = np.maximum(A.data, 0.0)  # a cut weight cannot be negative
         A.eliminate_zeros()
         A = (A + sp.identity(n, format="csr") * 1e-8).tocsr()  # isolated nodes keep w > 0
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.random_state)
         spectral = k <= self.SPECTRAL_MAX_K
         target = self.coarsen_to or (max(20, 5 * k) if spectral else k)
         target = max(target, k)
@@ -395,8 +600,8 @@ class Graclus(BaseClusterer):
         if coarse.shape[0] <= k or not spectral:
             labels = np.arange(coarse.shape[0])
         else:
-            model = _SkSpectral(n_clusters=k, affinity="precomputed", random_state=self.seed,
-                                assign_labels="kmeans")
+            model = _SkSpectral(n_clusters=k, affinity="precomputed",
+                                random_state=self.random_state, assign_labels="kmeans")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 labels = model.fit_predict(coarse)

@@ -1,39 +1,67 @@
-"""Name -> method registry: ``make("hac", linkage="ward")`` and ``available()``.
+"""The one name -> method registry: ``make("hac", linkage="ward")``, ``make("gcn_v")``,
+``make("hilander")``, ``make("auto")`` and ``available()``.
 
-Each entry also carries the method's default tuning grid. The study (Appendix E.2.3) lists the
-hyperparameters it searched and the values it selected, not the searched ranges, so every grid
-spans the study's hyperparameters and contains (or brackets) its selected values for
-l2-normalised embeddings, e.g. DP-vMF lam -0.55 / -0.38, ARO threshold 0.65 / 1.0, CDP
-threshold -0.2 / 0.6, tree-deduction thresholds 0.6-0.75. A grid over ``n_clusters`` is
-replaced by a data-size-dependent one in :func:`hilander.tune.default_grid`.
+Every method of the package is here, unsupervised or meta-trained, named in one style
+(lower case, words joined by ``_``); the older hyphenated names of the supervised baselines
+(``"gcn-v"``, ``"star-fc"``, ...) still work with a ``FutureWarning``. Meta-trained classes are
+imported on first use, so listing methods does not load torch.
+
+Each entry also carries the method's default tuning grid (for the supervised baselines, the
+prediction-time threshold tuned on held-out identities without re-training). The study
+(Appendix E.2.3) lists the hyperparameters it searched and the values it selected, not the
+searched ranges, so every grid spans the study's hyperparameters and contains (or
+brackets) its selected values for l2-normalised embeddings, e.g. DP-vMF lam -0.55 / -0.38, ARO
+threshold 0.65 / 1.0, CDP threshold -0.2 / 0.6, tree-deduction thresholds 0.6-0.75. A grid
+over ``n_clusters`` is replaced by a data-size-dependent one in :func:`hilander.tune.default_grid`.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._validation import InputError
 from . import community, density, graph_based, hac, kmeans, mixtures, tree_deduction
-from ._base import BaseClusterer
 
 _K_GRID = [10, 20, 50, 100, 200]
 _TD_GRID = {"n_neighbors": [1, 2, 3, 5, 10, 20],
             "threshold": [0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9]}
 
 
+#: kinds of method: what ``fit`` needs and how a fitted one labels new data
+KINDS = ("unsupervised", "supervised", "hilander", "auto")
+
+
 @dataclass(frozen=True)
 class MethodSpec:
+    """One registered method: its class (or "module:Class", imported on first use), what it
+    is, its tuning grid and the defaults its name implies."""
+
     name: str
-    cls: type
+    target: type | str
     description: str
     grid: dict[str, list] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    kind: str = "unsupervised"
+
+    @property
+    def cls(self) -> type:
+        if isinstance(self.target, str):
+            module, _, attr = self.target.partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return self.target
+
+    @property
+    def learns(self) -> bool:
+        """Whether ``fit`` needs labeled identities (meta-trained methods)."""
+        return self.kind != "unsupervised"
 
     @property
     def uses_graph(self) -> bool:
-        return bool(self.cls.uses_graph)
+        return bool(getattr(self.cls, "uses_graph", self.learns))
 
     def param_names(self) -> list[str]:
         sig = inspect.signature(self.cls.__init__)
@@ -45,6 +73,14 @@ class MethodSpec:
 
 # one registry, filled once at import: the only module-level mutable state here
 _REGISTRY: dict[str, MethodSpec] = {}
+
+#: earlier names -> today's (they warn, then work)
+OLD_NAMES = {"gcn-v": "gcn_v", "gcnv": "gcn_v", "gcn-e": "gcn_e", "gcne": "gcn_e",
+             "gcn-ve": "gcn_ve", "gcnve": "gcn_ve", "gcn-v+e": "gcn_ve", "gcn_v+e": "gcn_ve",
+             "l-gcn": "lgcn", "l_gcn": "lgcn", "star-fc": "star_fc", "starfc": "star_fc",
+             "hi-lander": "hilander", "hi_lander": "hilander"}
+
+_THRESHOLDS = [0.3, 0.5, 0.6, 0.7, 0.8, 0.9]
 
 
 def register(spec: MethodSpec) -> None:
@@ -126,42 +162,84 @@ for _spec in [
     MethodSpec("tree_deduction_l2", tree_deduction.TreeDeductionL2,
                "tree deduction with embedding l2-norm confidence (study App. D)",
                dict(_TD_GRID)),
+    MethodSpec("gcn_v", "hilander.supervised.gcn_v:GCNV",
+               "GCN-V confidence estimation + tree deduction (Yang et al. 2020)",
+               {"tau": _THRESHOLDS}, kind="supervised"),
+    MethodSpec("gcn_e", "hilander.supervised.gcn_e:GCNE",
+               "l2-norm (or density) confidence + GCN-E links + tree deduction (study App. D)",
+               {"tau": _THRESHOLDS}, kind="supervised"),
+    MethodSpec("gcn_ve", "hilander.supervised.gcn_e:GCNVE",
+               "GCN-V confidences + GCN-E links + tree deduction (Yang et al. 2020)",
+               {"tau": _THRESHOLDS}, kind="supervised"),
+    MethodSpec("lgcn", "hilander.supervised.lgcn:LGCN",
+               "L-GCN link prediction on instance-pivot sub-graphs + propagation (Wang 2019)",
+               {"threshold": _THRESHOLDS}, kind="supervised"),
+    MethodSpec("star_fc", "hilander.supervised.star_fc:STARFC",
+               "STAR-FC structure-preserving sampling + parsing and refinement (Shen 2021)",
+               {"prune": _THRESHOLDS}, kind="supervised"),
+    MethodSpec("hilander", "hilander.lander.estimator:HiLander",
+               "Hi-LANDER: hierarchical GNN linkage, meta-trained (Xing et al. 2021)",
+               kind="hilander"),
+    MethodSpec("lander", "hilander.lander.estimator:HiLander",
+               "one-level LANDER (Hi-LANDER with max_levels=1)", defaults={"max_levels": 1},
+               kind="hilander"),
+    MethodSpec("auto", "hilander.auto:AutoCluster",
+               "the best method for a domain, chosen on its labeled identities", kind="auto"),
 ]:
     register(_spec)
 
 
-def get_spec(name: str) -> MethodSpec:
-    if not isinstance(name, str) or name not in _REGISTRY:
+def canonical_name(name: str) -> str:
+    """Today's name of method ``name`` (earlier names warn); unknown names -> InputError."""
+    if not isinstance(name, str):
+        raise InputError(f"method name must be a string, got {name!r}")
+    key = name.strip().lower()
+    if key in OLD_NAMES:
+        warnings.warn(f"method name {name!r} is deprecated; use {OLD_NAMES[key]!r}",
+                      FutureWarning, stacklevel=3)
+        key = OLD_NAMES[key]
+    if key not in _REGISTRY:
         raise InputError(f"unknown method {name!r}; choose one of {sorted(_REGISTRY)}")
-    return _REGISTRY[name]
+    return key
 
 
-def names() -> list[str]:
-    return sorted(_REGISTRY)
+def get_spec(name: str) -> MethodSpec:
+    return _REGISTRY[canonical_name(name)]
 
 
-def make(name: str, **params) -> BaseClusterer:
+def names(kind: str | None = None) -> list[str]:
+    """Every method name (of one ``kind`` of :data:`KINDS` when given), sorted."""
+    return sorted(n for n, spec in _REGISTRY.items() if kind is None or spec.kind == kind)
+
+
+def make(name: str, **params):
     """A new estimator for method ``name``; unknown names, parameters or values -> InputError."""
     spec = get_spec(name)
     valid = spec.param_names()
-    unknown = sorted(set(params) - set(valid))
+    params = {**spec.defaults, **params}
+    from ..base import ALIASES
+
+    renamed = {**ALIASES, **getattr(spec.cls, "_renamed", {})}
+    unknown = sorted(k for k in params if k not in valid and renamed.get(k) not in valid)
     if unknown:
         raise InputError(
-            f"unknown parameter(s) {unknown} for method {name!r}; valid: {sorted(valid)}"
+            f"unknown parameter(s) {unknown} for method {spec.name!r}; valid: {sorted(valid)}"
         )
-    est = spec.cls(**{**spec.defaults, **params})
+    est = spec.cls(**params)
     est._check_params()  # fail at construction time too, where the CLI can report it
     return est
 
 
-def available() -> dict[str, dict[str, Any]]:
-    """name -> {"description", "params" (defaults), "uses_graph", "grid"}."""
+def available(kind: str | None = None) -> dict[str, dict[str, Any]]:
+    """name -> {"description", "kind", "params" (defaults), "uses_graph", "grid"}."""
     return {
         name: {
             "description": spec.description,
+            "kind": spec.kind,
             "params": spec.default_params(),
             "uses_graph": spec.uses_graph,
             "grid": {k: list(v) for k, v in spec.grid.items()},
         }
         for name, spec in sorted(_REGISTRY.items())
+        if kind is None or spec.kind == kind
     }

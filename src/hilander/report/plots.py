@@ -43,7 +43,7 @@ def plot_avg_f(settings: list[SettingResult], path: str | Path, title: str = "")
             if r.name not in [o[0] for o in order]:
                 order.append((r.name, r.display_name, r.kind))
     groups = [("unsupervised", "Unsupervised"), ("supervised", "Supervised (meta-trained)"),
-              ("auto", "auto (chosen on validation)")]
+              ("auto", "auto (chosen on the labeled identities)")]
     groups = [(k, t) for k, t in groups if any(o[2] == k for o in order)]
     if not groups:
         groups = [("unsupervised", "Methods")]

@@ -36,13 +36,21 @@ def _time_cell(result: MethodResult) -> str:
     return format_seconds(result.seconds)
 
 
+def selection_gap(result: MethodResult) -> float | None:
+    """Test avg F minus the score the method's selection saw when it chose its settings
+    (negative: the choice looked better than it carried); None without a selection."""
+    sel = (result.tuning or {}).get("best_avg_f")
+    return None if sel is None or not result.ok else result.avg_f - float(sel)
+
+
 def results_table(setting: SettingResult, digits: int = 3) -> str:
-    """One row per method: ARI, NMI, AMI, F_P, F_B, avg F, seconds, clusters.
+    """One row per method: ARI, NMI, AMI, F_P, F_B, avg F, the selection's avg F and the gap
+    to it, seconds, clusters.
 
     The best value of each score column is bold, as in the study. Skipped or failed methods
     keep their row (with dashes) and a numbered note giving the reason.
     """
-    headers = [h for h, _ in SCORE_COLUMNS] + ["Time (s)", "Clusters"]
+    headers = [h for h, _ in SCORE_COLUMNS] + ["Sel. avg F", "Gap", "Time (s)", "Clusters"]
     best = {}
     for _, key in SCORE_COLUMNS:
         vals = [v for r in setting.methods if (v := _score(r, key)) is not None]
@@ -60,6 +68,10 @@ def results_table(setting: SettingResult, digits: int = 3) -> str:
                 v = round(_score(r, key), digits)
                 text = f"{v:.{digits}f}"
                 cells.append(f"**{text}**" if best[key] is not None and v == best[key] else text)
+            gap = selection_gap(r)
+            sel = (r.tuning or {}).get("best_avg_f")
+            cells.append("–" if sel is None else f"{float(sel):.{digits}f}")
+            cells.append("–" if gap is None else f"{gap:+.{digits}f}")
             cells.append(_time_cell(r))
             cells.append(f"{int(r.metrics['n_clusters']):,}")
         else:
@@ -76,7 +88,7 @@ def results_table(setting: SettingResult, digits: int = 3) -> str:
 def params_table(setting: SettingResult) -> str:
     """The parameters each method ran with and its best validation avg F."""
     lines = [
-        "| Method | Parameters (chosen on validation) | Val avg F | Trials |",
+        "| Method | Parameters (chosen before test) | Selection avg F | Trials |",
         "|---|---|---:|---:|",
     ]
     for r in setting.methods:

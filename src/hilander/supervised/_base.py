@@ -7,32 +7,48 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._device import DEVICE_CONSTRAINT, resolve_device
+from .._device import resolve_device
 from .._validation import (
     InputError,
     check_features,
     check_labels,
     encode_labels,
     l2_normalize,
-    validate_constraints,
+    warn_degenerate,
 )
+from ..base import TRAINING_PARAMS, MetaTrainedClusterer, Param, with_defaults
+from ..datasets.splits import holdout_identities
 from ..graph import KNNGraph, build_knn_graph
-from ..persistence import PersistentModel
 from ..training import run_training
 
-_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+#: The training settings of the five baselines (study App. E.2): SGD with momentum, the
+#: learning rate halved on a validation plateau, early stopping on held-out identities.
+SUPERVISED_PARAMS: dict[str, Param] = {
+    **with_defaults(TRAINING_PARAMS, lr=0.1, epochs=20, patience=8),
+    "optimizer": Param("sgd", [StrOptions({"sgd", "adam"})], "str",
+                       '"sgd" (the papers\' optimiser) or "adam" (not in the papers; '
+                       "offered because plain SGD can stall on small sets)."),
+    "momentum": Param(0.9, [Interval(Real, 0, 1, closed="both")], "float", "SGD momentum."),
+    "val_fraction": Param(0.2, [Interval(Real, 0, 0.5, closed="both")], "float",
+                          "Share of the training points, taken as whole identities, held out "
+                          "to monitor the loss (0: the training loss is monitored)."),
+    "lr_patience": Param(3, [Interval(Integral, 1, None, closed="left")], "int",
+                         "Epochs without a better validation loss before the learning rate "
+                         "is halved."),
+    "normalize": Param(True, ["boolean"], "bool", "l2-normalise the embeddings first."),
+}
 
 
-class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
+class SupervisedClusterer(MetaTrainedClusterer):
     """Base of the supervised baselines: ``fit(X_train, y_train)`` then ``predict(X)``.
 
-    Subclasses implement ``_check_params()``, ``_fit(Xn, X_raw, y, graph)`` (``Xn`` is the
-    row-normalised copy when ``normalize`` is on, ``y`` codes 0..C-1), ``_predict(Xn, X_raw,
-    graph)`` returning labels, ``_state()`` (tensors and plain values to save) and
-    ``_set_state(state)``. ``graph_k`` names the number of neighbours the method needs.
+    Subclasses declare their own ``_params`` and implement ``_fit(Xn, X_raw, y, graph)``
+    (``Xn`` is the row-normalised copy when ``normalize`` is on, ``y`` codes 0..C-1),
+    ``_predict(Xn, X_raw, graph)`` returning labels, ``_state()`` (tensors and plain values
+    to save) and ``_set_state(state)``. ``graph_k`` names the number of neighbours the method
+    needs.
 
     ``device`` ("auto", "cpu" or "cuda") is where the networks train and run; they are made on
     it in ``_fit`` and ``_set_state`` (through :meth:`_device`), saved as CPU tensors, and the
@@ -40,26 +56,7 @@ class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
     """
 
     min_train_rows = 4
-    # the training settings every baseline shares; subclasses check their own in
-    # ``_check_params`` after ``_check_common``
-    _parameter_constraints: dict = {
-        "epochs": [_POSITIVE_INT], "patience": [_POSITIVE_INT], "lr_patience": [_POSITIVE_INT],
-        "hidden": [Interval(Integral, 2, None, closed="left")],
-        "seed": [Interval(Integral, 0, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "val_fraction": [Interval(Real, 0, 0.5, closed="both")],
-        "optimizer": [StrOptions({"sgd", "adam"})],
-        "normalize": ["boolean"], "progress": ["boolean"],
-        "device": DEVICE_CONSTRAINT,
-    }
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # meta-trained: fit learns from identities, fit(X) without y cannot apply
-        tags.target_tags.required = True
-        return tags
+    _params = SUPERVISED_PARAMS
 
     # -- public API -------------------------------------------------------------------------
 
@@ -71,10 +68,11 @@ class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
         codes = encode_labels(y)
         if codes.max() < 1:
             raise InputError("y has a single class; supervised training needs at least two")
+        warn_degenerate(X_raw, codes)
         Xn = self._prepare(X_raw)
         graph = self._neighbors(Xn, graph)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+            torch.manual_seed(self.random_state)
             self._fit(Xn, X_raw, codes, graph)
         self.n_features_in_ = int(X_raw.shape[1])
         return self
@@ -88,7 +86,7 @@ class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
         graph = self._neighbors(Xn, graph)
         with torch.no_grad():
             labels = self._predict(Xn, X_raw, graph)
-        return _consecutive(labels)
+        return encode_labels(labels)
 
     def link_probabilities(self, X, *, graph: KNNGraph | None = None):
         """``(src, dst, p)``: the model's probability that ``src`` and ``dst`` share a cluster,
@@ -112,10 +110,6 @@ class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
         return self.labels_
 
     # -- helpers for subclasses -------------------------------------------------------------
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "n_features_in_"):
-            raise InputError(f"this {type(self).__name__} is not trained yet: call fit first")
 
     def _check_X(self, X) -> np.ndarray:
         """Validate prediction input, including the feature dimension seen in training."""
@@ -147,10 +141,6 @@ class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
             )
         return graph.restrict(min(k, graph.k)) if graph.k > k else graph
 
-    def _check_common(self) -> None:
-        validate_constraints(self)
-        resolve_device(self.device)  # an explicit "cuda" without a GPU fails here, before data
-
     def _device(self) -> torch.device:
         return resolve_device(self.device)
 
@@ -173,36 +163,22 @@ class SupervisedClusterer(PersistentModel, ClusterMixin, BaseEstimator):
             optimizer=getattr(self, "optimizer", "sgd"), lr=self.lr, momentum=self.momentum,
             weight_decay=self.weight_decay, schedule="plateau", evaluate=val_loss,
             higher_is_better=False, patience=self.patience, lr_patience=self.lr_patience,
-            seed=self.seed, progress=self.progress, desc=desc,
+            seed=self.random_state, progress=self.verbose, desc=desc,
         )
         return [score for _, score in log.scores]
 
 
 def split_classes(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of a class-disjoint validation split holding about ``fraction`` of points.
+    """Mask of a class-disjoint validation split holding about ``fraction`` of the points.
 
     Meta-training for open-set clustering validates on classes never seen in training, as the
-    papers do; an empty mask when the fraction is 0 or there are too few classes.
+    papers do; an empty mask when the fraction is 0 or there are fewer than 4 classes.
     """
-    val = np.zeros(y.shape[0], dtype=bool)
-    classes = np.unique(y)
-    if fraction <= 0 or classes.size < 4:
-        return val
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(classes)
-    sizes = np.bincount(y)[order]
-    # take whole classes until the requested share of points is reached
-    n_val = int(np.searchsorted(np.cumsum(sizes), fraction * y.shape[0]) + 1)
-    n_val = min(max(n_val, 1), classes.size - 2)
-    val[np.isin(y, order[:n_val])] = True
-    return val
+    if fraction <= 0 or int(y.max()) + 1 < 4:
+        return np.zeros(y.shape[0], dtype=bool)
+    return holdout_identities(y, fraction, seed, min_held=1, min_rest=2)
 
 
 def cpu_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A network's weights as CPU tensors: a model file written on a GPU loads anywhere."""
     return {k: v.cpu() for k, v in net.state_dict().items()}
-
-
-def _consecutive(labels: np.ndarray) -> np.ndarray:
-    _, codes = np.unique(np.asarray(labels), return_inverse=True)
-    return codes.astype(np.int64).ravel()

@@ -12,11 +12,15 @@ and tree deduction with threshold ``tau`` cuts weak links; trees are clusters.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._validation import check_choice, check_float, check_int
+from ..base import Param
 from ..graph import KNNGraph
+from ..methods._base import COSINE, POSITIVE_INT, UNIT
 from ..persistence import register_model
 from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._dense import (
@@ -39,6 +43,19 @@ from .gcn_v import GCNV, GCNVNet, confidence_of, fit_gcnv
 from .layers import DenseLinkNet
 
 CONFIDENCES = ("l2norm", "density")
+
+#: GCN-E's own settings (study Table 25), shared by GCN-E and GCN-VE.
+GCNE_PARAMS: dict[str, Param] = {
+    "n_neighbors": Param(20, [Interval(Integral, 2, None, closed="left")], "int",
+                         "Neighbours of the k-NN graph the candidate sets come from (N)."),
+    "adj_threshold": Param(0.0, [COSINE], "float",
+                           "Cosine similarity below which adjacency edges are cut (tau_1)."),
+    "ignore_ratio": Param(0.0, [UNIT], "float", "Share of least-confident points that link "
+                          "to their nearest more confident neighbour without the network "
+                          "(IR)."),
+    "tau": Param(0.7, [COSINE], "float", "Similarity threshold of tree deduction (tau_2)."),
+    "batch_size": Param(16, [POSITIVE_INT], "int", "Sub-graphs per SGD step."),
+}
 
 
 def unsupervised_confidence(kind: str, X_raw: np.ndarray, graph: KNNGraph) -> np.ndarray:
@@ -96,18 +113,10 @@ def candidate_subgraphs(graph: KNNGraph, conf: np.ndarray, A: sp.csr_matrix,
 class _GCNEMixin:
     """GCN-E training and inference given confidences; shared by GCNE and GCNVE."""
 
-    def _check_gcne_params(self) -> None:
-        check_int(self.k, "k", low=2)
-        check_int(self.batch_size, "batch_size", low=1)
-        check_float(self.adj_threshold, "adj_threshold", low=-1, high=1)
-        check_float(self.ignore_ratio, "ignore_ratio", low=0, high=1)
-        check_float(self.tau, "tau", low=-1, high=1)
-        check_float(self.dropout, "dropout", low=0, high=1, high_open=True)
-
     def _fit_gcne(self, Xn: np.ndarray, y: np.ndarray, graph: KNNGraph,
                   conf: np.ndarray) -> None:
         self.edge_net_ = DenseLinkNet(Xn.shape[1], self.hidden, self.dropout).to(self._device())
-        val = split_classes(y, self.val_fraction, self.seed)
+        val = split_classes(y, self.val_fraction, self.random_state)
 
         def part(mask: np.ndarray):
             g = subset_graph(graph, mask)
@@ -146,59 +155,44 @@ class _GCNEMixin:
 class GCNE(_GCNEMixin, SupervisedClusterer):
     """GCN-E with an unsupervised confidence (study Appendix D variant) + tree deduction.
 
-    Parameters (study Table 23)
+    Hyper-parameters follow the study's Table 23. Defaults differ from it (H=512, LR=0.01)
+    for CPU budgets: with tens rather than thousands of epochs, small batches and LR=0.1 are
+    what lets SGD get past the link prior.
+
+    {parameters}
+
+    Attributes
     ----------
-    k : neighbours of the k-NN graph the candidate sets come from (N).
-    adj_threshold : cosine similarity below which adjacency edges are cut (tau_1).
-    ignore_ratio : share of least-confident points that link to their nearest
-        higher-confidence neighbour without the network (IR).
-    tau : similarity threshold of tree deduction (tau_2).
-    confidence : "l2norm" (norm of the raw, un-normalised embedding; meaningless if the
-        inputs are already unit-length) or "density" (mean k-NN similarity).
-    hidden, epochs, lr, momentum, weight_decay, dropout, batch_size : training (H, LR, MOM,
-        l2, D); ``batch_size`` counts sub-graphs per SGD step. Defaults differ from the
-        study's Table 23 (H=512, LR=0.01) for CPU budgets: with tens rather than thousands of
-        epochs, small batches and LR=0.1 are what lets SGD get past the link prior.
-    device : "auto" (CUDA when present, else CPU), "cpu" or "cuda".
+    edge_net_ : torch.nn.Module
+        The trained link network.
+    n_features_in_ : int
+        Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only.
+
+    Examples
+    --------
+    >>> from hilander.datasets import make_open_set
+    >>> from hilander.supervised import GCNE
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
+    >>> model = GCNE(epochs=1, confidence="density").fit(data.X_train, data.y_train)
+    >>> model.predict(data.X_test).shape == data.y_test.shape
+    True
     """
 
-    def __init__(self, k: int = 20, adj_threshold: float = 0.0, ignore_ratio: float = 0.0,
-                 tau: float = 0.7, confidence: str = "l2norm", hidden: int = 128,
-                 epochs: int = 20, lr: float = 0.1, momentum: float = 0.9,
-                 weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
-                 batch_size: int = 16,
-                 val_fraction: float = 0.2, patience: int = 8, lr_patience: int = 3,
-                 normalize: bool = True, seed: int = 0, progress: bool = False,
-                 device: str = "auto") -> None:
-        self.k = k
-        self.adj_threshold = adj_threshold
-        self.ignore_ratio = ignore_ratio
-        self.tau = tau
-        self.confidence = confidence
-        self.hidden = hidden
-        self.epochs = epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
-        self.dropout = dropout
-        self.batch_size = batch_size
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.lr_patience = lr_patience
-        self.normalize = normalize
-        self.seed = seed
-        self.progress = progress
-        self.device = device
+    _params = {
+        **GCNE_PARAMS,
+        "confidence": Param("l2norm", [StrOptions(set(CONFIDENCES))], "str",
+                            '"l2norm" (norm of the raw, un-normalised embedding; meaningless '
+                            'if the inputs are already unit-length) or "density" (mean k-NN '
+                            "similarity)."),
+    }
 
     @property
     def graph_k(self) -> int:
-        return self.k
-
-    def _check_params(self) -> None:
-        self._check_common()
-        self._check_gcne_params()
-        check_choice(self.confidence, "confidence", CONFIDENCES)
+        return self.n_neighbors
 
     def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
         conf = unsupervised_confidence(self.confidence, X_raw, graph)
@@ -221,70 +215,68 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
     """GCN-V confidences + GCN-E links + tree deduction (Yang et al. 2020).
 
     GCN-V is trained first; its confidences on the training points then build GCN-E's
-    training sub-graphs, as in the authors' pipeline.
+    training sub-graphs, as in the authors' pipeline. The ``*_v`` parameters configure GCN-V
+    (study Table 24), the others GCN-E (Table 25); the training settings are shared.
 
-    Parameters (study Tables 24-25): ``k_v``, ``adj_threshold_v``, ``hidden_v``,
-    ``epochs_v``, ``lr_v``, ``patience_v`` configure GCN-V; ``k``, ``adj_threshold``,
-    ``ignore_ratio``, ``tau``, ``hidden``, ``epochs``, ``lr``, ``patience`` GCN-E; the rest is
-    shared, ``device`` ("auto", "cpu" or "cuda") included.
+    {parameters}
+
+    Attributes
+    ----------
+    vertex_net_, edge_net_ : torch.nn.Module
+        The trained confidence (GCN-V) and link (GCN-E) networks.
+    n_features_in_ : int
+        Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only.
+
+    Examples
+    --------
+    >>> from hilander.datasets import make_open_set
+    >>> from hilander.supervised import GCNVE
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
+    >>> model = GCNVE(epochs_v=5, epochs=1).fit(data.X_train, data.y_train)
+    >>> model.predict(data.X_test).shape == data.y_test.shape
+    True
     """
 
-    def __init__(self, k_v: int = 10, adj_threshold_v: float = 0.0, hidden_v: int = 256,
-                 epochs_v: int = 100, lr_v: float = 0.1, patience_v: int = 20,
-                 k: int = 20, adj_threshold: float = 0.0, ignore_ratio: float = 0.0,
-                 tau: float = 0.7, hidden: int = 128, epochs: int = 20, lr: float = 0.1,
-                 momentum: float = 0.9, weight_decay: float = 1e-5, optimizer: str = "sgd",
-                 dropout: float = 0.0,
-                 batch_size: int = 16, val_fraction: float = 0.2, patience: int = 8,
-                 lr_patience: int = 3, normalize: bool = True, seed: int = 0,
-                 progress: bool = False, device: str = "auto") -> None:
-        self.k_v = k_v
-        self.adj_threshold_v = adj_threshold_v
-        self.hidden_v = hidden_v
-        self.epochs_v = epochs_v
-        self.lr_v = lr_v
-        self.patience_v = patience_v
-        self.k = k
-        self.adj_threshold = adj_threshold
-        self.ignore_ratio = ignore_ratio
-        self.tau = tau
-        self.hidden = hidden
-        self.epochs = epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
-        self.dropout = dropout
-        self.batch_size = batch_size
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.lr_patience = lr_patience
-        self.normalize = normalize
-        self.seed = seed
-        self.progress = progress
-        self.device = device
+    _params = {
+        "n_neighbors_v": Param(10, [POSITIVE_INT], "int", "GCN-V's k-NN neighbours."),
+        "adj_threshold_v": Param(0.0, [COSINE], "float", "GCN-V's adjacency cut."),
+        "hidden_v": Param(256, [Interval(Integral, 2, None, closed="left")], "int",
+                          "GCN-V's width."),
+        "epochs_v": Param(100, [POSITIVE_INT], "int", "GCN-V's training epochs."),
+        "lr_v": Param(0.1, [Interval(Real, 0, None, closed="neither")], "float",
+                      "GCN-V's learning rate."),
+        "patience_v": Param(20, [POSITIVE_INT], "int", "GCN-V's early-stopping patience "
+                            "(its learning-rate patience is a third of it)."),
+        **GCNE_PARAMS,
+    }
+    _renamed = {"k_v": "n_neighbors_v"}
 
     @property
     def graph_k(self) -> int:
-        return max(self.k, self.k_v)
+        return max(self.n_neighbors, self.n_neighbors_v)
 
     def _gcnv(self) -> GCNV:
         """A GCN-V estimator carrying this model's GCN-V hyper-parameters."""
-        return GCNV(k=self.k_v, adj_threshold=self.adj_threshold_v, tau=self.tau,
+        return GCNV(n_neighbors=self.n_neighbors_v, adj_threshold=self.adj_threshold_v,
+                    tau=self.tau,
                     hidden=self.hidden_v, epochs=self.epochs_v, lr=self.lr_v,
                     momentum=self.momentum, weight_decay=self.weight_decay,
                     optimizer=self.optimizer, dropout=self.dropout, val_fraction=self.val_fraction,
                     patience=self.patience_v, lr_patience=max(self.patience_v // 3, 1),
-                    normalize=self.normalize, seed=self.seed, progress=self.progress,
+                    normalize=self.normalize, random_state=self.random_state,
+                    verbose=self.verbose,
                     device=self.device)
 
-    def _check_params(self) -> None:
-        self._check_common()
-        self._check_gcne_params()
+    def _check_rules(self) -> None:
         self._gcnv()._check_params()
 
     def _graphs(self, graph: KNNGraph) -> tuple[KNNGraph, KNNGraph]:
-        return (graph.restrict(min(self.k_v, graph.k)), graph.restrict(min(self.k, graph.k)))
+        return (graph.restrict(min(self.n_neighbors_v, graph.k)),
+                graph.restrict(min(self.n_neighbors, graph.k)))
 
     def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
         g_v, g_e = self._graphs(graph)

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_float, check_int
+from ..base import Param
 from ..graph import KNNGraph
+from ..methods._base import COSINE, POSITIVE_INT
 from ..persistence import register_model
 from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._subgraphs import (
@@ -43,57 +44,48 @@ class GCNVNet(nn.Module):
 
 @register_model
 class GCNV(SupervisedClusterer):
-    """GCN-V confidence estimator + tree deduction.
+    """GCN-V confidence estimator + tree deduction (Yang et al. 2020).
 
-    Parameters (study Appendix E.2.3, Table 24)
+    Hyper-parameters follow the study's Appendix E.2.3 (Table 24); ``hidden`` defaults to 256
+    rather than the study's 512 to keep CPU training short, and one full-graph step is made
+    per epoch.
+
+    {parameters}
+
+    Attributes
     ----------
-    k : neighbours of the k-NN adjacency (N).
-    adj_threshold : cosine similarity below which adjacency edges are cut (tau).
-    tau : similarity threshold of tree deduction; a link to a parent below it is cut.
-    hidden : width of the GCN layer and of the head (H).
-    epochs, lr, momentum, weight_decay, dropout : SGD training (LR, MOM, l2, D); one
-        full-graph step per epoch. ``hidden`` defaults to 256 rather than the study's 512 to
-        keep CPU training short. ``optimizer="adam"`` is an option the papers do not use.
-    val_fraction : share of training points, as whole classes, held out to monitor the loss.
-    patience, lr_patience : epochs without validation improvement before stopping / halving
-        the learning rate.
-    device : "auto" (CUDA when present, else CPU), "cpu" or "cuda".
+    net_ : torch.nn.Module
+        The trained confidence network.
+    n_features_in_ : int
+        Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only.
+
+    Examples
+    --------
+    >>> from hilander.datasets import make_open_set
+    >>> from hilander.supervised import GCNV
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
+    >>> model = GCNV(epochs=5).fit(data.X_train, data.y_train)
+    >>> model.predict(data.X_test).shape == data.y_test.shape
+    True
     """
 
-    def __init__(self, k: int = 10, adj_threshold: float = 0.0, tau: float = 0.7,
-                 hidden: int = 256, epochs: int = 100, lr: float = 0.1, momentum: float = 0.9,
-                 weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
-                 val_fraction: float = 0.2,
-                 patience: int = 20, lr_patience: int = 8, normalize: bool = True,
-                 seed: int = 0, progress: bool = False, device: str = "auto") -> None:
-        self.k = k
-        self.adj_threshold = adj_threshold
-        self.tau = tau
-        self.hidden = hidden
-        self.epochs = epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
-        self.dropout = dropout
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.lr_patience = lr_patience
-        self.normalize = normalize
-        self.seed = seed
-        self.progress = progress
-        self.device = device
+    _params = {
+        "n_neighbors": Param(10, [POSITIVE_INT], "int",
+                             "Neighbours of the k-NN adjacency (the study's N)."),
+        "adj_threshold": Param(0.0, [COSINE], "float", "Cosine similarity below which "
+                               "adjacency edges are cut (tau)."),
+        "tau": Param(0.7, [COSINE], "float", "Similarity threshold of tree deduction: a link "
+                     "to a more confident neighbour below it is cut."),
+    }
+    _defaults = {"hidden": 256, "epochs": 100, "patience": 20, "lr_patience": 8}
 
     @property
     def graph_k(self) -> int:
-        return self.k
-
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.k, "k", low=1)
-        check_float(self.adj_threshold, "adj_threshold", low=-1, high=1)
-        check_float(self.tau, "tau", low=-1, high=1)
-        check_float(self.dropout, "dropout", low=0, high=1, high_open=True)
+        return self.n_neighbors
 
     def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
         self.net_ = GCNVNet(Xn.shape[1], self.hidden, self.dropout).to(self._device())
@@ -138,7 +130,7 @@ def fit_gcnv(est: SupervisedClusterer, net: GCNVNet, Xn: np.ndarray, y: np.ndarr
 
     ``est`` supplies the training hyper-parameters (lr, epochs, ...) and the training loop.
     """
-    val = split_classes(y, est.val_fraction, est.seed)
+    val = split_classes(y, est.val_fraction, est.random_state)
     device = device_of(net)
 
     def batch(mask: np.ndarray):

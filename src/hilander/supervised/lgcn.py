@@ -11,10 +11,14 @@ pivots form a weighted graph that pseudo-label propagation cuts into clusters no
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Real
 
-from .._validation import check_float, check_int
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+from ..base import Param
 from ..graph import KNNGraph, components
+from ..methods._base import POSITIVE_INT, UNIT
 from ..persistence import register_model
 from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._dense import (
@@ -96,65 +100,55 @@ def propagate(n: int, src: np.ndarray, dst: np.ndarray, score: np.ndarray, max_s
 
 @register_model
 class LGCN(SupervisedClusterer):
-    """L-GCN link prediction + pseudo-label propagation.
+    """L-GCN link prediction on instance-pivot sub-graphs + pseudo-label propagation.
 
-    Parameters
+    {parameters}
+
+    Attributes
     ----------
-    k1, k2 : 1-hop and 2-hop neighbours of the instance-pivot sub-graph.
-    active : nearest neighbours each IPS node is joined to inside the IPS (u).
-    max_size : largest cluster propagation may output (the Hi-LANDER paper's "max cluster
-        size in L-GCN").
-    threshold, step : first link-probability cut, and the fraction of the way to 1 it moves
-        each time over-sized clusters are re-split.
-    hidden, epochs, lr, momentum, weight_decay, dropout, batch_size : training.
-    device : "auto" (CUDA when present, else CPU), "cpu" or "cuda".
+    net_ : torch.nn.Module
+        The trained link network.
+    n_features_in_ : int
+        Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only.
+
+    Examples
+    --------
+    >>> from hilander.datasets import make_open_set
+    >>> from hilander.supervised import LGCN
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
+    >>> model = LGCN(epochs=1).fit(data.X_train, data.y_train)
+    >>> model.predict(data.X_test).shape == data.y_test.shape
+    True
     """
 
-    def __init__(self, k1: int = 10, k2: int = 5, active: int = 5, max_size: int = 300,
-                 threshold: float = 0.5, step: float = 0.5, hidden: int = 64,
-                 epochs: int = 8, lr: float = 0.1, momentum: float = 0.9,
-                 weight_decay: float = 1e-4, optimizer: str = "sgd", dropout: float = 0.0,
-                 batch_size: int = 16, val_fraction: float = 0.2, patience: int = 4,
-                 lr_patience: int = 2, normalize: bool = True, seed: int = 0,
-                 progress: bool = False, device: str = "auto") -> None:
-        self.k1 = k1
-        self.k2 = k2
-        self.active = active
-        self.max_size = max_size
-        self.threshold = threshold
-        self.step = step
-        self.hidden = hidden
-        self.epochs = epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
-        self.dropout = dropout
-        self.batch_size = batch_size
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.lr_patience = lr_patience
-        self.normalize = normalize
-        self.seed = seed
-        self.progress = progress
-        self.device = device
+    _params = {
+        "k1": Param(10, [POSITIVE_INT], "int", "1-hop neighbours of the instance-pivot "
+                    "sub-graph."),
+        "k2": Param(5, [POSITIVE_INT], "int", "2-hop neighbours of the sub-graph."),
+        "active": Param(5, [POSITIVE_INT], "int", "Nearest neighbours each sub-graph node is "
+                        "joined to inside the sub-graph (u)."),
+        "max_size": Param(300, [POSITIVE_INT], "int", "Largest cluster propagation may output "
+                          '(the Hi-LANDER paper\'s "max cluster size in L-GCN").'),
+        "threshold": Param(0.5, [UNIT], "float", "First link-probability cut."),
+        "step": Param(0.5, [Interval(Real, 0, 1, closed="neither")], "float",
+                      "Fraction of the way to 1 the cut moves each time over-sized clusters "
+                      "are re-split."),
+        "batch_size": Param(16, [POSITIVE_INT], "int", "Sub-graphs per SGD step."),
+    }
+    _defaults = {"hidden": 64, "epochs": 8, "weight_decay": 1e-4, "patience": 4,
+                 "lr_patience": 2}
 
     @property
     def graph_k(self) -> int:
         return max(self.k1, self.k2, self.active)
 
-    def _check_params(self) -> None:
-        self._check_common()
-        for name in ("k1", "k2", "active", "batch_size"):
-            check_int(getattr(self, name), name, low=1)
-        check_int(self.max_size, "max_size", low=1)
-        check_float(self.threshold, "threshold", low=0, high=1)
-        check_float(self.step, "step", low=0, low_open=True, high=1, high_open=True)
-        check_float(self.dropout, "dropout", low=0, high=1, high_open=True)
-
     def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
         self.net_ = DenseLinkNet(Xn.shape[1], self.hidden, self.dropout).to(self._device())
-        val = split_classes(y, self.val_fraction, self.seed)
+        val = split_classes(y, self.val_fraction, self.random_state)
 
         def part(mask: np.ndarray):
             g = subset_graph(graph, mask)

@@ -12,13 +12,18 @@ Connected components are the clusters.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from .._validation import check_float, check_int, l2_normalize
+from .._validation import l2_normalize
+from ..base import Param
 from ..graph import KNNGraph, build_knn_graph, components
+from ..methods._base import COSINE, NONNEG_INT, POSITIVE_INT, UNIT
 from ..persistence import register_model
 from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._subgraphs import adjacency, device_of, edge_tensors, subset_graph
@@ -67,69 +72,56 @@ def intimacy_filter(n: int, src: np.ndarray, dst: np.ndarray, threshold: float) 
 class STARFC(SupervisedClusterer):
     """STAR-FC link predictor with structure-preserving sampling, parsing and refinement.
 
-    Parameters (study Appendix E.2.3, Table 26)
+    Hyper-parameters follow the study's Appendix E.2.3 (Table 26). An epoch draws about as
+    many sub-graphs as it takes to visit every class once. The head reads the two ends' GCN
+    outputs concatenated (2 x hidden, the study's "1024D" for H=512); ``hidden`` defaults to
+    128 instead of 512 for CPU budgets.
+
+    {parameters}
+
+    Attributes
     ----------
-    k : neighbours of the k-NN graph (N); adj_threshold : edges below it are cut (tau).
-    seed_clusters, nearest_clusters, random_clusters : SC, NC, RC of the sampler.
-    node_ratio : share of each sampled class's points kept (RNP).
-    prune : link-probability threshold of graph parsing (P).
-    intimacy : intimacy threshold of graph refinement (I).
-    steps_per_subgraph : SGD updates made on each sampled sub-graph before drawing the next.
-    hidden, epochs, lr, momentum, weight_decay, dropout : training (H, LR, MOM, l2). An
-        epoch draws about as many sub-graphs as it takes to visit every class once. The
-        head reads the two ends' GCN outputs concatenated (2 x hidden, the study's "1024D"
-        for H=512); ``hidden`` defaults to 128 instead of 512 for CPU budgets.
-    device : "auto" (CUDA when present, else CPU), "cpu" or "cuda".
+    net_ : torch.nn.Module
+        The trained link network.
+    n_features_in_ : int
+        Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only.
+
+    Examples
+    --------
+    >>> from hilander.datasets import make_open_set
+    >>> from hilander.supervised import STARFC
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
+    >>> model = STARFC(epochs=2).fit(data.X_train, data.y_train)
+    >>> model.predict(data.X_test).shape == data.y_test.shape
+    True
     """
 
-    def __init__(self, k: int = 10, adj_threshold: float = 0.0, seed_clusters: int = 4,
-                 nearest_clusters: int = 6, random_clusters: int = 10, node_ratio: float = 0.9,
-                 prune: float = 0.5, intimacy: float = 0.6, steps_per_subgraph: int = 5,
-                 hidden: int = 128, epochs: int = 20, lr: float = 0.1, momentum: float = 0.9,
-                 weight_decay: float = 1e-5, optimizer: str = "sgd", dropout: float = 0.0,
-                 val_fraction: float = 0.2, patience: int = 8, lr_patience: int = 3,
-                 normalize: bool = True, seed: int = 0, progress: bool = False,
-                 device: str = "auto") -> None:
-        self.k = k
-        self.adj_threshold = adj_threshold
-        self.seed_clusters = seed_clusters
-        self.nearest_clusters = nearest_clusters
-        self.random_clusters = random_clusters
-        self.node_ratio = node_ratio
-        self.prune = prune
-        self.intimacy = intimacy
-        self.steps_per_subgraph = steps_per_subgraph
-        self.hidden = hidden
-        self.epochs = epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
-        self.dropout = dropout
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.lr_patience = lr_patience
-        self.normalize = normalize
-        self.seed = seed
-        self.progress = progress
-        self.device = device
+    _params = {
+        "n_neighbors": Param(10, [POSITIVE_INT], "int", "Neighbours of the k-NN graph (N)."),
+        "adj_threshold": Param(0.0, [COSINE], "float", "Edges below this cosine are cut "
+                               "(tau)."),
+        "seed_clusters": Param(4, [POSITIVE_INT], "int", "Seed classes per sampled "
+                               "sub-graph (SC)."),
+        "nearest_clusters": Param(6, [NONNEG_INT], "int", "Nearest classes added per seed "
+                                  "(NC)."),
+        "random_clusters": Param(10, [NONNEG_INT], "int", "Random classes added per "
+                                 "sub-graph (RC)."),
+        "node_ratio": Param(0.9, [Interval(Real, 0, 1, closed="right")], "float",
+                            "Share of each sampled class's points kept (RNP)."),
+        "prune": Param(0.5, [UNIT], "float", "Link-probability threshold of graph parsing "
+                       "(P)."),
+        "intimacy": Param(0.6, [UNIT], "float", "Intimacy threshold of graph refinement (I)."),
+        "steps_per_subgraph": Param(5, [POSITIVE_INT], "int", "SGD updates made on each "
+                                    "sampled sub-graph before drawing the next."),
+    }
 
     @property
     def graph_k(self) -> int:
-        return self.k
-
-    def _check_params(self) -> None:
-        self._check_common()
-        check_int(self.k, "k", low=1)
-        check_int(self.seed_clusters, "seed_clusters", low=1)
-        check_int(self.nearest_clusters, "nearest_clusters", low=0)
-        check_int(self.random_clusters, "random_clusters", low=0)
-        check_int(self.steps_per_subgraph, "steps_per_subgraph", low=1)
-        check_float(self.adj_threshold, "adj_threshold", low=-1, high=1)
-        check_float(self.node_ratio, "node_ratio", low=0, low_open=True, high=1)
-        check_float(self.prune, "prune", low=0, high=1)
-        check_float(self.intimacy, "intimacy", low=0, high=1)
-        check_float(self.dropout, "dropout", low=0, high=1, high_open=True)
+        return self.n_neighbors
 
     # -- training -----------------------------------------------------------------------------
 
@@ -155,7 +147,7 @@ class STARFC(SupervisedClusterer):
     def _fit(self, Xn: np.ndarray, X_raw: np.ndarray, y: np.ndarray, graph: KNNGraph) -> None:
         device = self._device()
         self.net_ = STARFCNet(Xn.shape[1], self.hidden, self.dropout).to(device)
-        val = split_classes(y, self.val_fraction, self.seed)
+        val = split_classes(y, self.val_fraction, self.random_state)
         train_idx = np.flatnonzero(~val)
         Xt, yt = Xn[train_idx], np.unique(y[train_idx], return_inverse=True)[1]
         members = [np.flatnonzero(yt == c) for c in range(int(yt.max()) + 1)]
@@ -184,7 +176,7 @@ class STARFC(SupervisedClusterer):
                 if idx.size < 3:
                     continue
                 # the sample gets its own k-NN graph, as in STAR-FC's training
-                g = build_knn_graph(Xt[idx], min(self.k, idx.size - 1),
+                g = build_knn_graph(Xt[idx], min(self.n_neighbors, idx.size - 1),
                                     normalize=self.normalize)
                 # several updates per sampled sub-graph, as STAR-FC's training does
                 for _ in range(self.steps_per_subgraph):
