@@ -122,20 +122,23 @@ def holdout_identities(labels, fraction: float = 0.2, seed: int = 0,
     >>> len(tr), len(va)
     (6, 4)
     """
+    from .._validation import encode_labels
+    from ..datasets.splits import holdout_identities as draw
+
     y = check_labels(labels, name="labels")
     if not 0.0 < float(fraction) < 1.0:
         raise InputError(f"the held-out fraction must be in (0, 1), got {fraction}")
     noise = noise_mask(y)
-    ids = np.unique(y[~noise])
-    n_out = max(2, int(round(fraction * ids.size)))
-    if ids.size - n_out < 2:
+    n_ids = np.unique(y[~noise]).size
+    n_out = max(2, int(round(fraction * n_ids)))
+    if n_ids - n_out < 2:
         raise InputError(
-            f"{ids.size} identities are too few to hold out {n_out} for early stopping and "
+            f"{n_ids} identities are too few to hold out {n_out} for early stopping and "
             "train on at least 2; give more identities or a validation set"
         )
-    rng = np.random.default_rng(seed)
-    out = rng.permutation(ids)[:n_out]
-    held = np.isin(y, out) & ~noise
+    # the package's one hold-out, on the identities that are not noise
+    held = np.zeros(y.size, dtype=bool)
+    held[~noise] = draw(encode_labels(y[~noise]), fraction, seed, by="classes", min_held=2)
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 

@@ -175,7 +175,7 @@ def cluster_tuned(X, X_val, y_val, *, methods: Sequence[str] = DEFAULT_CANDIDATE
     ('infomap', 0.77)
     """
     from ..methods import make
-    from ..tune import tune_method
+    from ..tune import carry_params, tune_method
 
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
@@ -186,17 +186,13 @@ def cluster_tuned(X, X_val, y_val, *, methods: Sequence[str] = DEFAULT_CANDIDATE
     X_val = l2_normalize(np.asarray(X_val, dtype=np.float32))
     tuned, scores = {}, {}
     for name in methods:
-        fixed = {"seed": seed} if "seed" in make(name).get_params() else None
+        fixed = {"random_state": seed} if "random_state" in make(name).get_params() else None
         tuned[name] = tune_method(name, X_val, y_val, fixed=fixed)
         scores[name] = tuned[name].best_score
     best = max(methods, key=lambda m: scores[m])  # ties: the first listed
 
-    def params_for(name: str) -> dict:
-        params = dict(tuned[name].best_params)
-        if "n_clusters" in params:
-            params["n_clusters"] = int(min(max(round(params["n_clusters"] * X.shape[0]
-                                                     / X_val.shape[0]), 1), X.shape[0]))
-        return params
+    def params_for(name: str) -> dict:  # a cluster count or resolution carried by its meaning
+        return carry_params(name, tuned[name].best_params, X_val.shape[0], X.shape[0])
 
     runs = list(methods) if run_all else [best]
     all_labels = {m: np.asarray(make(m, **params_for(m)).fit_predict(X)) for m in runs}
