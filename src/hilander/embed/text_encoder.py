@@ -32,7 +32,7 @@ from torch import nn
 
 from .._device import resolve_device
 from .._validation import InputError, check_choice, check_float, check_int, check_labels
-from ..persistence import load_payload, register_model, save_payload
+from ..persistence import register_model, save_payload
 from .proxies import drop_noise, holdout_identities, imprint_proxies
 
 
@@ -427,10 +427,9 @@ class TextEncoder:
     @classmethod
     def load(cls, path: str | Path) -> TextEncoder:
         """Read an encoder written by :meth:`save`."""
-        payload = load_payload(path)
-        if payload.get("class") != cls.__name__:
-            raise InputError(f"{path} holds a {payload.get('class')}, not a {cls.__name__}")
-        return cls._from_payload(payload, path)
+        from ..persistence import load_as
+
+        return load_as(cls, path)
 
     @classmethod
     def _from_payload(cls, payload: dict, path: str | Path = "model") -> TextEncoder:
