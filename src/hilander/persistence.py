@@ -106,10 +106,7 @@ class PersistentModel:
     @classmethod
     def load(cls, path: str | Path):
         """Read a model written by :meth:`save`; refuses files of another model class."""
-        payload = load_payload(path)
-        if payload.get("class") != cls.__name__:
-            raise InputError(f"{path} holds a {payload.get('class')} model, not a {cls.__name__}")
-        return cls._from_payload(payload, path)
+        return load_as(cls, path)
 
     @classmethod
     def _upgrade_config(cls, config: dict) -> dict:
@@ -130,6 +127,15 @@ class PersistentModel:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"{path} is a damaged {cls.__name__} model file: {first}") from None
         return model
+
+
+def load_as(cls, path: str | Path):
+    """The model of class ``cls`` in ``path`` (its ``_from_payload``); another class's file
+    is refused with a one-line InputError."""
+    payload = load_payload(path)
+    if payload.get("class") != cls.__name__:
+        raise InputError(f"{path} holds a {payload.get('class')} model, not a {cls.__name__}")
+    return cls._from_payload(payload, path)
 
 
 def load_model(path: str | Path):

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "methods",
     "tune",
     "embed",
+    "encoder",
     "bench",
     "diagnose",
     "auto",

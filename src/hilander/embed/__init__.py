@@ -1,10 +1,19 @@
-"""Embeddings of the real datasets, computed once and cached (study sec. 1, App. E.1).
+"""Embeddings: the real datasets (cached), the user's own files, and encoder training.
+
+Real datasets (study sec. 1, App. E.1):
 
 :func:`embed_dataset` loads a dataset, computes the embeddings of its four class-disjoint
 splits and reports their Recall@1 (study Table 2). Omniglot images go through a small conv net
 trained here on the backbone-train split (:mod:`.backbone`); CLINC150 texts through the
 pretrained all-MiniLM-L6-v2 sentence encoder (:mod:`.text`). Results are cached on disk
 (:mod:`.cache`), keyed by everything they depend on.
+
+The user's own data and encoder training (issue 21): :mod:`.user` reads a text file or an
+image folder and embeds it (:func:`read_texts`, :func:`read_image_folder`,
+:func:`embed_texts`, :func:`embed_images`); :class:`TextEncoder` fine-tunes MiniLM and
+:class:`ImageBackbone` trains or fine-tunes the image backbone on labeled identities, true or
+pseudo (:func:`fine_tune`); :func:`refine` is the transductive refinement of an encoder on an
+unlabeled set (:mod:`.refinement`).
 """
 
 from __future__ import annotations
@@ -345,4 +354,27 @@ def embed_dataset(
     return result
 
 
-__all__ = ["DATASETS", "DEFAULT_CONFIGS", "EMBEDDERS", "EmbeddedDataset", "embed_dataset"]
+# the user-data, training and refinement API, imported on first use: ``import hilander.embed``
+# stays free of torch and sentence-transformers until one of them is needed
+_LAZY = {
+    "ImageBackbone": "backbone", "TextEncoder": "text_encoder",
+    "ImageSet": "user", "read_texts": "user", "read_image_folder": "user",
+    "embed_texts": "user", "embed_images": "user", "load_encoder": "user",
+    "fine_tune": "refinement", "refine": "refinement", "cluster_tuned": "refinement",
+    "concat_items": "refinement", "RefineResult": "refinement", "RefineRound": "refinement",
+    "TunedClustering": "refinement",
+    "align_labels": "proxies", "holdout_identities": "proxies",
+    "singletons_to_noise": "proxies", "drop_noise": "proxies",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["DATASETS", "DEFAULT_CONFIGS", "EMBEDDERS", "EmbeddedDataset", "embed_dataset",
+           *_LAZY]

@@ -23,7 +23,8 @@ from torch import nn
 
 from .._device import resolve_device
 from .._validation import InputError, check_choice, check_float, check_int, check_labels
-from ..persistence import load_payload, register_model, save_payload
+from ..persistence import register_model, save_payload
+from .proxies import drop_noise, imprint_proxies
 
 
 class ConvEmbedder(nn.Module):
@@ -135,16 +136,28 @@ class ImageBackbone:
         check_int(self.lr_patience, "lr_patience", low=1)
         check_int(self.stop_patience, "stop_patience", low=1)
         check_float(self.augment, "augment", low=0.0, high=3.0)
-        check_choice(self.monitor, "monitor", ("l2_normalized", "unnormalized"))
+        check_choice(self.monitor, "monitor", MONITORS)
         check_int(self.seed, "seed", low=0)
         resolve_device(self.device)  # an explicit "cuda" without a GPU fails before training
 
-    def fit(self, images, labels, val_images=None, val_labels=None) -> ImageBackbone:
+    def fit(self, images, labels, val_images=None, val_labels=None, *,
+            init: ImageBackbone | None = None) -> ImageBackbone:
+        """Train on ``(images, labels)``; items labeled ``-1`` (noise) are left out.
+
+        ``init``, a fitted backbone of the same architecture, starts the network from its
+        weights (fine-tuning on new or pseudo-labeled identities): the head's proxies are then
+        the class means of ``init``'s embeddings, except for classes ``init`` was trained on,
+        which keep its learnt proxies, and the temperature starts at ``init``'s.
+        """
         from ..metrics import recall_at_1
+        from ..metrics_openset import map_at_r
 
         self._check_params()
         x = _check_images(images, "images")
         y_raw = check_labels(labels, x.shape[0], name="labels")
+        x, y_raw = drop_noise(x, y_raw)
+        if init is not None:
+            _check_init(init, self, x.shape[1:])
         classes, y = np.unique(y_raw, return_inverse=True)
         if classes.size < 2:
             raise InputError("labels must hold at least 2 classes to train a backbone")
@@ -165,8 +178,15 @@ class ImageBackbone:
             gen = torch.Generator().manual_seed(self.seed)
             device = resolve_device(self.device)
             # built on the CPU then moved, so the initial weights do not depend on the device
-            net = ConvEmbedder(self.channels, self.embed_dim).to(device)
-            head = CosineSoftmaxHead(self.embed_dim, self.n_classes_, self.tau_init).to(device)
+            net = ConvEmbedder(self.channels, self.embed_dim)
+            head = CosineSoftmaxHead(self.embed_dim, self.n_classes_, self.tau_init)
+            if init is not None:
+                net.load_state_dict(init._net.state_dict())
+                weight, tau = warm_head(init._embed(x), y, classes, init)
+                with torch.no_grad():
+                    head.weight.copy_(torch.from_numpy(weight))
+                    head.tau.fill_(tau)
+            net, head = net.to(device), head.to(device)
             params = list(net.parameters()) + list(head.parameters())
             opt = torch.optim.SGD(
                 params, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,
@@ -176,6 +196,7 @@ class ImageBackbone:
             yt = torch.from_numpy(y.astype(np.int64))
             self.history_: list[dict] = []
             best, best_state, best_epoch, since_best = -math.inf, None, 0, 0
+            best_head = None
             lr = self.lr
             n_batches = math.ceil(xt.shape[0] / self.batch_size)
             warmup_steps = self.warmup_epochs * n_batches
@@ -213,9 +234,11 @@ class ImageBackbone:
                 if has_val:
                     emb = self._embed(xv)
                     record["val_recall_at_1"] = recall_at_1(
-                        emb, yv, normalize=self.monitor == "l2_normalized"
+                        emb, yv, normalize=self.monitor != "unnormalized"
                     )
                     score = record["val_recall_at_1"]
+                    if self.monitor == "map_at_r":
+                        score = record["val_map_at_r"] = map_at_r(emb, yv)
                 else:
                     score = -record["loss"]
                 self.history_.append(record)
@@ -224,13 +247,15 @@ class ImageBackbone:
                         "  epoch {epoch:3d}  loss {loss:.3f}  beta {beta:6.2f}  lr {lr:.4f}".format(
                             **record
                         )
-                        + (f"  val R@1 {score:.4f}" if has_val else ""),
+                        + (f"  val R@1 {record['val_recall_at_1']:.4f}" if has_val else "")
+                        + (f"  MAP@R {score:.4f}" if self.monitor == "map_at_r" else ""),
                         file=sys.stderr,
                         flush=True,
                     )
                 if score > best:
                     best, best_epoch, since_best = score, epoch, 0
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    best_head = {k: v.detach().clone() for k, v in head.state_dict().items()}
                 else:
                     since_best += 1
                     if since_best >= self.stop_patience:
@@ -240,11 +265,15 @@ class ImageBackbone:
                         for group in opt.param_groups:
                             group["lr"] = lr
             net.load_state_dict(best_state)
+            head.load_state_dict(best_head)
         net.eval()
         self._net = net
         self.best_epoch_ = best_epoch
         self.best_score_ = float(best)
         self.beta_ = float(head.tau.detach().exp())
+        # the head of the kept epoch: a later fine-tuning round starts its proxies from it
+        self.classes_ = classes
+        self.head_weight_ = head.weight.detach().cpu().numpy().astype(np.float32)
         return self
 
     def _embed(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -288,14 +317,16 @@ class ImageBackbone:
             "beta": self.beta_,
             "history": self.history_,
         }
+        if getattr(self, "head_weight_", None) is not None:
+            state["classes"] = torch.from_numpy(np.asarray(self.classes_, dtype=np.int64))
+            state["head_weight"] = torch.from_numpy(self.head_weight_)
         save_payload(path, type(self).__name__, self.get_params(), state)
 
     @classmethod
     def load(cls, path: str | Path) -> ImageBackbone:
-        payload = load_payload(path)
-        if payload.get("class") != cls.__name__:
-            raise InputError(f"{path} holds a {payload.get('class')}, not an {cls.__name__}")
-        return cls._from_payload(payload, path)
+        from ..persistence import load_as
+
+        return load_as(cls, path)
 
     @classmethod
     def _from_payload(cls, payload: dict, path: str | Path = "model") -> ImageBackbone:
@@ -311,14 +342,43 @@ class ImageBackbone:
         model.best_score_ = state["best_score"]
         model.beta_ = state["beta"]
         model.history_ = state["history"]
+        # absent from backbones saved before fine-tuning existed
+        model.classes_ = state["classes"].numpy() if "classes" in state else None
+        model.head_weight_ = state["head_weight"].numpy() if "head_weight" in state else None
         return model
 
+
+#: what picks the kept epoch: Recall@1 on l2-normalised or raw embeddings (the study's), or
+#: MAP@R (l2-normalised), which counts every same-identity neighbour and so is steadier
+MONITORS = ("l2_normalized", "unnormalized", "map_at_r")
 
 _PARAM_NAMES = (
     "embed_dim", "channels", "epochs", "batch_size", "lr", "momentum", "nesterov",
     "weight_decay", "tau_init", "warmup_epochs", "lr_patience", "stop_patience", "augment",
     "monitor", "seed", "progress", "device",
 )
+
+
+def _check_init(init, model: ImageBackbone, image_shape) -> None:
+    """``init`` must be a fitted backbone of ``model``'s architecture and image size."""
+    if not isinstance(init, ImageBackbone) or not hasattr(init, "_net"):
+        raise InputError(f"init must be a fitted ImageBackbone, got {type(init).__name__}")
+    if (init.channels, init.embed_dim) != (model.channels, model.embed_dim):
+        raise InputError(
+            f"init has channels={init.channels}, embed_dim={init.embed_dim} but this backbone "
+            f"has channels={model.channels}, embed_dim={model.embed_dim}"
+        )
+    if tuple(init.image_shape_) != tuple(image_shape):
+        raise InputError(f"init was trained on {tuple(init.image_shape_)} images, these are "
+                         f"{tuple(image_shape)}")
+
+
+def warm_head(z: np.ndarray, codes: np.ndarray, classes: np.ndarray, init) -> tuple[np.ndarray,
+                                                                                    float]:
+    """Proxies and temperature that start a fine-tuning from ``init`` (see ``fit``)."""
+    weight = imprint_proxies(z, codes, classes, getattr(init, "classes_", None),
+                             getattr(init, "head_weight_", None))
+    return weight, float(np.log(init.beta_))
 
 
 def _check_images(images, name: str) -> np.ndarray:
