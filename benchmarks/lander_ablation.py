@@ -28,6 +28,7 @@ from hilander.lander.diagnose import diagnose
 VARIANTS: dict[str, dict] = {
     "default": {},
     "single 20% hold-out (previous default)": {"holdout": 0.2},
+    "fixed p_tau 0.7 peak (the CLI earlier default)": {"tau": 0.7},
     "cross-fit 5 folds": {"cv": 5},
     "cross-fit 2 folds": {"cv": 2},
     "patience 4": {"patience": 4},

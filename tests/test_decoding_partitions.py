@@ -49,3 +49,31 @@ def test_leiden_resolution_is_per_node():
     small = merge_level(6, link_level("leiden", nbr, sim, p, dens, 0.0, resolution=0.05), dens)
     large = merge_level(12, link_level("leiden", big, ss, pp, dd, 0.0, resolution=0.05), dd)
     assert small.n_comp == 2 and large.n_comp == 4
+
+
+def test_comembership_features_mark_the_communities():
+    # two far-apart groups of 30 on a 10-NN graph that links across them too: every partition
+    # keeps the groups apart, so "same" is 1 inside a group and 0 across, and a node's
+    # community size is its group's (log share of log n)
+    from hilander.graph import build_knn_graph
+    from hilander.lander.features import (
+        COMEMBERSHIP_NAMES,
+        N_EDGE_FEATURES,
+        EdgeFeaturizer,
+        n_edge_features,
+    )
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 30)
+    X = np.eye(2, 8)[y] + 0.05 * rng.standard_normal((60, 8))
+    g = build_knn_graph(X, 35)  # 35 > 29: every list reaches into the other group
+    feats = EdgeFeaturizer(g.indices, g.similarities, comembership=True).rows()
+    assert feats.shape == (60, 35, n_edge_features(True)) == (60, 35, N_EDGE_FEATURES + 9)
+    same_group = (y[:, None] == y[g.indices]).astype(np.float32)
+    for c in range(len(COMEMBERSHIP_NAMES) // 3):
+        col = N_EDGE_FEATURES + 3 * c
+        np.testing.assert_array_equal(feats[..., col], same_group)
+        np.testing.assert_allclose(feats[..., col + 1], np.log1p(30) / np.log1p(60), rtol=1e-6)
+    # without the option the head reads the 7 relational columns only
+    plain = EdgeFeaturizer(g.indices, g.similarities).rows()
+    np.testing.assert_array_equal(plain, feats[..., :N_EDGE_FEATURES])

@@ -418,3 +418,17 @@ def test_infomap_and_leiden_partition_level_one_only(open_set, trained):
     result = model.cluster(open_set.X_test[old])
     assert result.n_clusters >= 15
     assert avg_f(evaluate(open_set.y_test[old], result.labels)) > 0.9
+
+
+def test_refit_trains_one_network_on_every_identity(open_set):
+    X, y = open_set.X_train[:800], open_set.y_train[:800]
+    kept = HiLander(epochs=3, cv=2, refit=False, random_state=0).fit(X, y)
+    refit = HiLander(epochs=3, cv=2, random_state=0).fit(X, y)
+    # without the re-fit the model is fold 0's network, trained without that fold's identities
+    assert kept.model_ is kept.crossfit_.nets[0] and "refit" not in kept.timings_
+    # with it, a new network trained on all identities for the folds' median best step;
+    # the choice of decoding is the same (it was made before the re-fit)
+    assert refit.model_ is not refit.crossfit_.nets[0] and refit.timings_["refit"] > 0
+    assert refit.settings_ == kept.settings_
+    steps = int(np.median([f["best_step"] for f in refit.selection_["folds"]]))
+    assert len(refit.history_) == steps
