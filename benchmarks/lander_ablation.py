@@ -212,6 +212,20 @@ def seeds_markdown(runs: dict[int, list[dict]]) -> str:
         out.append(f"| {v} | {len(seeds)} | " + " | ".join(cells) + f" | {stat(sums)} | "
                    + (f"{np.mean(gaps):+.3f}" if gaps else "–")
                    + f" | {min(ratio):.1f}x-{max(ratio):.1f}x |")
+    out += ["", "## Per seed", "",
+            "| seed | variant | " + " | ".join(f"{d} {s}" for d, s in cols)
+            + " | sum | chosen decoding | fit s per dataset |",
+            "|---:|---|" + "---:|" * (len(cols) + 1) + "---|---|"]
+    for seed, rs in runs.items():
+        for v in dict.fromkeys(r["variant"] for r in rs):
+            got = {(r["dataset"], r["setting"]): r for r in rs if r["variant"] == v}
+            vals = [got[c]["avg_f"] if c in got else float("nan") for c in cols]
+            natural = [r for r in got.values() if r["setting"] == "natural"]
+            decoding = "/".join(dict.fromkeys((r["chosen"] or {}).get("decoding", "peak (fixed)")
+                                              for r in natural))
+            fits = " / ".join(f"{r['dataset']} {r['fit_seconds']:.0f}" for r in natural)
+            out.append(f"| {seed} | {v} | " + " | ".join(f"{x:.3f}" for x in vals)
+                       + f" | {sum(vals):.3f} | {decoding} | {fits} |")
     return "\n".join(out) + "\n"
 
 
@@ -225,6 +239,8 @@ def main() -> None:
     ap.add_argument("--seeds-from", default="",
                     help="comma-separated ablation.json files of several seeds: print (and "
                          "with --out write seeds.md) their mean ± spread instead of running")
+    ap.add_argument("--note", default="", help="with --seeds-from: a paragraph appended to "
+                    "the table (what was not run, how the timings were taken)")
     args = ap.parse_args()
     if args.seeds_from:
         runs = {}
@@ -234,7 +250,8 @@ def main() -> None:
         text = ("# Hi-LANDER ablations over seeds, validation identities (never test)\n\n"
                 "Mean ± standard deviation over the seeds of `python "
                 "benchmarks/lander_ablation.py --seed S`; regenerate with `--seeds-from` "
-                "over their ablation.json files.\n\n" + seeds_markdown(runs))
+                "over their ablation.json files.\n\n" + seeds_markdown(runs)
+                + (f"\n{args.note}\n" if args.note else ""))
         print(text)
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
