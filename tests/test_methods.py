@@ -299,10 +299,13 @@ def test_finch_hierarchy_is_nested(data):
     assert top.labels_.tolist() == est.levels_[-1].tolist()
 
 
-def test_dp_means_penalty_extremes(data):
+@pytest.mark.parametrize("online", [False, True])
+def test_dp_means_penalty_extremes(data, online):
     X, _ = data
-    assert np.unique(methods.make("dp_means", lam=100.0).fit_predict(X)).size == 1
-    assert np.unique(methods.make("dp_means", lam=1e-9).fit_predict(X)).size == len(X)
+    assert np.unique(methods.make("dp_means", lam=100.0, online=online).fit_predict(X)).size == 1
+    # every point opens its own cluster: the passes' preallocated centroid buffers fill up
+    assert np.unique(methods.make("dp_means", lam=1e-9, online=online)
+                     .fit_predict(X)).size == len(X)
     assert np.unique(methods.make("dp_vmf_means", lam=-1.99).fit_predict(X)).size == 1
 
 
@@ -359,3 +362,20 @@ def test_single_linkage_mst_equals_scikit_learn(metric):
         ref = AgglomerativeClustering(linkage="single", metric=metric,
                                       connectivity=connectivity, **kw).fit_predict(X)
         assert evaluate(ref, ours.labels_)["ari"] == pytest.approx(1.0)
+
+
+def test_hdbscan_dense_path_matches_the_trees():
+    """Above 16 dimensions HDBSCAN builds its spanning tree from the dense distance matrix;
+    with min_samples=1 (no tied reachabilities) its labels equal the tree-based ones."""
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    from hilander.methods._base import relabel
+
+    X, y = blobs(n_classes=6, per=30, d=40, noise=0.08, seed=3)
+    rng = np.random.default_rng(3)
+    X = np.concatenate([X, rng.standard_normal((20, 40))])  # scattered points become noise
+    est = methods.make("hdbscan", min_cluster_size=5, min_samples=1).fit(X)
+    ref = SkHDBSCAN(min_cluster_size=5, min_samples=1, algorithm="kd_tree",
+                    copy=True).fit_predict(l2_normalize(X).astype(np.float64))
+    assert est.labels_.tolist() == relabel(ref).tolist()
+    assert avg_f(evaluate(y, est.labels_[: y.size])) > 0.95

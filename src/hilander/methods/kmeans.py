@@ -10,6 +10,7 @@ from sklearn.cluster import KMeans as _SkKMeans
 from sklearn.cluster import MiniBatchKMeans as _SkMiniBatchKMeans
 from sklearn.cluster import kmeans_plusplus
 from sklearn.utils._param_validation import Interval
+from threadpoolctl import threadpool_limits
 
 from .._validation import InputError, check_int, l2_normalize
 from ._base import (
@@ -323,9 +324,12 @@ class DPMeans(BaseClusterer):
     def _centroid(self, sums, counts):
         return sums / np.maximum(counts, 1)[:, None]
 
-    def _best(self, x_rows, C):
-        """(best centroid, is_far) for rows against centroids ``C``."""
-        d = (x_rows**2).sum(1)[:, None] - 2 * x_rows @ C.T + (C**2).sum(1)[None, :]
+    def _best(self, x_rows, C, C_sq=None):
+        """(best centroid, is_far) for rows against centroids ``C`` (``C_sq``: their squared
+        norms, when the caller keeps them)."""
+        if C_sq is None:
+            C_sq = (C**2).sum(1)
+        d = (x_rows**2).sum(1)[:, None] - 2 * x_rows @ C.T + C_sq[None, :]
         j = d.argmin(1)
         return j, d[np.arange(len(j)), j] > self.lam
 
@@ -360,15 +364,20 @@ class DPMeans(BaseClusterer):
     def _batch_pass(self, X, C, order):
         _, far = self._best_chunked(X[order], C)
         cand = order[far]
-        new: list[np.ndarray] = []
-        for i in cand:  # sequential over the far points only: each may open a cluster
-            if new:
-                _, still_far = self._best(X[i][None, :], np.asarray(new))
-                if not still_far[0]:
-                    continue
-            new.append(X[i])
-        if new:
-            C = np.vstack([C, np.asarray(new)])
+        # new centroids fill a preallocated buffer: re-stacking a list per point was O(F^2 d)
+        new, new_sq = np.empty((cand.size, X.shape[1])), np.empty(cand.size)
+        m = 0
+        with single_thread_blas():
+            for i in cand:  # sequential over the far points only: each may open a cluster
+                if m:
+                    _, still_far = self._best(X[i][None, :], new[:m], new_sq[:m])
+                    if not still_far[0]:
+                        continue
+                new[m] = X[i]
+                new_sq[m] = X[i] @ X[i]
+                m += 1
+        if m:
+            C = np.vstack([C, new[:m]])
         labels, _ = self._best_chunked(X, C)
         sums = np.zeros_like(C)
         np.add.at(sums, labels, X)
@@ -378,42 +387,55 @@ class DPMeans(BaseClusterer):
         return self._centroid(sums[keep], counts[keep]), remap[labels]
 
     def _online_pass(self, X, C, labels, order):
-        K = C.shape[0]
-        sums = np.zeros_like(C)
-        counts = np.zeros(K)
+        K, d = C.shape
+        # room for every point to open a cluster: growing the arrays per new cluster copied
+        # O(K d) each time, O(n^2 d) over a pass when most points stand alone
+        cap = K + X.shape[0]
+        Cb, sums, counts = np.zeros((cap, d)), np.zeros((cap, d)), np.zeros(cap)
+        Cb[:K] = C
+        sq = np.zeros(cap)  # squared norms of the centroids, updated with them
+        sq[:K] = (C**2).sum(1)
         assigned = labels >= 0
         if assigned.any():
             np.add.at(sums, labels[assigned], X[assigned])
-            counts = np.bincount(labels[assigned], minlength=K).astype(np.float64)
+            counts[:K] = np.bincount(labels[assigned], minlength=K)
         else:
-            sums, counts = C.copy(), np.zeros(K)  # initial centroid carries no points yet
-        C = C.copy()
-        for i in order:
-            x = X[i]
-            j, far = self._best(x[None, :], C)
-            j = int(j[0])
-            if far[0]:
-                C = np.vstack([C, x[None, :]])
-                sums = np.vstack([sums, np.zeros_like(x)[None, :]])
-                counts = np.append(counts, 0.0)
-                j = C.shape[0] - 1
-            old = labels[i]
-            if old == j:
-                continue
-            if old >= 0:
-                sums[old] -= x
-                counts[old] -= 1
-                if counts[old] > 0:
-                    C[old] = self._centroid(sums[old][None, :], counts[old][None])[0]
-            if counts[j] == 0:
-                sums[j] = 0.0
-            sums[j] += x
-            counts[j] += 1
-            C[j] = self._centroid(sums[j][None, :], counts[j][None])[0]
-            labels[i] = j
-        keep = counts > 0
+            sums[:K] = C  # initial centroid carries no points yet
+        with single_thread_blas():
+            for i in order:
+                x = X[i]
+                j, far = self._best(x[None, :], Cb[:K], sq[:K])
+                j = int(j[0])
+                if far[0]:
+                    Cb[K] = x
+                    sq[K] = x @ x
+                    j = K
+                    K += 1
+                old = labels[i]
+                if old == j:
+                    continue
+                if old >= 0:
+                    sums[old] -= x
+                    counts[old] -= 1
+                    if counts[old] > 0:
+                        Cb[old] = self._centroid(sums[old][None, :], counts[old][None])[0]
+                        sq[old] = Cb[old] @ Cb[old]
+                if counts[j] == 0:
+                    sums[j] = 0.0
+                sums[j] += x
+                counts[j] += 1
+                Cb[j] = self._centroid(sums[j][None, :], counts[j][None])[0]
+                sq[j] = Cb[j] @ Cb[j]
+                labels[i] = j
+        keep = counts[:K] > 0
         remap = np.cumsum(keep) - 1
-        return C[keep], remap[labels]
+        return Cb[:K][keep], remap[labels]
+
+
+def single_thread_blas() -> threadpool_limits:
+    """One BLAS thread: a matrix-vector product per point costs more in waking threads than in
+    work (DP-means' passes ran 3x slower with a second core busy)."""
+    return threadpool_limits(1, user_api="blas")
 
 
 class DPvMFMeans(DPMeans):
@@ -486,7 +508,7 @@ class DPvMFMeans(DPMeans):
     def _centroid(self, sums, counts):
         return l2_normalize(sums)
 
-    def _best(self, x_rows, C):
+    def _best(self, x_rows, C, C_sq=None):
         s = x_rows @ C.T
         j = s.argmax(1)
         return j, s[np.arange(len(j)), j] < 1.0 + self.lam
