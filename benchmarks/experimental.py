@@ -66,6 +66,9 @@ class ExperimentalHiLander(HiLander):
         "comembership": _option(["boolean"], "bool",
                                 "The edge head also reads co-membership in unsupervised "
                                 "partitions of the same graph"),
+        "longtail_selection": _option(["boolean"], "bool",
+                                      "The selection also scores a long-tailed resample of "
+                                      "the labeled points (mean avg F of the two)"),
     }
 
     def _recipe(self) -> Recipe:

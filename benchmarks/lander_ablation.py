@@ -33,6 +33,7 @@ VARIANTS: dict[str, dict] = {
     "cross-fit 2 folds": {"cv": 2},
     "patience 4": {"patience": 4},
     "co-membership edge features": {"comembership": True},
+    "long-tail-aware selection": {"longtail_selection": True},
     "paper recipe": {"recipe": "paper"},
     "paper edge input (concat)": {"edge_input": "concat"},
     "symmetric edge input (previous default)": {"edge_input": "symmetric"},

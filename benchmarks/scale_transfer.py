@@ -26,9 +26,10 @@ SETS = {"omniglot": "validation", "clinc150": "clustering_train"}
 METHODS = ("kmeans", "hac", "leiden")
 
 
-def run(emb: Path, seeds: list[int], share: float) -> list[dict]:
+def run(emb: Path, seeds: list[int], share: float, datasets: list[str]) -> list[dict]:
     rows = []
-    for dataset, split in SETS.items():
+    for dataset in datasets:
+        split = SETS[dataset]
         z = np.load(emb / dataset / f"{split}.npz")
         X, y = z["features"], z["labels"]
         ids = np.unique(y)
@@ -88,9 +89,14 @@ def main() -> None:
     ap.add_argument("--emb", type=Path, required=True)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--share", type=float, default=0.25)
+    ap.add_argument("--datasets", default=",".join(SETS))
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    rows = run(args.emb, [int(s) for s in args.seeds.split(",")], args.share)
+    unknown = sorted(set(args.datasets.split(",")) - set(SETS))
+    if unknown:
+        ap.error(f"unknown dataset(s) {unknown}; choose from {sorted(SETS)}")
+    rows = run(args.emb, [int(s) for s in args.seeds.split(",")], args.share,
+               args.datasets.split(","))
     text = to_markdown(rows, args.share)
     print(text)
     if args.out:

@@ -81,3 +81,28 @@ def test_the_single_hold_out_selection_stays_for_ablations(open_set):
     curve = dict(sel["link_auc_curve"])
     assert curve[sel["best_step"]] == max(curve.values())
     assert m.settings_.as_dict() == {k: sel["chosen"][k] for k in m.settings_.as_dict()}
+
+
+def test_long_tail_aware_selection_scores_the_mean_of_both_sets(open_set):
+    from hilander._validation import encode_labels, l2_normalize
+    from hilander.datasets import long_tail_subsample
+    from hilander.lander.decoding import DecodingSettings
+    from hilander.metrics import avg_f, evaluate
+
+    X, y = open_set.X_train[:900], open_set.y_train[:900]
+    m = ExperimentalHiLander(epochs=2, longtail_selection=True, random_state=0).fit(X, y)
+    trials = m.selection_["trials"]
+    assert all(len(t["avg_f_each"]) == 2 for t in trials)
+    assert all(abs(t["avg_f"] - np.mean(t["avg_f_each"])) < 1e-12 for t in trials)
+    # the second score is the long-tailed resample clustered on its own, each point still
+    # scored by the network of its fold
+    codes = encode_labels(y)
+    rows = long_tail_subsample(codes, seed=0)
+    assert 0 < rows.size < 0.6 * y.size
+    t = trials[0]
+    settings = DecodingSettings(**{k: t[k] for k in DecodingSettings(tau=0.5).as_dict()})
+    with deterministic():
+        labels = run_hierarchy(m.crossfit_.subset(rows), l2_normalize(X)[rows], settings,
+                               seed=0).labels
+    assert avg_f(evaluate(encode_labels(codes[rows]), labels)) == pytest.approx(
+        t["avg_f_each"][1], abs=1e-9)

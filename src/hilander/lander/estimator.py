@@ -23,6 +23,7 @@ from .._validation import (
     warn_degenerate,
 )
 from ..base import TRAINING_PARAMS, MetaTrainedClusterer, Param
+from ..datasets.longtail import long_tail_subsample
 from ..datasets.splits import identity_folds
 from ..persistence import register_model
 from ..training import deterministic
@@ -325,12 +326,17 @@ class HiLander(MetaTrainedClusterer):
 
     def _choose(self, model, X: np.ndarray, y: np.ndarray, recipe: Recipe):
         """Search the decoding settings on labeled identities and adopt the best."""
+        also = []
+        if recipe.longtail_selection:
+            rows = long_tail_subsample(y, seed=self.random_state)
+            sub = model.subset(rows) if isinstance(model, CrossFittedNet) else model
+            also.append((sub, X[rows], encode_labels(y[rows])))
         selection = select_decoding(
             model, X, y, self._given_settings(),
             tau_grid=self.tau_grid, knn_method=self.knn_method,
             random_state=self.random_state, k_grid=recipe.k_grid,
             aggregations=recipe.aggregation_grid, progress=self.verbose,
-            decodings=recipe.decodings)
+            decodings=recipe.decodings, also=also)
         self.settings_ = selection.settings
         return selection
 

@@ -173,6 +173,10 @@ class CrossFittedNet:
             net.eval()
         return self
 
+    def subset(self, rows: np.ndarray) -> CrossFittedNet:
+        """The same networks over the input points ``rows`` only (each keeps its fold)."""
+        return CrossFittedNet(self.nets, self.groups[rows])
+
     def routed(self, rep: np.ndarray) -> _RoutedNet:
         """The scorer of a level whose node i holds the identity of input point ``rep[i]``."""
         return _RoutedNet(self.nets, self.groups[rep])

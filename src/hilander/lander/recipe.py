@@ -55,6 +55,10 @@ class Recipe:
     comembership : bool
         The edge head also reads whether cheap unsupervised partitions of the same graph put
         i and j together, and their communities' sizes.
+    longtail_selection : bool
+        The selection also clusters a long-tailed resample of the labeled points (most
+        identities keep 1-5) and scores each setting by the mean avg F of the two sets, so
+        the choice holds when the data's identities are smaller than the labeled ones.
     """
 
     edge_input: str = "relational"
@@ -75,6 +79,7 @@ class Recipe:
     holdout: float | None = None
     decodings: tuple[str, ...] = ("similarity", "infomap", "leiden", "cpm", "average")
     comembership: bool = False
+    longtail_selection: bool = False
 
 
 #: The recipes :class:`~hilander.HiLander` offers by name. "lander" is the default: validation

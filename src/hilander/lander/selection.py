@@ -81,6 +81,7 @@ def select_decoding(
     tau_grid: Sequence[float], knn_method: str = "auto", random_state: int = 0,
     k_grid: Sequence[int] = (), aggregations: Sequence[str] = (), progress: bool = False,
     decodings: Sequence[str] = SEARCHED_DECODINGS,
+    also: Sequence[tuple[LanderNet, np.ndarray, np.ndarray]] = (),
 ) -> Selection:
     """Coordinate search over p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER and the
     decoding (then each other k of ``k_grid`` and aggregation of ``aggregations``).
@@ -94,19 +95,29 @@ def select_decoding(
     resolution, then its p_τ; CPM's density; average linkage's p_τ; Infomap and Leiden keep
     the peak stages' upper p_τ for the levels above 1); then the extra k and
     aggregations. A later stage replaces the choice only if it wins by :data:`MIN_GAIN`.
+    ``also`` lists further ``(model, X, y)`` sets, each clustered on its own: a setting's
+    score is then the mean avg F over ``X`` and them.
     """
     table: list[dict] = []
     cache: dict = {}   # level 1 does not depend on the thresholds
     bar = tqdm(desc="selecting on held-out identities", unit="run", disable=not progress,
                leave=False)
 
+    sets = [(model, X, y, cache), *((m, Xa, ya, {}) for m, Xa, ya in also)]
+
     def trial(settings: DecodingSettings) -> float:
         t0 = time.perf_counter()
-        labels = run_hierarchy(model, X, settings, knn_method=knn_method, seed=random_state,
-                               cache=cache).labels
-        s = evaluate(y, labels)
-        table.append({**settings.as_dict(), **s, "avg_f": avg_f(s),
-                      "seconds": time.perf_counter() - t0})
+        scores = []
+        for net, X_s, y_s, cache_s in sets:
+            labels = run_hierarchy(net, X_s, settings, knn_method=knn_method,
+                                   seed=random_state, cache=cache_s).labels
+            scores.append(evaluate(y_s, labels))
+        s = scores[0]
+        row = {**settings.as_dict(), **s, "avg_f": float(np.mean([avg_f(v) for v in scores])),
+               "seconds": time.perf_counter() - t0}
+        if also:
+            row["avg_f_each"] = [avg_f(v) for v in scores]
+        table.append(row)
         bar.update(1)
         return table[-1]["avg_f"]
 
