@@ -238,8 +238,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--seeds-from", default="",
-                    help="comma-separated ablation.json files of several seeds: print (and "
-                         "with --out write seeds.md) their mean ± spread instead of running")
+                    help="comma-separated ablation.json files of several seeds (files of one "
+                         "seed join): print (and with --out write seeds_crossfit.md) their mean "
+                         "± spread instead of running")
     ap.add_argument("--note", default="", help="with --seeds-from: a paragraph appended to "
                     "the table (what was not run, how the timings were taken)")
     args = ap.parse_args()
@@ -247,7 +248,8 @@ def main() -> None:
         runs = {}
         for path in args.seeds_from.split(","):
             rows = json.loads(Path(path).read_text())
-            runs[int(rows[0].get("seed", len(runs)))] = rows
+            # several files may hold one seed (variants run separately): their rows join
+            runs.setdefault(int(rows[0].get("seed", len(runs))), []).extend(rows)
         text = ("# Hi-LANDER ablations over seeds, validation identities (never test)\n\n"
                 "Mean ± standard deviation over the seeds of `python "
                 "benchmarks/lander_ablation.py --seed S`; regenerate with `--seeds-from` "
