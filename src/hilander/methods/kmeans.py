@@ -324,14 +324,22 @@ class DPMeans(BaseClusterer):
     def _centroid(self, sums, counts):
         return sums / np.maximum(counts, 1)[:, None]
 
-    def _best(self, x_rows, C, C_sq=None):
-        """(best centroid, is_far) for rows against centroids ``C`` (``C_sq``: their squared
-        norms, when the caller keeps them)."""
+    def _nearest(self, x_rows, C, C_sq=None):
+        """(nearest centroid, its squared distance) for rows against centroids ``C``
+        (``C_sq``: their squared norms, when the caller keeps them)."""
         if C_sq is None:
             C_sq = (C**2).sum(1)
         d = (x_rows**2).sum(1)[:, None] - 2 * x_rows @ C.T + C_sq[None, :]
         j = d.argmin(1)
-        return j, d[np.arange(len(j)), j] > self.lam
+        return j, d[np.arange(len(j)), j]
+
+    def _is_far(self, d):
+        return d > self.lam
+
+    def _best(self, x_rows, C, C_sq=None):
+        """(best centroid, is_far) for rows against centroids ``C``."""
+        j, d = self._nearest(x_rows, C, C_sq)
+        return j, self._is_far(d)
 
     def _fit(self, X, graph):
         X = self._prepare(X).astype(np.float64)
@@ -356,15 +364,16 @@ class DPMeans(BaseClusterer):
         self.cluster_centers_ = C
         return relabel(labels)
 
-    def _best_chunked(self, X, C, chunk: int = 4096):
-        """``_best`` over row chunks: memory O(chunk * K) even when K approaches n."""
-        parts = [self._best(X[s:s + chunk], C) for s in range(0, X.shape[0], chunk)]
+    def _nearest_chunked(self, X, C, chunk: int = 4096):
+        """``_nearest`` over row chunks: memory O(chunk * K) even when K approaches n."""
+        parts = [self._nearest(X[s:s + chunk], C) for s in range(0, X.shape[0], chunk)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def _batch_pass(self, X, C, order):
-        _, far = self._best_chunked(X[order], C)
-        cand = order[far]
-        # new centroids fill a preallocated buffer: re-stacking a list per point was O(F^2 d)
+        # the distances to the old centroids serve twice: to find the far points, then (with
+        # those to the new ones, computed alone) to assign; each pass used to compute them twice
+        j_old, d_old = self._nearest_chunked(X, C)
+        cand = order[self._is_far(d_old[order])]
         new, new_sq = np.empty((cand.size, X.shape[1])), np.empty(cand.size)
         m = 0
         with single_thread_blas():
@@ -376,9 +385,12 @@ class DPMeans(BaseClusterer):
                 new[m] = X[i]
                 new_sq[m] = X[i] @ X[i]
                 m += 1
+        labels = j_old
         if m:
+            j_new, d_new = self._nearest_chunked(X, new[:m])
+            # strictly nearer: a tie keeps the old centroid, as argmin over [old, new] did
+            labels = np.where(d_new < d_old, C.shape[0] + j_new, j_old)
             C = np.vstack([C, new[:m]])
-        labels, _ = self._best_chunked(X, C)
         sums = np.zeros_like(C)
         np.add.at(sums, labels, X)
         counts = np.bincount(labels, minlength=C.shape[0]).astype(np.float64)
@@ -508,7 +520,11 @@ class DPvMFMeans(DPMeans):
     def _centroid(self, sums, counts):
         return l2_normalize(sums)
 
-    def _best(self, x_rows, C, C_sq=None):
-        s = x_rows @ C.T
-        j = s.argmax(1)
-        return j, s[np.arange(len(j)), j] < 1.0 + self.lam
+    def _nearest(self, x_rows, C, C_sq=None):
+        # the negated cosine is the "distance": argmin over it is argmax over the cosine
+        s = -(x_rows @ C.T)
+        j = s.argmin(1)
+        return j, s[np.arange(len(j)), j]
+
+    def _is_far(self, d):
+        return d > -(1.0 + self.lam)
