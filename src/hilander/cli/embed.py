@@ -141,9 +141,14 @@ def set_threads(threads: int | None) -> None:
     if threads is not None:
         if threads < 1:
             raise InputError(f"--threads must be >= 1, got {threads}")
+        import os
+
         import torch
 
+        from .._threads import ENV_VAR
+
         torch.set_num_threads(threads)
+        os.environ[ENV_VAR] = str(threads)  # training loops keep it instead of following load
 
 
 def check_npy_out(path: str, option: str = "--out") -> Path:

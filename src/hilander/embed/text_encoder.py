@@ -18,6 +18,7 @@ pretrained and the learning rate is small (2e-5):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import sys
@@ -31,8 +32,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._device import resolve_device
+from .._threads import ThreadGovernor
 from .._validation import InputError, check_choice, check_float, check_int, check_labels
 from ..persistence import register_model, save_payload
+from . import _frozen
 from .proxies import drop_noise, holdout_identities, imprint_proxies
 
 
@@ -118,6 +121,10 @@ class TextEncoder:
         validation set.
     max_seq_length : int, default=64
         Tokens kept per sentence.
+    frozen_layers : int, default=3
+        Lower transformer layers (of 6) kept frozen with the token embeddings. Their output
+        for each sentence is computed once and cached, and each step runs only the layers
+        above, forward and backward (see :mod:`._frozen`); 0 trains every layer.
     seed : int, default=0
         Seed of batch order, dropout and the held-out draw.
     progress : bool, default=False
@@ -151,14 +158,15 @@ class TextEncoder:
 
     _PARAMS = ("epochs", "batch_size", "lr", "head_lr_scale", "weight_decay", "tau_init",
                "evals_per_epoch", "patience", "monitor", "val_fraction", "max_seq_length",
-               "seed", "progress", "device")
+               "frozen_layers", "seed", "progress", "device")
 
     def __init__(
         self, *, epochs: int = 2, batch_size: int = 32, lr: float = 2e-5,
         head_lr_scale: float = 100.0, weight_decay: float = 0.0, tau_init: float = 3.0,
         evals_per_epoch: int = 2, patience: int = 2, monitor: str = "map_at_r",
         val_fraction: float = 0.2,
-        max_seq_length: int = 64, seed: int = 0, progress: bool = False, device: str = "cpu",
+        max_seq_length: int = 64, frozen_layers: int = 3, seed: int = 0, progress: bool = False,
+        device: str = "cpu",
     ) -> None:
         self.epochs = epochs
         self.batch_size = batch_size
@@ -171,6 +179,7 @@ class TextEncoder:
         self.monitor = monitor
         self.val_fraction = val_fraction
         self.max_seq_length = max_seq_length
+        self.frozen_layers = frozen_layers
         self.seed = seed
         self.progress = progress
         self.device = device
@@ -204,6 +213,7 @@ class TextEncoder:
         check_float(self.val_fraction, "val_fraction", low=0.0, high=1.0, low_open=True,
                     high_open=True)
         check_int(self.max_seq_length, "max_seq_length", low=4, high=512)
+        check_int(self.frozen_layers, "frozen_layers", low=0, high=6)
         check_int(self.seed, "seed", low=0)
         resolve_device(self.device)
 
@@ -290,7 +300,8 @@ class TextEncoder:
             init._check_fitted()
 
         device = resolve_device(self.device)
-        with torch.random.fork_rng(devices=[]):
+        governor = ThreadGovernor() if device.type == "cpu" else None
+        with torch.random.fork_rng(devices=[]), governor or contextlib.nullcontext():
             torch.manual_seed(self.seed)
             if init is None:
                 model = load_sentence_model(device="cpu", progress=False)
@@ -299,15 +310,42 @@ class TextEncoder:
             model.max_seq_length = int(self.max_seq_length)
             model.to(device)
             self._model = model
+            for p in model.parameters():  # a copied encoder may carry an earlier freeze
+                p.requires_grad_(True)
+            frozen = min(int(self.frozen_layers), _frozen.n_layers(model))
             t0 = time.perf_counter()
-            z0 = self._encode(texts)
+            if frozen:
+                _frozen.freeze_lower(model, frozen)
+                states = _frozen.lower_states(model, texts, frozen, device)
+                val_states = _frozen.lower_states(model, val_texts, frozen, device)
+                lengths = np.array([s.shape[0] for s in states])
+
+                def embed_batch(idx: np.ndarray) -> torch.Tensor:
+                    return _frozen.upper_embed(model, [states[i] for i in idx], frozen, device)
+
+                def encode_val() -> np.ndarray:
+                    return _frozen.embed_cached(model, val_states, frozen, device)
+
+                z0 = _frozen.embed_cached(model, states, frozen, device)
+            else:
+                lengths = np.array([t.shape[0] for t in _frozen.tokenize(model, texts)[0]])
+
+                def embed_batch(idx: np.ndarray) -> torch.Tensor:
+                    feats = _features(model, [texts[i] for i in idx], device)
+                    return model(feats)["sentence_embedding"]
+
+                def encode_val() -> np.ndarray:
+                    return self._encode(val_texts)
+
+                z0 = self._encode(texts)
             weight = imprint_proxies(z0, y, classes, getattr(init, "classes_", None),
                                      getattr(init, "head_weight_", None))
             tau0 = math.log(init.beta_) if init is not None else float(self.tau_init)
             head = ScaledProxyHead(weight, tau0, self.head_lr_scale).to(device)
             both = nn.ModuleDict({"encoder": model, "head": head})
             self._note(f"  imprinted {classes.size} proxies from {len(texts)} sentences in "
-                       f"{time.perf_counter() - t0:.0f} s")
+                       f"{time.perf_counter() - t0:.0f} s"
+                       + (f" (layers 1-{frozen} frozen, their output cached)" if frozen else ""))
 
             rng = np.random.default_rng(self.seed)
             n = len(texts)
@@ -319,13 +357,13 @@ class TextEncoder:
 
             def step(opt, _rng) -> float:
                 if not order:
-                    perm = rng.permutation(n)
-                    order.extend(perm[i * self.batch_size:(i + 1) * self.batch_size]
-                                 for i in range(n_batches))
+                    # sentences of similar length share a batch: little time spent on padding
+                    order.extend(_frozen.length_batches(lengths, self.batch_size, rng))
                 idx = order.pop(0)
+                if governor is not None:
+                    governor.tick()  # fewer threads while another process holds a core
                 t = time.perf_counter()
-                feats = _features(model, [texts[i] for i in idx], device)
-                emb = model(feats)["sentence_embedding"]
+                emb = embed_batch(idx)
                 loss = F.cross_entropy(head(emb), yt[idx].to(device))
                 opt.zero_grad()
                 loss.backward()
@@ -336,7 +374,7 @@ class TextEncoder:
 
             def evaluate() -> float:
                 steps_done = len(clock["losses"])
-                z = self._encode(val_texts)
+                z = encode_val()
                 r1 = recall_at_1(z, val_labels)
                 score = map_at_r(z, val_labels) if self.monitor == "map_at_r" else r1
                 epoch_s = clock["train"] / max(steps_done, 1) * n_batches
@@ -360,6 +398,8 @@ class TextEncoder:
                 eval_every=max(1, n_batches // self.evals_per_epoch), evaluate_initial=True,
                 patience=self.patience,
             )
+            for p in model.parameters():
+                p.requires_grad_(True)
         model.eval()
         self.classes_ = classes
         self.head_weight_ = head.weight.detach().cpu().numpy().astype(np.float32)
