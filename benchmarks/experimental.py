@@ -69,6 +69,9 @@ class ExperimentalHiLander(HiLander):
         "longtail_selection": _option(["boolean"], "bool",
                                       "The selection also scores a long-tailed resample of "
                                       "the labeled points (mean avg F of the two)"),
+        "attach_leftovers": _option(["boolean"], "bool",
+                                    "The selection's last stage tries attaching lone points "
+                                    "to their best-linked neighbour's cluster"),
     }
 
     def _recipe(self) -> Recipe:

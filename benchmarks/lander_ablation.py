@@ -34,6 +34,7 @@ VARIANTS: dict[str, dict] = {
     "patience 4": {"patience": 4},
     "co-membership edge features": {"comembership": True},
     "long-tail-aware selection": {"longtail_selection": True},
+    "lone points kept (no leftover stage)": {"attach_leftovers": False},
     "paper recipe": {"recipe": "paper"},
     "paper edge input (concat)": {"edge_input": "concat"},
     "symmetric edge input (previous default)": {"edge_input": "symmetric"},

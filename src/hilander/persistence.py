@@ -152,7 +152,7 @@ def _import_model_modules() -> None:
     import importlib
 
     for mod in ("hilander.lander", "hilander.supervised", "hilander.embed.backbone",
-                "hilander.auto"):
+                "hilander.auto", "hilander.discover"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

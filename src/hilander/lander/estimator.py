@@ -336,7 +336,8 @@ class HiLander(MetaTrainedClusterer):
             tau_grid=self.tau_grid, knn_method=self.knn_method,
             random_state=self.random_state, k_grid=recipe.k_grid,
             aggregations=recipe.aggregation_grid, progress=self.verbose,
-            decodings=recipe.decodings, also=also)
+            decodings=recipe.decodings, also=also,
+            attach_leftovers=recipe.attach_leftovers)
         self.settings_ = selection.settings
         return selection
 

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from ..graph import KNNGraph, build_knn_graph
 from ..graph.knn import duplicate_groups
 from .aggregation import Aggregator
-from .decoding import DecodingSettings, link_level, merge_level
+from .decoding import DecodingSettings, link_level, merge_level, place_leftovers
 from .network import CrossFittedNet, LanderNet
 from .result import HierarchyResult
 
@@ -136,6 +136,8 @@ def run_hierarchy(
                     cache.pop(next(iter(cache)))  # the oldest: trials move along a grid
                 cache[key] = (g, p, dens)
         result.level_density.append(dens)
+        if level == 1:
+            first_level = (g.indices, p)
         t2 = time.perf_counter()
         links = link_level(settings.decoding_at(level), g.indices, g.similarities, p, dens,
                            settings.threshold(level), seed, settings.resolution)
@@ -171,6 +173,8 @@ def run_hierarchy(
     bar.close()
     if result.level_labels:
         result.labels = result.level_labels[-1]
+    if settings.leftovers != "keep" and result.level_density:
+        result.labels = place_leftovers(result.labels, *first_level, settings.leftovers)
     if backend is not None:
         result.backend_stats = dict(getattr(backend, "stats", {}))
     result.X, result.tau, result.tau_upper = X, float(settings.tau), settings.tau_upper

@@ -59,6 +59,9 @@ class Recipe:
         The selection also clusters a long-tailed resample of the labeled points (most
         identities keep 1-5) and scores each setting by the mean avg F of the two sets, so
         the choice holds when the data's identities are smaller than the labeled ones.
+    attach_leftovers : bool
+        The selection's last stage also tries attaching the points left alone to their
+        best-linked neighbour's cluster (``DecodingSettings.leftovers``).
     """
 
     edge_input: str = "relational"
@@ -80,6 +83,7 @@ class Recipe:
     decodings: tuple[str, ...] = ("similarity", "infomap", "leiden", "cpm", "average")
     comembership: bool = False
     longtail_selection: bool = False
+    attach_leftovers: bool = True
 
 
 #: The recipes :class:`~hilander.HiLander` offers by name. "lander" is the default: validation

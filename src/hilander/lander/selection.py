@@ -82,6 +82,7 @@ def select_decoding(
     k_grid: Sequence[int] = (), aggregations: Sequence[str] = (), progress: bool = False,
     decodings: Sequence[str] = SEARCHED_DECODINGS,
     also: Sequence[tuple[LanderNet, np.ndarray, np.ndarray]] = (),
+    attach_leftovers: bool = True,
 ) -> Selection:
     """Coordinate search over p_τ, the upper levels' p_τ, LANDER vs Hi-LANDER and the
     decoding (then each other k of ``k_grid`` and aggregation of ``aggregations``).
@@ -94,7 +95,9 @@ def select_decoding(
     ``decodings`` with its own grid (the similarity threshold; Infomap's p_τ; Leiden's
     resolution, then its p_τ; CPM's density; average linkage's p_τ; Infomap and Leiden keep
     the peak stages' upper p_τ for the levels above 1); then the extra k and
-    aggregations. A later stage replaces the choice only if it wins by :data:`MIN_GAIN`.
+    aggregations; last, points left alone kept or attached to their best-linked neighbour's
+    cluster (``attach_leftovers``). A later stage replaces the choice only if it wins by
+    :data:`MIN_GAIN`.
     ``also`` lists further ``(model, X, y)`` sets, each clustered on its own: a setting's
     score is then the mean avg F over ``X`` and them.
     """
@@ -167,6 +170,12 @@ def select_decoding(
             if agg != best.aggregation:
                 best, score = _better(best, score, *best_of(
                     [best.replace(aggregation=agg, tau_upper=t) for t in thresholds]))
+    if attach_leftovers and best.leftovers == "keep":
+        # one setting against one: compared unsmoothed, and the gain carried to the score
+        kept = trial(best)
+        attached = trial(best.replace(leftovers="attach"))
+        if attached > kept + MIN_GAIN:
+            best, score = best.replace(leftovers="attach"), score + attached - kept
     bar.close()
     return Selection(best, score, table)
 
