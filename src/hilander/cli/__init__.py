@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "bench",
     "diagnose",
     "auto",
+    "report",
 ]
 
 
