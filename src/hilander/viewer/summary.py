@@ -43,12 +43,21 @@ def purity(true_labels, codes: np.ndarray, n_clusters: int):
 
     tnames, tcodes = cluster_codes(true_labels, codes.size)
     both = (codes >= 0) & (tcodes >= 0)
-    table = sp.csr_matrix((np.ones(int(both.sum())), (codes[both], tcodes[both])),
-                          shape=(n_clusters, max(tnames.size, 1))).toarray()
-    labeled = table.sum(axis=1)
-    top = table.argmax(axis=1)
-    return [(None if labeled[c] == 0 else _name(tnames[top[c]]), int(table[c, top[c]]),
-             int(labeled[c])) for c in range(n_clusters)]
+    # sparse: clusters x classes is 8,000 x 5,000 on 100k items, too large to hold dense
+    table = sp.csr_matrix((np.ones(int(both.sum()), np.int64), (codes[both], tcodes[both])),
+                          shape=(n_clusters, max(tnames.size, 1)))
+    table.sum_duplicates()
+    table.sort_indices()  # so argmax's first maximum is the smallest class
+    out = []
+    for c in range(n_clusters):
+        lo, hi = table.indptr[c], table.indptr[c + 1]
+        if lo == hi:
+            out.append((None, 0, 0))
+            continue
+        top = lo + int(np.argmax(table.data[lo:hi]))
+        out.append((_name(tnames[table.indices[top]]), int(table.data[top]),
+                    int(table.data[lo:hi].sum())))
+    return out
 
 
 def page_data(items: Items, labels, *, embeddings=None, true_labels=None, title: str = "",
