@@ -58,10 +58,11 @@ def render(data: dict) -> str:
 <p id="summary"></p>
 <ul id="notes"></ul>
 </header>
+<div id="overview">
 <section id="metrics-section" hidden>
 <h2>Against the true labels</h2>
-<p class="hint">Every item counts; noise (-1) counts as singletons. Per cluster below: its
-purity (share of its labeled items in its majority class) and that class.</p>
+<p class="hint">Every item counts; noise (-1) counts as singletons. Each card gives its
+cluster's purity (share of its labeled items in its majority class) and that class.</p>
 <table id="metrics"></table>
 </section>
 <section id="map-section" hidden>
@@ -69,6 +70,7 @@ purity (share of its labeled items in its majority class) and that class.</p>
 <p id="map-note"></p>
 <div id="map-wrap"><canvas id="map"></canvas><div id="tip" hidden></div></div>
 </section>
+</div>
 <section>
 <h2>Clusters, largest first</h2>
 <p class="hint">Each card shows a cluster's most central items (nearest its mean direction)
