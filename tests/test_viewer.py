@@ -186,6 +186,21 @@ def test_page_data_says_when_it_samples_or_caps():
     assert data["map"] is None and "No embeddings given" in data["notes"][0]
 
 
+@pytest.mark.parametrize("labels, cards, singletons, noise", [
+    ([-1, -1, -1, -1, -1], [], 0, 5),    # all noise: no cluster at all
+    ([4, 4, 4, 4, 4], [5], 0, 0),        # one cluster
+    ([0, 1, 2, 3, 4], [], 5, 0),         # all singletons
+])
+def test_page_data_on_degenerate_clusterings(labels, cards, singletons, noise):
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    data = page_data(as_items(["a b", "c d", "e f", "g h", "the"]), labels, embeddings=X,
+                     true_labels=[1, 1, 2, 2, -1], map_method="pca")
+    assert [c["size"] for c in data["cards"]] == cards
+    assert (data["n_singletons"], data["n_noise"]) == (singletons, noise)
+    assert data["map"]["n"] == 5 and set(data["map"]["card"]) <= {-2, -1, 0}
+    assert page_data(as_items(["one"]), [0], embeddings=X[:1])["map"]["x"] == [0.5]
+
+
 def test_every_user_string_is_escaped():
     texts, labels, true, X = _texts_set()
     texts[:3] = XSS

@@ -163,9 +163,10 @@ def _map(X, items: Items, names, codes, listed, max_points: int, method: str,
     from .layout import map_2d
 
     idx, xy = map_2d(X, max_points=max_points, method=method, random_state=random_state)
-    rank = np.full(names.size, -2, dtype=np.int64)  # -2: a cluster without a card
+    rank = np.full(names.size + 1, -2, dtype=np.int64)  # -2: a cluster without a card
     rank[listed] = np.arange(listed.size)
-    card = np.where(codes[idx] >= 0, rank[np.maximum(codes[idx], 0)], -1)  # -1: noise
+    rank[-1] = -1  # noise (code -1 reads the last entry)
+    card = rank[codes[idx]]
 
     def hover(i: int) -> str:
         if items.kind == "text":
