@@ -243,6 +243,10 @@ def test_images_get_thumbnails_and_a_pixel_fallback():
         assert im.size == (28, 28)
     with pytest.raises(InputError, match=r"\(n, h, w\)"):
         as_items(np.zeros((3, 4)))
+    with pytest.raises(InputError, match="labels have 11 entries for 12 items"):
+        cluster_page(imgs, labels[:11])
+    with pytest.raises(InputError, match="true labels have 2 entries for 12 items"):
+        cluster_page(imgs, labels, true_labels=[0, 1])
 
 
 def test_a_hundred_thousand_items_make_a_page_of_bounded_size():

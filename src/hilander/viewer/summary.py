@@ -71,6 +71,9 @@ def page_data(items: Items, labels, *, embeddings=None, true_labels=None, title:
     words_per_card = check_int(words_per_card, "words_per_card", low=0, high=100)
     max_clusters = check_int(max_clusters, "max_clusters", low=1)
     n = items.n
+    for what, values in (("labels", labels), ("true labels", true_labels)):
+        if values is not None and len(values) != n:
+            raise InputError(f"{what} have {len(values)} entries for {n} items")
     names, codes = cluster_codes(labels, n)
     X = None
     if embeddings is not None:
