@@ -51,9 +51,6 @@ def test_read_texts_errors(tmp_path):
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(InputError, match="holds no text"):
         read_texts(tmp_path / "empty.txt")
-    (tmp_path / "latin.txt").write_bytes("caf\xe9\n".encode("latin-1"))
-    with pytest.raises(InputError, match="not UTF-8"):
-        read_texts(tmp_path / "latin.txt")
     with pytest.raises(InputError, match="plain text"):
         read_texts(tmp_path / "gap.txt", column="text")
     pd.DataFrame({"a": ["x", "y"], "b": ["1", "2"]}).to_csv(tmp_path / "two.csv", index=False)
@@ -67,6 +64,104 @@ def test_read_texts_errors(tmp_path):
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(InputError, match="could not read"):
         read_texts(tmp_path / "bad.parquet")
+
+
+# ---------------------------------------------------------------- binary input (issue 27)
+
+
+def test_read_texts_refuses_nul_and_control_bytes_naming_file_and_line(tmp_path):
+    path = tmp_path / "blob.txt"
+    path.write_bytes(b"first line\nsecond\n\x00\x01\x02\x7f\x00\x03\n")
+    with pytest.raises(InputError) as err:
+        read_texts(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: line 3 holds a NUL byte") and "\n" not in message
+    # a control byte without any NUL is refused too, on its own line
+    path.write_bytes(b"ok\nfine\nstill fine\nbell \x07 here\n")
+    with pytest.raises(InputError, match=r"blob\.txt: line 4 holds control character 0x07"):
+        read_texts(path)
+    # a CSV, a parquet column and a label file are held to the same rule
+    (tmp_path / "t.csv").write_bytes(b"text\nhello\nbad \x00 row\n")
+    with pytest.raises(InputError, match=r"t\.csv: line 3 holds a NUL byte"):
+        read_texts(tmp_path / "t.csv")
+    pd.DataFrame({"text": ["fine", "nul\x00inside"]}).to_parquet(tmp_path / "t.parquet")
+    with pytest.raises(InputError, match="row 2 of column 'text' holds a NUL"):
+        read_texts(tmp_path / "t.parquet")
+    from hilander.io import read_labels
+
+    (tmp_path / "y.txt").write_bytes(b"1\n2\n\x00\x00\n")
+    with pytest.raises(InputError, match=r"y\.txt: line 3 holds a NUL byte"):
+        read_labels(tmp_path / "y.txt")
+    # tab, carriage return and form feed are text
+    path.write_bytes(b"a\tb\r\nc\x0cd\n")
+    assert read_texts(path)[0] == ["a\tb", "c\x0cd"]
+
+
+def test_read_texts_reads_another_encoding_only_when_named(tmp_path):
+    path = tmp_path / "latin.txt"
+    path.write_bytes("caf\xe9 au lait\nna\xefve\n".encode("latin-1"))
+    with pytest.raises(InputError) as err:
+        read_texts(path)
+    assert str(err.value).startswith(f"{path}: line 1 is not valid utf-8 text (byte 0xe9 "
+                                     "at offset 3)")
+    assert "--encoding" in str(err.value)
+    assert read_texts(path, encoding="latin-1") == (["caf\xe9 au lait", "na\xefve"], None)
+    csv_path = tmp_path / "latin.csv"
+    csv_path.write_bytes("text,intent\nbonjour,a\ncaf\xe9,b\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin\.csv: line 3 is not valid utf-8"):
+        read_texts(csv_path)
+    texts, y = read_texts(csv_path, column="text", label_column="intent", encoding="latin-1")
+    assert texts == ["bonjour", "caf\xe9"] and y.tolist() == ["a", "b"]
+    # UTF-8 with a byte-order mark: the mark is not part of the first text
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfhello\nworld\n")
+    assert read_texts(tmp_path / "bom.txt")[0] == ["hello", "world"]
+    # a line separator inside a text does not split it (rows stay aligned with the file)
+    (tmp_path / "sep.txt").write_text("one\u2028still one\ntwo\n", encoding="utf-8")
+    assert read_texts(tmp_path / "sep.txt")[0] == ["one\u2028still one", "two"]
+    with pytest.raises(InputError, match="unknown text encoding 'klingon'"):
+        read_texts(path, encoding="klingon")
+
+
+def test_cli_embed_text_refuses_binary_and_latin1_in_one_line(tmp_path, capsys):
+    (tmp_path / "blob.txt").write_bytes(b"\x00\x01\x02\x03\x00\xff\xfe")
+    (tmp_path / "latin.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    for name, message in (("blob.txt", "line 1 holds a NUL byte"),
+                          ("latin.txt", "line 1 is not valid utf-8")):
+        assert main(["embed", "text", str(tmp_path / name), "--out",
+                     str(tmp_path / "X.npy")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"hilander: error: {tmp_path / name}: {message}")
+        assert err.count("\n") == 1
+        assert not (tmp_path / "X.npy").exists()
+    assert main(["embed", "text", str(tmp_path / "latin.txt"), "--out",
+                 str(tmp_path / "X.npy"), "--encoding", "rot13"]) == 2
+    assert "'rot13' is not a text encoding" in capsys.readouterr().err
+
+
+def test_cli_encoder_text_reads_latin1_only_with_encoding(tmp_path, capsys):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("text,intent\nbonjour,a\ncaf\xe9,b\n".encode("latin-1"))
+    argv = ["encoder", "text", str(path), "--out", str(tmp_path / "enc.hlm"), "--quiet"]
+    assert main([*argv, "--label-column", "intent"]) == 2
+    assert f"{path}: line 3 is not valid utf-8" in capsys.readouterr().err
+    # decoded with --encoding, the file gets as far as its columns (no training needed to see)
+    assert main([*argv, "--label-column", "nope", "--encoding", "latin-1"]) == 2
+    assert "has no column 'nope'; its columns are ['text', 'intent']" in capsys.readouterr().err
+    assert not (tmp_path / "enc.hlm").exists()
+
+
+@needs_minilm
+def test_cli_embed_text_reads_latin1_with_encoding(tmp_path, capsys):
+    (tmp_path / "latin.txt").write_bytes("caf\xe9 au lait\nna\xefve\n".encode("latin-1"))
+    (tmp_path / "utf8.txt").write_text("caf\xe9 au lait\nna\xefve\n", encoding="utf-8")
+    assert main(["embed", "text", str(tmp_path / "latin.txt"), "--encoding", "latin-1",
+                 "--out", str(tmp_path / "a.npy"), "--quiet", "--threads", "1"]) == 0
+    assert main(["embed", "text", str(tmp_path / "utf8.txt"), "--out",
+                 str(tmp_path / "b.npy"), "--quiet", "--threads", "1"]) == 0
+    capsys.readouterr()
+    # the same sentences, whatever the file's encoding
+    np.testing.assert_allclose(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"),
+                               atol=1e-5)
 
 
 @needs_minilm

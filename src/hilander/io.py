@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -149,6 +151,64 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+#: control characters that plain text never holds (tab, newline, carriage return and form feed
+#: are fine): one of them, NUL above all, means a binary file read as text
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def check_encoding(encoding: str) -> str:
+    """``encoding`` if Python knows it as a text encoding, else InputError."""
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise InputError(f"unknown text encoding {encoding!r} (e.g. utf-8, latin-1, "
+                         "cp1252, utf-16)") from None
+    if not getattr(info, "_is_text_encoding", True):  # rot13, base64: not a file's encoding
+        raise InputError(f"{encoding!r} is not a text encoding")
+    return info.name
+
+
+def decode_text(raw: bytes, path: str | Path, encoding: str = "utf-8") -> str:
+    """``raw`` (the bytes of ``path``) decoded, refusing binary input.
+
+    Bytes that are not valid in ``encoding`` or a NUL or other control character raise one
+    InputError naming the file and the line; a text in another encoding is read only when its
+    encoding is given. A UTF-8 byte-order mark is dropped.
+    """
+    name = check_encoding(encoding)
+    try:
+        text = raw.decode(name)
+    except UnicodeDecodeError as exc:
+        head = raw[:exc.start].decode(name, errors="replace")
+        _refuse_control(head, path)  # the first problem in the file is the one named
+        raise InputError(
+            f"{path}: line {head.count(chr(10)) + 1} is not valid {encoding} text (byte "
+            f"0x{raw[exc.start]:02x} at offset {exc.start}); if the file is in another "
+            "encoding, name it (--encoding / encoding=, e.g. latin-1)") from None
+    if name == "utf-8" and text.startswith("\ufeff"):
+        text = text[1:]
+    _refuse_control(text, path)
+    return text
+
+
+def _refuse_control(text: str, path: str | Path) -> None:
+    bad = NOT_TEXT.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        char = bad.group()
+        what = "a NUL byte" if char == "\x00" else f"control character 0x{ord(char):02x}"
+        raise InputError(f"{path}: line {line} holds {what}; this looks like a binary file, "
+                         "not text")
+
+
+def read_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """The whole text of ``path``, refusing binary input (see :func:`decode_text`)."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    return decode_text(raw, path, encoding)
+
+
 def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
@@ -253,8 +313,7 @@ def read_labels(path: str | Path, n_samples: int | None = None) -> np.ndarray:
         if _suffix(path) == ".npy":
             arr = np.load(path, allow_pickle=False)
         else:
-            with open(path, encoding="utf-8") as fh:
-                lines = [ln.strip() for ln in fh.read().splitlines()]
+            lines = [ln.strip() for ln in read_text(path).splitlines()]
             while lines and not lines[-1]:
                 lines.pop()
             if lines and "," in lines[0]:

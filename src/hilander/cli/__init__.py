@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "diagnose",
     "auto",
     "discover",
+    "report",
 ]
 
 

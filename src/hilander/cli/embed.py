@@ -80,15 +80,17 @@ def _register_text(forms) -> None:
         description=(
             "Embed the texts of FILE with the bundled all-MiniLM-L6-v2 encoder (or a "
             "fine-tuned one from `hilander encoder text`, --model) and write an (n, 384) "
-            "float32 .npy, one row per text in file order, unnormalised. FILE is plain UTF-8 "
-            "text with one text per line, or a .csv/.tsv/.parquet table with the texts in "
-            "--column."
+            "float32 .npy, one row per text in file order, unnormalised. FILE is plain text "
+            "(UTF-8 unless --encoding says otherwise) with one text per line, or a "
+            ".csv/.tsv/.parquet table with the texts in --column. A binary file (NUL or "
+            "control bytes, or bytes invalid in the encoding) is refused."
         ),
     )
     p.add_argument("file", help="a .txt file (one text per line) or a .csv/.tsv/.parquet table")
     p.add_argument("--out", required=True, help="embeddings, a .npy file")
     p.add_argument("--column", help="text column of a table (optional if it has one column)")
     p.add_argument("--label-column", help="label column of a table, written to --labels-out")
+    add_encoding(p)
     p.add_argument("--labels-out", help="labels (.npy or .csv), one per row of --out")
     p.add_argument("--model", help="a fine-tuned TextEncoder file (default: pretrained MiniLM)")
     p.add_argument("--batch-size", type=int, default=128, help="texts per batch (default 128)")
@@ -132,6 +134,13 @@ def _add_threads(p) -> None:
     p.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
+
+
+def add_encoding(p) -> None:
+    """``--encoding`` of the commands that read text files (shared by embed, encoder, report)."""
+    p.add_argument("--encoding", default="utf-8",
+                   help="encoding of a text/CSV/TSV file (default utf-8; e.g. latin-1, cp1252): "
+                        "a file in another encoding is refused, never guessed")
 
 
 def set_threads(threads: int | None) -> None:
@@ -186,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
 def run_text(args: argparse.Namespace) -> int:
     from .._validation import InputError
     from ..embed.user import embed_texts, read_texts
-    from ..io import check_writable, write_array, write_labels
+    from ..io import check_encoding, check_writable, write_array, write_labels
 
     t0 = time.perf_counter()
     check_npy_out(args.out)
@@ -198,8 +207,10 @@ def run_text(args: argparse.Namespace) -> int:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.model and not Path(args.model).is_file():
         raise InputError(f"model file not found: {args.model}")
+    check_encoding(args.encoding)
     set_threads(args.threads)
-    texts, labels = read_texts(args.file, column=args.column, label_column=args.label_column)
+    texts, labels = read_texts(args.file, column=args.column, label_column=args.label_column,
+                               encoding=args.encoding)
     X = embed_texts(texts, encoder=args.model, batch_size=args.batch_size,
                     progress=not args.quiet)
     write_array(args.out, X)

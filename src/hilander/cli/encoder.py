@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from ._common import add_seed, parse_params
+from .embed import add_encoding
 
 
 def register(subparsers) -> None:
@@ -46,6 +47,7 @@ def register(subparsers) -> None:
                            "--val-fraction of FILE's identities")
     text.add_argument("--unlabeled", metavar="FILE",
                       help="sentences to refine on: .txt (one per line) or a table (--column)")
+    add_encoding(text)
     images = forms.add_parser(
         "images", help="train or fine-tune the image backbone",
         description=(
@@ -103,18 +105,19 @@ def _read_text_set(path: str, args, *, labeled: bool):
     table = Path(path).suffix.lower() in (".csv", ".tsv", ".parquet")
     column = args.column if table else None  # --column names a table's column; a .txt has none
     if labeled and column is None and table:
-        column = _other_column(path, args.label_column)
+        column = _other_column(path, args.label_column, args.encoding)
     texts, labels = read_texts(path, column=column,
-                               label_column=args.label_column if labeled else None)
+                               label_column=args.label_column if labeled else None,
+                               encoding=args.encoding)
     return texts, labels
 
 
-def _other_column(path: str, label_column: str) -> str | None:
+def _other_column(path: str, label_column: str, encoding: str = "utf-8") -> str | None:
     """The one column besides the label column, so a two-column table needs no --column."""
     from .._validation import InputError
     from ..embed.user import _read_table
 
-    cols = [str(c) for c in _read_table(Path(path)).columns]
+    cols = [str(c) for c in _read_table(Path(path), encoding).columns]
     if label_column not in cols:
         raise InputError(f"{path} has no column {label_column!r}; its columns are {cols}")
     rest = [c for c in cols if c != label_column]
@@ -146,6 +149,10 @@ def _check_args(args) -> None:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
     if args.init and not Path(args.init).is_file():
         raise InputError(f"--init model file not found: {args.init}")
+    if args.form == "text":
+        from ..io import check_encoding
+
+        check_encoding(args.encoding)
 
 
 def run(args: argparse.Namespace) -> int:

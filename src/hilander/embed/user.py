@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import InputError
+from ..io import NOT_TEXT
 
 if TYPE_CHECKING:
     from .backbone import ImageBackbone
@@ -33,14 +34,20 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 # -- texts -------------------------------------------------------------------------------------
 
 
-def _read_table(path: Path):
+def _read_table(path: Path, encoding: str = "utf-8"):
+    import io
+
     import pandas as pd
 
+    from ..io import read_text
+
     suffix = path.suffix.lower()
+    # a CSV is decoded here, not by pandas, so binary bytes are refused naming their line
+    text = read_text(path, encoding) if suffix != ".parquet" else None
     try:
-        if suffix == ".parquet":
+        if text is None:
             return pd.read_parquet(path)
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str,
+        return pd.read_csv(io.StringIO(text), sep="\t" if suffix == ".tsv" else ",", dtype=str,
                            keep_default_na=False)
     except Exception as exc:  # pandas/pyarrow raise many kinds; the user needs one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -73,19 +80,26 @@ def _label_array(values: list, where: str) -> np.ndarray:
 
 
 def read_texts(path: str | Path, *, column: str | None = None,
-               label_column: str | None = None) -> tuple[list[str], np.ndarray | None]:
+               label_column: str | None = None,
+               encoding: str = "utf-8") -> tuple[list[str], np.ndarray | None]:
     """Texts (and optional labels) from a file.
+
+    Binary input is refused: a NUL or other control character, or bytes that are not valid in
+    ``encoding``, raise one InputError naming the file and the line.
 
     Parameters
     ----------
     path : str or Path
         ``.csv``, ``.tsv`` or ``.parquet``: a table, texts in ``column``; any other suffix:
-        UTF-8 text, one text per line (a final newline is fine, an empty line is an error,
-        since it would shift every later row).
+        text, one text per line (lines end at ``\\n``; a final newline is fine, an empty line
+        is an error, since it would shift every later row).
     column : str or None, default=None
         Text column of a table; may be omitted when the table has one column.
     label_column : str or None, default=None
         Label column of a table (integers, ``-1`` for noise/unlabeled, or strings).
+    encoding : str, default="utf-8"
+        Encoding of a text, CSV or TSV file (e.g. ``"latin-1"``); a file in another encoding
+        is refused rather than guessed.
 
     Returns
     -------
@@ -97,11 +111,13 @@ def read_texts(path: str | Path, *, column: str | None = None,
     >>> texts, _ = read_texts("utterances.txt")  # doctest: +SKIP
     >>> texts, y = read_texts("intents.csv", column="text", label_column="intent")  # doctest: +SKIP
     """
+    from ..io import read_text
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"text file not found: {path}")
     if path.suffix.lower() in TABLE_SUFFIXES:
-        df = _read_table(path)
+        df = _read_table(path, encoding)
         if len(df) == 0:
             raise InputError(f"{path} has no rows")
         col = _column(df, column, path, "text")
@@ -112,6 +128,9 @@ def read_texts(path: str | Path, *, column: str | None = None,
                                  f"{type(t).__name__}, not text")
             if not t.strip():
                 raise InputError(f"{path}: row {i + 1} of column {col.name!r} is empty")
+            if NOT_TEXT.search(t):  # a parquet string is never decoded by read_text
+                raise InputError(f"{path}: row {i + 1} of column {col.name!r} holds a NUL or "
+                                 "control character; it looks like binary data, not text")
         labels = None
         if label_column is not None:
             labels = _label_array(_column(df, label_column, path, "label").tolist(), str(path))
@@ -119,11 +138,9 @@ def read_texts(path: str | Path, *, column: str | None = None,
     if column is not None or label_column is not None:
         raise InputError(f"{path} is read as plain text (one text per line); columns need a "
                          f".csv, .tsv or .parquet file")
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    lines = raw.splitlines()
+    # split at \n only, as read_text counts lines: str.splitlines would also split at U+2028
+    # or \x85 inside a text and shift every later row
+    lines = [ln.removesuffix("\r") for ln in read_text(path, encoding).split("\n")]
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
@@ -196,10 +213,15 @@ def list_images(root: str | Path) -> list[Path]:
 def _labels_from_csv(csv_path: Path, rel: list[Path], root: Path) -> tuple[np.ndarray, list]:
     if not csv_path.is_file():
         raise InputError(f"labels file not found: {csv_path}")
+    import io
+
+    from ..io import read_text
+
+    text = read_text(csv_path)
     try:
-        with open(csv_path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
-    except (UnicodeDecodeError, csv.Error) as exc:
+        rows = [r for r in csv.reader(io.StringIO(text, newline=""))
+                if r and any(c.strip() for c in r)]
+    except csv.Error as exc:
         raise InputError(f"could not read {csv_path} as CSV: {exc}") from None
     if not rows:
         raise InputError(f"{csv_path} has no rows")
