@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from hilander import AutoCluster, HiLander, methods, supervised
+from hilander import AutoCluster, Discoverer, HiLander, methods, supervised
 from hilander.methods import BaseClusterer
 from hilander.supervised import SupervisedClusterer
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _public_estimators() -> list[type]:
-    out: list[type] = [HiLander, AutoCluster]
+    out: list[type] = [HiLander, AutoCluster, Discoverer]
     for module, base in ((methods, BaseClusterer), (supervised, SupervisedClusterer)):
         for name in module.__all__:
             obj = getattr(module, name)
@@ -153,7 +153,8 @@ def test_sphinx_build_has_no_warning(tmp_path):
     assert proc.returncode == 0, f"sphinx-build failed:\n{proc.stdout}\n{proc.stderr}"
     api = (out / "api.html").read_text(encoding="utf-8")
     for cls in ESTIMATORS:
-        public = "hilander" if cls in (HiLander, AutoCluster) else cls.__module__.rsplit(".", 1)[0]
+        top = (HiLander, AutoCluster, Discoverer)
+        public = "hilander" if cls in top else cls.__module__.rsplit(".", 1)[0]
         target = f"{public}.{cls.__name__}"
         assert f'id="{target}"' in api, f"docs/api.rst does not document {target}"
     for target in ("hilander.methods.make", "hilander.methods.available", "hilander.methods.names",

@@ -87,3 +87,16 @@ def test_recall_at_1():
     X2 = np.array([[0, 0], [10, 0], [0, 1], [10, 1]], dtype=np.float32)
     # Euclidean: 0<->2 and 1<->3 ; cosine after normalising: 1<->3 ... 0 is a zero row
     assert recall_at_1(X2, [0, 1, 0, 1], normalize=False) == 1.0
+
+
+def test_hungarian_accuracy_hand_computed():
+    from hilander.metrics import hungarian_accuracy
+
+    # classes 0,0,0,1,1,2 ; clusters a,a,b,b,b,b: best one-to-one map a->0 (2), b->1 (2);
+    # class 2 gets no cluster: 4 of 6 right
+    assert hungarian_accuracy([0, 0, 0, 1, 1, 2], [5, 5, 7, 7, 7, 7]) == pytest.approx(4 / 6)
+    # a relabelling is perfect; more clusters than classes leave some unmatched (wrong)
+    assert hungarian_accuracy([0, 0, 1, 1], [3, 3, 9, 9]) == 1.0
+    assert hungarian_accuracy([0, 0, 1, 1], [0, 1, 2, 3]) == pytest.approx(2 / 4)
+    # noise (-1) is singletons: it can match at most one class
+    assert hungarian_accuracy([0, 0, 0], [-1, -1, -1]) == pytest.approx(1 / 3)

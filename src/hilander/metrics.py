@@ -106,6 +106,19 @@ def evaluate(labels_true, labels_pred) -> dict[str, float]:
     }
 
 
+def hungarian_accuracy(labels_true, labels_pred) -> float:
+    """Clustering accuracy (ACC) of the intent-discovery papers (DeepAligned, MTP-CLNN,
+    USNID): the share of points whose cluster maps to their class under the one-to-one
+    matching of clusters to classes that maximises it (Hungarian algorithm). Clusters left
+    unmatched, when there are more clusters than classes, count as wrong; noise counts as
+    singletons."""
+    from scipy.optimize import linear_sum_assignment
+
+    counts = contingency(labels_true, labels_pred).toarray()
+    rows, cols = linear_sum_assignment(-counts)
+    return float(counts[rows, cols].sum() / counts.sum())
+
+
 def avg_f(scores: dict[str, float]) -> float:
     """Harmonic mean of Fp and Fb: the selection score of the tuning protocol."""
     return _f(scores["pairwise_f"], scores["bcubed_f"])

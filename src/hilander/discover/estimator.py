@@ -75,9 +75,22 @@ class Discoverer(MetaTrainedClusterer):
     Examples
     --------
     >>> from hilander import Discoverer
-    >>> disc = Discoverer(methods="infomap")  # doctest: +SKIP
-    >>> disc.fit(texts, intents, X_unlabeled=new_texts)  # doctest: +SKIP
-    >>> disc.labels_[:5], disc.clusterer_.winner_  # doctest: +SKIP
+    >>> words = {"weather": ["rain", "snow", "sun", "wind", "fog"],
+    ...          "music": ["jazz", "rock", "opera", "piano", "drums"],
+    ...          "food": ["pizza", "pasta", "salad", "soup", "bread"],
+    ...          "sport": ["tennis", "soccer", "golf", "rugby", "boxing"],
+    ...          "travel": ["flight", "hotel", "train", "cruise", "visa"],
+    ...          "money": ["loan", "salary", "budget", "taxes", "savings"],
+    ...          "health": ["fever", "cough", "flu", "doctor", "vaccine"],
+    ...          "pets": ["dog", "cat", "hamster", "parrot", "puppy"]}
+    >>> texts = [f"tell me about the {w}" for ws in words.values() for w in ws]
+    >>> intents = [topic for topic, ws in words.items() for w in ws]
+    >>> disc = Discoverer(methods="infomap", encoder_params={"epochs": 1, "batch_size": 8})
+    >>> disc = disc.fit(texts, intents, X_unlabeled=["a song on the guitar", "heavy snowfall"])
+    >>> disc.labels_.shape, disc.kind_, disc.clusterer_.winner_
+    ((2,), 'text', 'infomap')
+    >>> disc.predict(["my cat is hungry", "my dog is hungry"]).shape
+    (2,)
     """
 
     _params = {
