@@ -520,3 +520,22 @@ def test_degenerate_training_data_gives_a_warning_naming_it(tmp_path, capsys):
     lines = [ln for ln in err.splitlines() if "warning" in ln]
     assert lines == ["hilander: warning: 5 of 12 training rows are all zero: they have no "
                      "direction, so they neither join nor teach any identity"]
+
+
+def test_a_model_nested_in_another_saves_inside_an_output_batch(tmp_path):
+    # AutoCluster with a learnt winner and Discoverer store whole models inside their file;
+    # under the command line's all-or-none batch the inner write must still be readable
+    from hilander.datasets import make_open_set
+    from hilander.io import output_batch
+    from hilander.persistence import load_payload, payload_of
+
+    data = make_open_set(n_train_classes=6, n_test_classes=2, seed=0)
+    model = HiLander(tau=0.5, epochs=1, n_neighbors=5).fit(data.X_train, data.y_train)
+    out = tmp_path / "outer.pt"
+    with output_batch():
+        inner = payload_of(model)
+        assert inner["class"] == "HiLander"
+        model.save(out)
+        assert not out.exists()  # the batch's own outputs still wait for its end
+    assert load_payload(out)["class"] == "HiLander"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outer.pt"]

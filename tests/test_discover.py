@@ -228,7 +228,7 @@ def test_cli_discover_refuses_bad_inputs(tmp_path, text_files):
     one.write_text("text,intent\n" + "".join(f'"{t}",a\n' for t in TOPICS["joke"]))
     r = _cli("discover", str(one), str(new), "--label-column", "intent",
              "--out", str(tmp_path / "o.npy"))
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "identities" in r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "1 identity;" in r.stderr
     binary = tmp_path / "binary.txt"
     binary.write_bytes(b"\x00\x01\x02\x03\xff\xfe\x00hello\x00\n\x07\x08")
     r = _cli("discover", str(lab), str(binary), "--label-column", "intent",

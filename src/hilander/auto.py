@@ -13,10 +13,8 @@ The validation table (method, chosen parameters, avg F, seconds, status) is kept
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from numbers import Integral, Real
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +30,7 @@ from ._validation import (
 )
 from .base import MetaTrainedClusterer, Param
 from .datasets.splits import identity_folds
-from .persistence import load_payload, register_model
+from .persistence import payload_of, register_model
 
 #: Learnt candidates with settings kept modest so ``auto`` on ~10k points takes minutes.
 LEARNT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -429,13 +427,8 @@ class AutoCluster(MetaTrainedClusterer):
 
     # -- persistence (save/load come from PersistentModel) -------------------------------------
     def _state(self) -> dict:
-        nested = None
-        if self.model_ is not None:
-            # the winner writes its own payload; it is stored whole inside this one
-            with tempfile.TemporaryDirectory() as tmp:
-                inner = Path(tmp) / "winner.pt"
-                self.model_.save(inner)
-                nested = load_payload(inner)
+        # the winner writes its own payload; it is stored whole inside this one
+        nested = None if self.model_ is None else payload_of(self.model_)
         return {"winner_": self.winner_, "winner_kind_": self.winner_kind_,
                 "params_": self.params_, "val_avg_f_": self.val_avg_f_, "n_val_": self.n_val_,
                 "table_": self.table_, "model": nested}

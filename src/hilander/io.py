@@ -85,8 +85,9 @@ def _same_file(a: Path, b: Path) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-# Stack of open output batches: each holds (temporary, final) pairs renamed at its end.
-_BATCHES: list[list[tuple[Path, Path]]] = []
+# Stack of open output batches: each holds (temporary, final) pairs renamed at its end
+# (None: writes go through at once, see immediate_writes).
+_BATCHES: list[list[tuple[Path, Path]] | None] = []
 
 
 @contextlib.contextmanager
@@ -113,6 +114,17 @@ def output_batch() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def immediate_writes() -> Iterator[None]:
+    """Inside an :func:`output_batch`, let :func:`atomic_path` rename at once: for scratch
+    files that are read back before the batch ends (a model nested in another's file)."""
+    _BATCHES.append(None)
+    try:
+        yield
+    finally:
+        _BATCHES.pop()
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
 
@@ -131,7 +143,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp_path, 0o666 & ~umask)
-            if _BATCHES:
+            if _BATCHES and _BATCHES[-1] is not None:
                 _BATCHES[-1].append((tmp_path, path))
             else:
                 os.replace(tmp_path, path)

@@ -43,6 +43,17 @@ def save_payload(path: str | Path, cls_name: str, config: dict, state: dict[str,
         torch.save(payload, tmp)
 
 
+def payload_of(model) -> dict:
+    """What ``model.save`` writes, as a dict: a model stored whole inside another's file."""
+    import tempfile
+
+    from .io import immediate_writes
+
+    with tempfile.TemporaryDirectory() as tmp, immediate_writes():
+        model.save(Path(tmp) / "model.pt")
+        return load_payload(Path(tmp) / "model.pt")
+
+
 def load_payload(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
@@ -152,7 +163,7 @@ def _import_model_modules() -> None:
     import importlib
 
     for mod in ("hilander.lander", "hilander.supervised", "hilander.embed.backbone",
-                "hilander.auto", "hilander.discover"):
+                "hilander.embed.text_encoder", "hilander.auto", "hilander.discover"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from ._common import add_seed, parse_params
+from .embed import add_encoding
 
 
 def register(subparsers) -> None:
@@ -71,6 +72,7 @@ def register(subparsers) -> None:
                    help="torch CPU threads (default: the cores this process may use, fewer "
                         "when other processes keep them busy)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_encoding(p)
     add_seed(p)
     p.set_defaults(func=run)
 
@@ -99,6 +101,9 @@ def _check_args(args) -> None:
                        ("--init", args.init)):
         if path and not Path(path).exists():
             raise InputError(f"{flag} not found: {path}")
+    from ..io import check_encoding
+
+    check_encoding(args.encoding)
     if Path(args.labeled).is_dir() != Path(args.unlabeled).is_dir():
         raise InputError("LABELED and UNLABELED must both be image folders or both be text "
                          f"files ({args.labeled}, {args.unlabeled})")
@@ -109,6 +114,7 @@ def _read(args):
     import numpy as np
 
     from .._validation import InputError
+    from ..discover.estimator import check_identity_count
     from ..embed.user import TABLE_SUFFIXES, read_image_folder
     from .encoder import _read_text_set
 
@@ -116,6 +122,7 @@ def _read(args):
         size = args.image_size or 28
         lab = read_image_folder(args.labeled, labels=args.labels, image_size=size,
                                 progress=not args.quiet)
+        check_identity_count(int(np.unique(lab.labels[lab.labels >= 0]).size), args.protocol)
         new = read_image_folder(args.unlabeled, image_size=size, progress=not args.quiet)
         _say(args.quiet, f"{len(lab.label_names or [])} identities, {len(lab.paths):,} "
                          f"labeled images; {len(new.paths):,} images to cluster")
@@ -126,6 +133,7 @@ def _read(args):
     if not args.label_column:
         raise InputError("a labeled table needs --label-column")
     X, y = _read_text_set(args.labeled, args, labeled=True)
+    check_identity_count(int(np.unique(y).size), args.protocol)
     U, _ = _read_text_set(args.unlabeled, args, labeled=False)
     _say(args.quiet, f"{np.unique(y).size} identities, {len(X):,} labeled texts; "
                      f"{len(U):,} texts to cluster")

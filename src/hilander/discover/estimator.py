@@ -17,7 +17,6 @@ of them. ``benchmarks/discover.py`` measures the three on held-out identities.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from numbers import Integral, Real
 from pathlib import Path
@@ -28,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._validation import InputError, check_labels, encode_labels
 from ..base import MetaTrainedClusterer, NotFittedError, Param
-from ..persistence import load_payload, register_model
+from ..persistence import payload_of, register_model
 from . import _items
 
 #: clustering candidates by default: Hi-LANDER and the two partitions that led the
@@ -36,6 +35,18 @@ from . import _items
 DEFAULT_METHODS = ("hilander", "infomap", "leiden")
 
 PROTOCOLS = ("complementary", "refit", "leaky")
+
+
+def check_identity_count(n_identities: int, protocol: str) -> None:
+    """Raise unless the labeled identities can teach both the encoder and the clusterer: the
+    clusterer scores its candidates on at least 4 identities (AutoCluster's minimum), and
+    the disjoint protocols give the encoder as many again."""
+    need = 4 if protocol == "leaky" else 8
+    if n_identities < need:
+        raise InputError(f"the labels hold {n_identities} identit"
+                         f"{'y' if n_identities == 1 else 'ies'}; protocol={protocol!r} needs at "
+                         f"least {need} (the encoder and the clusterer each need several to "
+                         "learn from and to choose on)")
 
 
 @register_model
@@ -161,11 +172,7 @@ class Discoverer(MetaTrainedClusterer):
                                  f"{X.shape[1:]}")
         elif self.rounds:
             raise InputError("rounds > 0 refine on X_unlabeled; pass X_unlabeled")
-        need = 4 if self.protocol == "leaky" else 8
-        if n_ids < need:
-            raise InputError(f"y holds {n_ids} identities; protocol={self.protocol!r} needs at "
-                             f"least {need} (the encoder and the clusterer each need several "
-                             "to learn from and to choose on)")
+        check_identity_count(n_ids, self.protocol)
         self._encoder_params_checked()
         self.timings_: dict[str, float] = {}
         self.rounds_: list[dict] = []
@@ -310,7 +317,8 @@ class Discoverer(MetaTrainedClusterer):
 
     def predict(self, X) -> np.ndarray:
         """Clusters of a new set of items (its identities may all be new); one id per item."""
-        return np.asarray(self.clusterer_.predict(self.transform(X)), dtype=np.int64)
+        Z = self.transform(X)
+        return np.asarray(self.clusterer_.predict(Z), dtype=np.int64)
 
     def fit_predict(self, X, y, X_unlabeled=None) -> np.ndarray:
         """``fit(X, y, X_unlabeled).labels_``."""
@@ -337,11 +345,7 @@ class Discoverer(MetaTrainedClusterer):
         save_payload(path, type(self).__name__, config, self._state())
 
     def _state(self) -> dict[str, Any]:
-        parts = {}
-        with tempfile.TemporaryDirectory() as tmp:
-            for key, model in (("encoder", self.encoder_), ("clusterer", self.clusterer_)):
-                model.save(Path(tmp) / f"{key}.pt")
-                parts[key] = load_payload(Path(tmp) / f"{key}.pt")
+        parts = {"encoder": payload_of(self.encoder_), "clusterer": payload_of(self.clusterer_)}
         return {**parts, "kind_": self.kind_, "n_features_in_": self.n_features_in_,
                 "rounds_": self.rounds_, "timings_": self.timings_,
                 "encoder_identities_": _plain(self.encoder_identities_),
