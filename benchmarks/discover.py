@@ -1,5 +1,8 @@
 """``Discoverer`` on held-out identities: protocols, per-method gains and the reference.
 
+Run it with ``OMP_NUM_THREADS=1`` for rows that repeat exactly: torch's sums split differently
+over 1 and 2 threads, and the encoder otherwise takes the cores other processes leave free.
+
     python benchmarks/discover.py --dataset clinc150 --mode dev --protocols complementary,leaky
     python benchmarks/discover.py --dataset omniglot --mode test --protocols complementary
 
@@ -157,6 +160,7 @@ def run_one(args, split: int, seed: int, with_reference: bool = True) -> dict:
                                                                                   d["y"])
         row["auto_initial"] = {**score(d["yu"], auto.predict(d["Zu"])),
                                "winner": auto.winner_, "selection": auto.val_avg_f_,
+                               "table": auto.table_,
                                "seconds": time.perf_counter() - t0}
         say(f"auto on the initial embeddings: {auto.winner_} "
             f"{row['auto_initial']['avg_f']:.3f} (selection {auto.val_avg_f_:.3f})")
@@ -178,6 +182,7 @@ def run_one(args, split: int, seed: int, with_reference: bool = True) -> dict:
         disc.fit(d["X"], d["y"], X_unlabeled=d["U"])
         rec = {**score(d["yu"], disc.labels_), "winner": disc.clusterer_.winner_,
                "params": disc.clusterer_.params_, "selection": disc.clusterer_.val_avg_f_,
+               "table": disc.clusterer_.table_, "threads": getattr(disc.encoder_, "threads_", None),
                "timings": disc.timings_, "rounds": disc.rounds_,
                "seconds": time.perf_counter() - t0}
         rec["gap"] = rec["avg_f"] - rec["selection"]

@@ -5,9 +5,13 @@ another process keeps a core busy, the thread on that core runs half the time an
 region waits for it, while the others spin: on 2 cores beside one busy process, fine-tuning
 MiniLM ran 5x slower than alone, where one thread on the free core is only about 2x slower
 (``benchmarks/encoder_speed.py``). :class:`ThreadGovernor` measures how many cores the other
-processes use (Linux ``/proc/stat`` minus this process's own time) and sets torch's thread
-count to the cores left, at the start of a training run and again every ``every`` seconds,
-so a neighbour that starts or stops midway is followed. The count is restored afterwards.
+processes use (Linux ``/proc/stat`` minus this process's own time) at the start of a training
+run and sets torch's thread count to the cores left for the whole run, restoring it after.
+
+The count is chosen once, not followed during the run: torch's sums split differently over 1
+and 2 threads (fine-tuned MiniLM embeddings differ by about 1e-6 after one epoch), so a run
+whose count changed midway could not be repeated. A run is repeated exactly by giving the
+count it used (``threads_`` of the fitted encoder) as ``--threads`` or ``HILANDER_THREADS``.
 Elsewhere than Linux, and when the user fixed the count (``threads=``, the command line's
 ``--threads``, or ``OMP_NUM_THREADS``), it does nothing but apply that count.
 """
@@ -43,60 +47,51 @@ def _cpu_seconds() -> tuple[float, float] | None:
 
 
 class ThreadGovernor:
-    """Sets torch's CPU threads to the cores other processes leave free, now and then.
+    """Sets torch's CPU threads to the cores other processes leave free, for one run.
 
     Parameters
     ----------
     threads : int or None
-        A fixed count (applied once, never changed); None: follow the load.
-    every : float
-        Seconds between two looks at the load.
+        A fixed count; None: the cores left free when the run starts (``HILANDER_THREADS``
+        or ``OMP_NUM_THREADS``, when set, fix it too).
+    look : float
+        Seconds spent measuring the other processes' load.
     """
 
-    def __init__(self, threads: int | None = None, every: float = 10.0) -> None:
+    def __init__(self, threads: int | None = None, look: float = 0.3) -> None:
         self.fixed = threads if threads is not None else _env_threads()
-        self.every = every
+        self.look = look
         self.cores = available_cores()
         self._saved = torch.get_num_threads()
-        self._last: tuple[float, tuple[float, float]] | None = None
 
     def __enter__(self) -> ThreadGovernor:
         self._saved = torch.get_num_threads()
         if self.fixed is not None:
             torch.set_num_threads(max(1, int(self.fixed)))
             return self
-        first = _cpu_seconds()
-        if first is not None:
-            # a short first look: the run is about to start
-            t = time.monotonic()
-            time.sleep(0.2)
-            self._last = (t, first)
-            self._adjust()
+        others = busy_cores_of_others(self.look)
+        if others is not None:
+            torch.set_num_threads(max(1, min(self.cores, int(self.cores - others + 0.5))))
         return self
 
     def __exit__(self, *exc) -> None:
         torch.set_num_threads(self._saved)
 
-    def tick(self) -> None:
-        """Call between steps; looks at the load when ``every`` seconds have passed."""
-        if self._last is not None and time.monotonic() - self._last[0] >= self.every:
-            self._adjust()
-
-    def _adjust(self) -> None:
-        now, counters = time.monotonic(), _cpu_seconds()
-        if counters is None or self._last is None:
-            return
-        t0, (busy0, own0) = self._last
-        wall = max(now - t0, 1e-3)
-        others = max(0.0, (counters[0] - busy0) - (counters[1] - own0)) / wall
-        self._last = (now, counters)
-        threads = max(1, min(self.cores, int(self.cores - others + 0.5)))
-        if threads != torch.get_num_threads():
-            torch.set_num_threads(threads)
-
     @property
     def threads(self) -> int:
         return torch.get_num_threads()
+
+
+def busy_cores_of_others(seconds: float = 0.3) -> float | None:
+    """Cores kept busy by other processes over the next ``seconds`` (None off Linux)."""
+    first = _cpu_seconds()
+    if first is None:
+        return None
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    second = _cpu_seconds()
+    wall = max(time.monotonic() - t0, 1e-3)
+    return max(0.0, (second[0] - first[0]) - (second[1] - first[1])) / wall
 
 
 #: the command line's ``--threads`` is passed down in this variable

@@ -148,6 +148,10 @@ class TextEncoder:
         Held-out score (``monitor``) of the kept weights.
     epoch_seconds_ : float
         Measured seconds per epoch of training (evaluations excluded).
+    threads_ : int
+        Torch CPU threads the training ran with (0 on a GPU): the cores other processes
+        left free when it started. Sums split differently over other counts, so give this
+        count (``HILANDER_THREADS`` / ``--threads``) to repeat a run exactly.
 
     Examples
     --------
@@ -246,7 +250,7 @@ class TextEncoder:
         enc.classes_, enc.head_weight_ = None, None
         enc.beta_ = float(math.exp(enc.tau_init))
         enc.history_, enc.best_step_, enc.best_score_ = [], 0, float("nan")
-        enc.epoch_seconds_, enc.n_train_ = float("nan"), 0
+        enc.epoch_seconds_, enc.n_train_, enc.threads_ = float("nan"), 0, 0
         return enc
 
     # -- training ------------------------------------------------------------------------------
@@ -300,8 +304,10 @@ class TextEncoder:
             init._check_fitted()
 
         device = resolve_device(self.device)
+        # as many threads as the cores other processes leave free (see hilander._threads)
         governor = ThreadGovernor() if device.type == "cpu" else None
         with torch.random.fork_rng(devices=[]), governor or contextlib.nullcontext():
+            self.threads_ = torch.get_num_threads() if governor is not None else 0
             torch.manual_seed(self.seed)
             if init is None:
                 model = load_sentence_model(device="cpu", progress=False)
@@ -360,8 +366,6 @@ class TextEncoder:
                     # sentences of similar length share a batch: little time spent on padding
                     order.extend(_frozen.length_batches(lengths, self.batch_size, rng))
                 idx = order.pop(0)
-                if governor is not None:
-                    governor.tick()  # fewer threads while another process holds a core
                 t = time.perf_counter()
                 emb = embed_batch(idx)
                 loss = F.cross_entropy(head(emb), yt[idx].to(device))
@@ -460,7 +464,7 @@ class TextEncoder:
             else torch.from_numpy(self.head_weight_),
             "beta": self.beta_, "history": self.history_, "best_step": self.best_step_,
             "best_score": self.best_score_, "epoch_seconds": self.epoch_seconds_,
-            "n_train": self.n_train_,
+            "n_train": self.n_train_, "threads": self.threads_,
         }
         save_payload(path, type(self).__name__, self.get_params(), state)
 
@@ -494,6 +498,7 @@ class TextEncoder:
             enc.best_score_ = float(state["best_score"])
             enc.epoch_seconds_ = float(state["epoch_seconds"])
             enc.n_train_ = int(state["n_train"])
+            enc.threads_ = int(state.get("threads", 0))  # files from before it was kept: 0
         except InputError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
