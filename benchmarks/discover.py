@@ -186,6 +186,8 @@ def run_one(args, split: int, seed: int, with_reference: bool = True) -> dict:
                "timings": disc.timings_, "rounds": disc.rounds_,
                "seconds": time.perf_counter() - t0}
         rec["gap"] = rec["avg_f"] - rec["selection"]
+        for record, labels in zip(rec["rounds"], disc._round_labels):
+            record["unlabeled_avg_f"] = score(d["yu"], labels)["avg_f"]  # measured only
         if d["longtail"] is not None:
             lt = d["longtail"]
             U_lt = [d["U"][i] for i in lt] if isinstance(d["U"], list) else d["U"][lt]

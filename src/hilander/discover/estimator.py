@@ -229,6 +229,7 @@ class Discoverer(MetaTrainedClusterer):
         from ..embed.refinement import concat_items
 
         prev = None
+        self._round_labels: list[np.ndarray] = []  # each round's clusters (not saved)
         for r in range(self.rounds + 1):
             t0 = time.perf_counter()
             if r > 0:
@@ -250,6 +251,7 @@ class Discoverer(MetaTrainedClusterer):
                       "n_clusters": int(np.unique(labels[labels >= 0]).size),
                       "kept": kept, "seconds": time.perf_counter() - t0}
             self.rounds_.append(record)
+            self._round_labels.append(labels)
             self._say(f"discover: round {r}: {record['method']} held-out avg F "
                       f"{record['held_out_avg_f']:.3f}, {record['n_clusters']} clusters"
                       + ("" if kept is None else f", {kept:.1%} kept their cluster"))
