@@ -74,11 +74,12 @@ def test_save_load_round_trip(fitted, domain, tmp_path):
 def test_learnt_winner_is_refit_and_saved(domain, tmp_path):
     # Hi-LANDER alone: it wins by default, is re-fitted on all identities and travels nested
     auto = AutoCluster(["hilander"],
-                       learnt_params={"hilander": {"epochs": 3, "n_neighbors": 5}},
+                       learnt_params={"hilander": {"training": {"epochs": 3},
+                                                   "n_neighbors": 5}},
                        verbose=False).fit(domain.X_train, domain.y_train)
     (row,) = auto.table_
     assert auto.winner_ == "hilander" and row["kind"] == "learnt"
-    assert row["params"]["epochs"] == 3 and auto.model_.epochs == 3
+    assert row["params"]["training"] == {"epochs": 3} and auto.model_._training().epochs == 3
     # the re-fit chose its own decoding on held-out identities
     assert 0 <= auto.model_.settings_.tau <= 1
     assert auto.model_.selection_["chosen"]["tau"] == auto.model_.settings_.tau

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from hilander import AutoCluster, HiLander, methods, supervised
+from hilander.lander import SelectionSettings, TrainingSettings
 from hilander.methods import BaseClusterer
 from hilander.supervised import SupervisedClusterer
 
@@ -99,7 +100,12 @@ def test_docstring_sections_and_parameters(cls):
         try:
             value = ast.literal_eval(m.group(2))
         except (ValueError, SyntaxError):
-            pytest.fail(f"{cls.__name__}.{name}: default {m.group(2)!r} is not a literal")
+            # a settings group at its defaults, e.g. HiLander's training=TrainingSettings()
+            groups = {"TrainingSettings": TrainingSettings, "SelectionSettings": SelectionSettings}
+            call = re.fullmatch(r"(\w+)\(\)", m.group(2))
+            if call is None or call.group(1) not in groups:
+                pytest.fail(f"{cls.__name__}.{name}: default {m.group(2)!r} is not a literal")
+            value = groups[call.group(1)]()
         assert value == defaults[name] and type(value) is type(defaults[name]), (
             f"{cls.__name__}.{name}: documented default {m.group(2)} but the constructor's is "
             f"{defaults[name]!r}")

@@ -3,7 +3,12 @@ import pytest
 import torch
 
 from hilander import HiLander, InputError
-from hilander.lander import HierarchyResult
+from hilander.lander import (
+    DecodingSettings,
+    HierarchyResult,
+    SelectionSettings,
+    TrainingSettings,
+)
 from hilander.lander.selection import MIN_GAIN
 from hilander.metrics import avg_f, evaluate
 from hilander.persistence import load_model
@@ -83,7 +88,7 @@ def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained
     chosen = sel["chosen"]
     settings = trained.settings_
     grid = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID}.get(settings.decoding,
-                                                                trained.tau_grid)
+                                                                trained.selection.tau_grid)
     assert settings.tau == chosen["tau"] and settings.tau in grid
     if settings.decoding == "leiden":
         assert settings.resolution in RESOLUTION_GRID
@@ -96,23 +101,38 @@ def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained
     assert chosen["held_out_avg_f"] in stage_bests
     assert chosen["held_out_avg_f"] >= max(stage_bests) - MIN_GAIN
     assert sel["mode"] == "cross-fitted" and sel["held_out_classes"] == 80
-    assert len(sel["folds"]) == trained.cv == 3
+    assert len(sel["folds"]) == trained.selection.cv == 3
     assert sum(fold["classes"] for fold in sel["folds"]) == 80
     for fold in sel["folds"]:
         # checkpoint selection kept the best held-out link AUC, the calibrated cosine included
         curve = dict(fold["link_auc_curve"])
         assert curve[fold["best_step"]] == max(curve.values())
         assert fold["link_auc_curve"][0][0] == 0
-    # the one-fold record says what a single held-out fold would have chosen
+    # what one fold alone would have chosen is recorded only on request
+    assert "one_fold" not in sel and "one_fold_selection" not in trained.timings_
+
+
+def test_one_fold_choice_is_recorded_on_request(open_set):
+    X, y = open_set.X_train[:800], open_set.y_train[:800]
+    training = TrainingSettings(epochs=3)
+    plain = HiLander(training=training, random_state=0).fit(X, y)
+    asked = HiLander(training=training, selection=SelectionSettings(record_one_fold=True),
+                     random_state=0).fit(X, y)
+    sel = asked.selection_
+    # the record says what a single held-out fold would have chosen, and changes nothing else
     assert sel["one_fold"]["classes"] == sel["folds"][0]["classes"]
     assert sel["one_fold"]["changed"] == [
         k for k, v in sel["one_fold"]["chosen"].items()
-        if k != "held_out_avg_f" and chosen[k] != v]
+        if k != "held_out_avg_f" and sel["chosen"][k] != v]
+    assert asked.timings_["one_fold_selection"] > 0
+    assert "one_fold" not in plain.selection_ and plain.settings_ == asked.settings_
+    assert np.array_equal(plain.predict(open_set.X_test), asked.predict(open_set.X_test))
 
 
 @pytest.mark.parametrize("aggregation,recipe", [("mean", "lander"), ("concat", "paper")])
 def test_other_aggregations_and_the_paper_recipe_run(open_set, aggregation, recipe):
-    m = HiLander(aggregation=aggregation, recipe=recipe, epochs=5, tau=0.5)
+    m = HiLander(aggregation=aggregation, recipe=recipe, training=TrainingSettings(epochs=5),
+                 decoding={"tau": 0.5})
     m.fit(open_set.X_train[:800], open_set.y_train[:800])
     labels = m.predict(open_set.X_test)
     assert labels.shape == open_set.y_test.shape and labels.min() == 0
@@ -130,7 +150,8 @@ def test_recipe_values_and_overrides():
     assert (paper.optimizer, paper.lr, paper.momentum, paper.edge_input) == \
         ("sgd", 0.1, 0.9, "concat")
     assert (paper.feature_noise, paper.identity_subsets) == (0.0, 0)
-    mine = HiLander(recipe="paper", lr=0.05, feature_noise=0.2, identity_subsets=1)._recipe()
+    mine = HiLander(recipe="paper", training=TrainingSettings(
+        lr=0.05, feature_noise=0.2, identity_subsets=1))._recipe()
     assert (mine.lr, mine.feature_noise, mine.identity_subsets, mine.optimizer) == \
         (0.05, 0.2, 1, "sgd")
 
@@ -186,8 +207,10 @@ def test_a_batch_reads_only_its_receptive_field(open_set):
 
 def test_patience_stops_the_hold_out_training(open_set):
     X, y = open_set.X_train[:800], open_set.y_train[:800]
-    full = HiLander(epochs=200, random_state=0).fit(X, y)
-    short = HiLander(epochs=200, random_state=0, patience=2).fit(X, y)
+    training = TrainingSettings(epochs=200)
+    full = HiLander(training=training, random_state=0).fit(X, y)
+    short = HiLander(training=training, selection=SelectionSettings(patience=2),
+                     random_state=0).fit(X, y)
     # 2 evaluations (50 steps) without a gain in held-out link AUC end the hold-out pass
     # (each cross-fitting fold trains with the same patience; fold 0 shown)
     f_full, f_short = full.selection_["folds"][0], short.selection_["folds"][0]
@@ -199,11 +222,19 @@ def test_patience_stops_the_hold_out_training(open_set):
 def test_parameter_validation_at_fit(open_set):
     X, y = open_set.X_train[:200], open_set.y_train[:200]
     for bad, match in [({"n_neighbors": 0}, "'n_neighbors' parameter"),
-                       ({"tau": 1.5}, "'tau' parameter"),
+                       ({"decoding": {"tau": 1.5}}, "'tau' parameter of HiLander.decoding"),
+                       ({"decoding": "peak"}, "'decoding' parameter"),
+                       ({"decoding": {"tau": 0.5, "rule": "x"}}, "unexpected keyword"),
                        ({"recipe": "mlp"}, "'recipe' parameter"),
                        ({"aggregation": "max"}, "'aggregation' parameter"),
-                       ({"epochs": 0}, "'epochs' parameter"),
-                       ({"tau_grid": ()}, "tau_grid must list"),
+                       ({"training": TrainingSettings(epochs=0)},
+                        "'epochs' parameter of HiLander.training"),
+                       ({"training": {"epochs": 0}}, "'epochs' parameter of HiLander.training"),
+                       ({"selection": SelectionSettings(tau_grid=())},
+                        "'tau_grid' parameter of HiLander.selection must be a non-empty"),
+                       ({"selection": 3}, "'selection' parameter"),
+                       ({"n_neighbors": 5, "decoding": DecodingSettings(0.5)},
+                        "decoding n_neighbors=10 differs from the model's n_neighbors=5"),
                        ({"device": "tpu"}, "device must be")]:
         with pytest.raises(InputError, match=match) as err:
             HiLander(**bad).fit(X, y)
@@ -330,7 +361,7 @@ def test_l2_normalize_reads_a_memory_map_in_blocks(tmp_path, monkeypatch):
 
 def test_cross_fitted_selection_scores_every_identity_at_once(open_set, trained):
     sel = trained.selection_
-    assert sel["mode"] == "cross-fitted" and len(sel["folds"]) == trained.cv == 3
+    assert sel["mode"] == "cross-fitted" and len(sel["folds"]) == trained.selection.cv == 3
     # the folds partition the 80 training identities; every one is scored, all at once
     assert sum(f["classes"] for f in sel["folds"]) == sel["held_out_classes"] == 80
     assert sum(f["points"] for f in sel["folds"]) == sel["held_out_points"] == \
@@ -422,8 +453,11 @@ def test_infomap_and_leiden_partition_level_one_only(open_set, trained):
 
 def test_refit_trains_one_network_on_every_identity(open_set):
     X, y = open_set.X_train[:800], open_set.y_train[:800]
-    kept = HiLander(epochs=3, cv=2, refit=False, random_state=0).fit(X, y)
-    refit = HiLander(epochs=3, cv=2, random_state=0).fit(X, y)
+    training = TrainingSettings(epochs=3)
+    kept = HiLander(training=training, selection=SelectionSettings(cv=2, refit=False),
+                    random_state=0).fit(X, y)
+    refit = HiLander(training=training, selection=SelectionSettings(cv=2),
+                     random_state=0).fit(X, y)
     # without the re-fit the model is fold 0's network, trained without that fold's identities
     assert kept.model_ is kept.crossfit_.nets[0] and "refit" not in kept.timings_
     # with it, a new network trained on all identities for the folds' median best step;

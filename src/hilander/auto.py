@@ -32,11 +32,12 @@ from ._validation import (
 )
 from .base import MetaTrainedClusterer, Param
 from .datasets.splits import identity_folds
-from .persistence import load_payload, register_model
+from .persistence import load_payload
 
 #: Learnt candidates with settings kept modest so ``auto`` on ~10k points takes minutes.
 LEARNT_DEFAULTS: dict[str, dict[str, Any]] = {
-    "hilander": {"n_neighbors": 10, "epochs": 20},
+    # a dict for HiLander's training settings: the winner's parameters are saved as plain values
+    "hilander": {"n_neighbors": 10, "training": {"epochs": 20}},
     "gcn_v": {"epochs": 30},
     "gcn_e": {"epochs": 4},
     "gcn_ve": {"epochs_v": 30, "epochs": 4},
@@ -70,7 +71,6 @@ def candidate_methods() -> list[str]:
     return names("unsupervised") + learnt_methods()
 
 
-@register_model
 class AutoCluster(MetaTrainedClusterer):
     """Choose, tune and fit the best clustering method on labeled identities of a domain.
 
@@ -368,6 +368,10 @@ class AutoCluster(MetaTrainedClusterer):
                 if full is not None:
                     settings[key] = min(2, full)
                     scale = max(scale, full / settings[key])
+            if name == "hilander":  # its epochs are a field of its training settings
+                training = _training_of(settings.get("training", {}))
+                settings["training"] = training.replace(epochs=min(2, training.epochs))
+                scale = training.epochs / settings["training"].epochs
             t0 = time.perf_counter()
             _make_learnt(name, settings, self.random_state, self.device).fit(Xp, yp)
             return (time.perf_counter() - t0) * scale * y_fit.size / max(yp.size, 1)
@@ -447,15 +451,13 @@ class AutoCluster(MetaTrainedClusterer):
         return params
 
     def _set_state(self, state: dict) -> None:
-        from .persistence import _MODEL_CLASSES, _import_model_modules
+        from .persistence import model_from_payload
 
         for key in ("winner_", "winner_kind_", "params_", "val_avg_f_", "n_val_", "table_"):
             setattr(self, key, state[key])
         self.model_ = None
         if state["model"] is not None:
-            _import_model_modules()
-            inner = state["model"]
-            self.model_ = _MODEL_CLASSES[inner["class"]]._from_payload(inner)
+            self.model_ = model_from_payload(state["model"])
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -465,6 +467,13 @@ def _make_learnt(name: str, params: dict, seed: int, device: str = "auto"):
     from .methods import make
 
     return make(name, **{"random_state": seed, "device": device, **params})
+
+
+def _training_of(given):
+    """HiLander's training settings from a dict of fields (or themselves)."""
+    from .lander import TrainingSettings
+
+    return given if isinstance(given, TrainingSettings) else TrainingSettings(**given)
 
 
 def _default_of(name: str, key: str):

@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
+import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    validate_parameter_constraints,
+)
 
 from ._validation import InputError, validate_constraints
 from .persistence import PersistentModel
@@ -36,12 +42,15 @@ class NotFittedError(InputError, _SklearnNotFittedError):
     :class:`InputError`, so the command line prints it as one line."""
 
 
-def translate_aliases(cls: type, params: dict, *, warn: bool = True) -> dict:
+def translate_aliases(cls: type, params: dict, *, warn: bool = True,
+                      current: Any = None) -> dict:
     """``params`` with deprecated names (:data:`ALIASES`) replaced by the current ones.
 
     A name is translated only where ``cls`` has the new parameter and not the old one; a class
     lists its own renamings in ``_renamed``. Giving both the old and the new name is an error,
-    not a silent choice.
+    not a silent choice. A class whose old keywords moved into settings groups translates
+    them in its ``_translate_legacy(params, warn=, current=)`` (``current``: the estimator
+    ``set_params`` changes).
     """
     names = set(cls._get_param_names())
     out = dict(params)
@@ -54,7 +63,8 @@ def translate_aliases(cls: type, params: dict, *, warn: bool = True) -> dict:
                 warnings.warn(f"{cls.__name__}({old}=...) is deprecated; use {new}=...",
                               FutureWarning, stacklevel=3)
             out[new] = out.pop(old)
-    return out
+    legacy = getattr(cls, "_translate_legacy", None)
+    return out if legacy is None else legacy(out, warn=warn, current=current)
 
 
 class AliasedParams:
@@ -75,7 +85,60 @@ class AliasedParams:
         cls.__init__ = __init__
 
     def set_params(self, **params):
-        return super().set_params(**translate_aliases(type(self), params))
+        return super().set_params(**translate_aliases(type(self), params, current=self))
+
+
+class _UnitGrid(Options):
+    """A non-empty sequence of numbers in [0, 1] (a grid of thresholds); an ``Options``
+    because scikit-learn's tables take only its own constraint classes."""
+
+    def __init__(self) -> None:
+        super().__init__(object, set())
+
+    def is_satisfied_by(self, val) -> bool:
+        if isinstance(val, (str, bytes)):
+            return False
+        try:
+            arr = np.asarray(val, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        return bool(arr.ndim == 1 and arr.size and np.all((arr >= 0) & (arr <= 1)))
+
+    def __str__(self) -> str:
+        return "a non-empty sequence of numbers in [0, 1]"
+
+
+#: constraint of a grid of thresholds (scikit-learn style, for the constraint tables)
+UNIT_GRID = _UnitGrid()
+
+
+def validate_settings(values: dict, constraints: dict, caller: str) -> None:
+    """Check ``values`` against a constraint table with scikit-learn's rules; the first
+    violation is an :class:`InputError` naming ``caller``."""
+    try:
+        validate_parameter_constraints(constraints, values, caller_name=caller)
+    except InvalidParameterError as exc:
+        raise InputError(str(exc).splitlines()[0]) from None
+
+
+class Settings:
+    """Base of the frozen dataclasses that group an estimator's options (HiLander's
+    ``training=`` and ``selection=``): each declares its fields' constraints once, in
+    ``_constraints``, checked by :meth:`validate` at ``fit``."""
+
+    _constraints: ClassVar[dict] = {}
+
+    def replace(self, **changes):
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self, caller: str) -> None:
+        """Each field against ``_constraints`` (an :class:`InputError` names the first bad
+        one as ``caller``'s)."""
+        validate_settings(self.as_dict(), self._constraints, caller)
 
 
 @dataclass(frozen=True)
@@ -134,10 +197,15 @@ COMMON_PARAMS: dict[str, Param] = {
 
 
 def _render(params: dict[str, Param]) -> str:
+    import textwrap
+
     lines = ["Parameters", "----------"]
     for name, p in params.items():
-        lines.append(f"{name} : {p.type}, default={p.default!r}")
-        lines.append(f"    {p.doc}")
+        default = f'"{p.default}"' if isinstance(p.default, str) else repr(p.default)
+        if isinstance(p.default, Settings) and p.default == type(p.default)():
+            default = f"{type(p.default).__name__}()"  # a settings group at its defaults
+        lines.append(f"{name} : {p.type}, default={default}")
+        lines += textwrap.wrap(p.doc, 92, initial_indent="    ", subsequent_indent="    ")
     return "\n".join(lines)
 
 

@@ -240,11 +240,14 @@ class HiLanderRunner(MethodRunner):
                  params: dict | None = None, tau_grid: Sequence[float] | None = None,
                  progress: bool = False) -> None:
         from . import HiLander
+        from .lander import DecodingSettings, flat_params
 
         self.name = name
         self.max_levels = max_levels
+        # flat names (epochs=, tau=, cv=...): the command line's --hilander-param vocabulary
         self.params = dict(params or {})
-        valid = set(HiLander().get_params()) - {"max_levels", "verbose"}
+        valid = (set(flat_params(HiLander())) | set(DecodingSettings(0.5).as_dict())) \
+            - {"max_levels", "verbose"}
         unknown = sorted(set(self.params) - valid)
         if unknown:
             raise InputError(f"unknown Hi-LANDER parameter(s) {unknown}; valid: {sorted(valid)}")
@@ -254,11 +257,12 @@ class HiLanderRunner(MethodRunner):
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
         from . import HiLander
+        from .lander import flat_params, group_params
         from .tune import TuneResult
 
         params = {"random_state": seed, **self.params, "max_levels": self.max_levels,
                   "verbose": self.progress}
-        model = HiLander(**params)
+        model = HiLander(**group_params(params))
         X, y = labeled_set(data)
         t0 = time.perf_counter()
         model.fit(X, y)
@@ -266,10 +270,9 @@ class HiLanderRunner(MethodRunner):
         log(f"{self.display_name}: trained and selected in {train_seconds:.1f} s "
             f"({', '.join(f'{k} {v:.0f} s' for k, v in model.timings_.items())})")
         self.model_ = model
-        config = {k: v for k, v in model.get_params().items() if k != "verbose"}
+        config = {k: v for k, v in flat_params(model).items() if k != "verbose"}
         # the fitted decoding in place of the parameters that asked for it
         config.update(model.settings_.as_dict())
-        config["tau_grid"] = list(config["tau_grid"])
         # the table shows what defines the model; the record keeps the whole configuration
         shown = {k: config[k] for k in self.SHOWN_PARAMS if config.get(k) is not None}
         sel = model.selection_
@@ -310,14 +313,15 @@ class HiLanderRunner(MethodRunner):
             "stopped_by": getattr(res, "stopped_by", None), "n_levels": res.n_levels,
             "timings": dict(res.timings),
         }
-        if self.max_levels != 1 and self.model_.get_params().get("early_stopping"):
+        fitted = self.model_.settings_
+        if self.max_levels != 1 and fitted.early_stopping:
             # the level plot shows where early stopping ends and where merging converges
             # (Hi-LANDER Fig. 2), so run once more without early stopping, untimed
-            self.model_.set_params(early_stopping=False)
+            self.model_.settings_ = fitted.replace(early_stopping=False)
             try:
                 full = self.model_.cluster(X)
             finally:
-                self.model_.set_params(early_stopping=True)
+                self.model_.settings_ = fitted
             if full.n_levels > res.n_levels:
                 hierarchy["full_level_labels"] = full.level_labels
                 hierarchy["full_level_peaks"] = full.level_peaks
@@ -406,10 +410,16 @@ class AutoRunner(MethodRunner):
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
         from . import HiLander
         from .auto import AutoCluster, format_row
+        from .lander import SelectionSettings, TrainingSettings, flat_params, group_params
 
-        valid = set(HiLander().get_params()) - {"tau", "max_levels", "verbose", "random_state"}
-        hl = {"epochs": HiLander().epochs,
-              **{k: v for k, v in self.hilander_params.items() if k in valid}}
+        # the Hi-LANDER row's settings (HiLander's defaults, not auto's shorter training)
+        valid = set(flat_params(HiLander())) - {"tau", "decoding", "max_levels", "verbose",
+                                                "random_state"}
+        hl = group_params({"epochs": TrainingSettings().epochs,
+                           **{k: v for k, v in self.hilander_params.items() if k in valid}})
+        # plain values: AutoCluster saves the winner's parameters in its model file
+        hl = {k: v.as_dict() if isinstance(v, TrainingSettings | SelectionSettings) else v
+              for k, v in hl.items()}
         model = AutoCluster(self.methods, time_budget=self.time_budget,
                             learnt_params={"hilander": hl}, random_state=seed,
                             verbose=self.progress)

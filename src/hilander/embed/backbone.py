@@ -23,7 +23,7 @@ from torch import nn
 
 from .._device import resolve_device
 from .._validation import InputError, check_choice, check_float, check_int, check_labels
-from ..persistence import register_model, save_payload
+from ..persistence import save_payload
 from .proxies import drop_noise, imprint_proxies
 
 
@@ -78,7 +78,6 @@ def _augment(x: torch.Tensor, gen: torch.Generator, strength: float) -> torch.Te
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
-@register_model
 class ImageBackbone:
     """Conv-net embedder for small grey images, trained with cosine-softmax cross-entropy.
 

@@ -32,7 +32,7 @@ from torch import nn
 
 from .._device import resolve_device
 from .._validation import InputError, check_choice, check_float, check_int, check_labels
-from ..persistence import register_model, save_payload
+from ..persistence import save_payload
 from .proxies import drop_noise, holdout_identities, imprint_proxies
 
 
@@ -87,7 +87,6 @@ def _check_texts(texts, name: str) -> list[str]:
     return texts
 
 
-@register_model
 class TextEncoder:
     """The all-MiniLM-L6-v2 sentence encoder, fine-tuned with a cosine-softmax head.
 

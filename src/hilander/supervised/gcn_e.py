@@ -21,7 +21,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ..base import Param
 from ..graph import KNNGraph
 from ..methods._base import COSINE, POSITIVE_INT, UNIT
-from ..persistence import register_model
 from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._dense import (
     PivotSubgraphs,
@@ -151,7 +150,6 @@ class _GCNEMixin:
         return tree_labels(parent, parent_sim, self.tau)
 
 
-@register_model
 class GCNE(_GCNEMixin, SupervisedClusterer):
     """GCN-E with an unsupervised confidence (study Appendix D variant) + tree deduction.
 
@@ -210,7 +208,6 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
         self.edge_net_.eval().to(self._device())
 
 
-@register_model
 class GCNVE(_GCNEMixin, SupervisedClusterer):
     """GCN-V confidences + GCN-E links + tree deduction (Yang et al. 2020).
 

@@ -15,7 +15,6 @@ from torch import nn
 from ..base import Param
 from ..graph import KNNGraph
 from ..methods._base import COSINE, POSITIVE_INT
-from ..persistence import register_model
 from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._subgraphs import (
     adjacency,
@@ -42,7 +41,6 @@ class GCNVNet(nn.Module):
         return self.head(self.gcn(x, edge_index, edge_weight))
 
 
-@register_model
 class GCNV(SupervisedClusterer):
     """GCN-V confidence estimator + tree deduction (Yang et al. 2020).
 

@@ -19,7 +19,6 @@ from sklearn.utils._param_validation import Interval
 from ..base import Param
 from ..graph import KNNGraph, components
 from ..methods._base import POSITIVE_INT, UNIT
-from ..persistence import register_model
 from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._dense import (
     PivotSubgraphs,
@@ -98,7 +97,6 @@ def propagate(n: int, src: np.ndarray, dst: np.ndarray, score: np.ndarray, max_s
     return labels
 
 
-@register_model
 class LGCN(SupervisedClusterer):
     """L-GCN link prediction on instance-pivot sub-graphs + pseudo-label propagation.
 

@@ -24,7 +24,6 @@ from .._validation import l2_normalize
 from ..base import Param
 from ..graph import KNNGraph, build_knn_graph, components
 from ..methods._base import COSINE, NONNEG_INT, POSITIVE_INT, UNIT
-from ..persistence import register_model
 from ._base import SupervisedClusterer, cpu_state, split_classes
 from ._subgraphs import adjacency, device_of, edge_tensors, subset_graph
 from .layers import GCNStack, MLPHead
@@ -68,7 +67,6 @@ def intimacy_filter(n: int, src: np.ndarray, dst: np.ndarray, threshold: float) 
     return intimacy >= threshold
 
 
-@register_model
 class STARFC(SupervisedClusterer):
     """STAR-FC link predictor with structure-preserving sampling, parsing and refinement.
 
