@@ -18,7 +18,8 @@ from .._validation import (
     validate_constraints,
 )
 from .._validation import relabel as relabel  # re-exported for the method modules
-from ..base import AliasedParams
+from ..base import DeclaredParams
+from ..base import Param as Param  # re-exported for the method modules' parameter tables
 from ..graph import KNNGraph, build_knn_graph
 
 #: Memory a single method may plan to use for an n x n structure: half the 24 GB machine, so
@@ -43,13 +44,16 @@ def check_pairwise_memory(n: int, method: str, bytes_per_pair: float = 8.0, hint
         )
 
 
-class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
+class BaseClusterer(DeclaredParams, ClusterMixin, BaseEstimator):
     """scikit-learn-shaped base: constructor stores parameters, ``fit`` validates and runs.
 
-    Subclasses implement ``_check_params()`` (raise InputError on a bad value) and
-    ``_fit(X, graph)`` returning labels; ``X`` arrives validated and, when ``l2_normalize`` is
-    on, row-normalised. Subclasses that use neighbours set ``uses_graph = True`` and expose
-    ``n_neighbors``.
+    Subclasses declare their parameters once, in a ``_params`` table of
+    :class:`~hilander.base.Param` (default, constraint, type, doc: the constructor, the
+    constraint table and the docstring's "Parameters" section come from it, as for every
+    hilander estimator), may add ``_check_rules()`` (rules tying parameters together) and
+    implement ``_fit(X, graph)`` returning labels; ``X`` arrives validated and, when
+    ``l2_normalize`` is on, row-normalised. Subclasses that use neighbours set
+    ``uses_graph = True`` and expose ``n_neighbors``.
 
     Attributes
     ----------
@@ -63,7 +67,12 @@ class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
 
     uses_graph = False
     min_rows = 2
-    _parameter_constraints: dict = {"l2_normalize": ["boolean"]}
+    _params = {
+        "l2_normalize": Param(True, ["boolean"], "bool",
+                              "Scale every row to unit length before clustering (the study's "
+                              "protocol for pretrained embeddings); ``False`` clusters the rows "
+                              "as given."),
+    }
 
     def fit(self, X, y=None, *, graph: KNNGraph | None = None):
         """Cluster ``X``; sets ``labels_``, ``n_features_in_`` and ``n_clusters_``.
@@ -110,7 +119,7 @@ class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
     # -- helpers for subclasses -------------------------------------------------------------
 
     def _check_params(self) -> None:
-        """Each parameter against ``_parameter_constraints``, then the cross-parameter rules."""
+        """Each parameter against its declared constraints, then the cross-parameter rules."""
         validate_constraints(self)
         self._check_rules()
 
@@ -160,10 +169,4 @@ POSITIVE_REAL = Interval(Real, 0, None, closed="neither")
 NONNEG_REAL = Interval(Real, 0, None, closed="left")
 COSINE = Interval(Real, -1, 1, closed="both")
 UNIT = Interval(Real, 0, 1, closed="both")
-SEED = [NONNEG_INT]
-
-
-def constraints(**table) -> dict:
-    """The shared ``l2_normalize`` constraint plus a method's own ones."""
-    return {**BaseClusterer._parameter_constraints, **table}
 

@@ -17,9 +17,9 @@ from ._base import (
     NONNEG_REAL,
     POSITIVE_INT,
     BaseClusterer,
+    Param,
     StrOptions,
     check_pairwise_memory,
-    constraints,
     edge_distances,
     relabel,
 )
@@ -39,22 +39,7 @@ class HAC(BaseClusterer):
     A graph with several components is first joined by a few edges between nearby components
     (:func:`connect_components`).
 
-    Parameters
-    ----------
-    n_clusters : int or None, default=8
-        Clusters to stop at; ignored when ``distance_threshold`` is set (one of the two is
-        needed).
-    distance_threshold : float or None, default=None
-        Linkage distance at or above which no merge is made; replaces ``n_clusters``.
-    linkage : {"ward", "complete", "average", "single"}, default="ward"
-        Distance between clusters. Ward needs ``metric="euclidean"``.
-    metric : {"euclidean", "cosine"}, default="euclidean"
-        Distance between points.
-    n_neighbors : int or None, default=10
-        Neighbours of the k-NN graph that restricts merges; None merges over all pairs.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
     Attributes
     ----------
@@ -80,22 +65,27 @@ class HAC(BaseClusterer):
     (1.0, 1.0, 1.0)
     """
 
+    _params = {
+        "n_clusters": Param(8, [POSITIVE_INT, None], "int or None",
+                            "Clusters to stop at; ignored when ``distance_threshold`` is set (one "
+                            "of the two is needed)."),
+        "distance_threshold": Param(None, [NONNEG_REAL, None], "float or None",
+                                    "Linkage distance at or above which no merge is made; replaces "
+                                    "``n_clusters``."),
+        "linkage": Param(
+            "ward", [StrOptions({"average", "complete", "single", "ward"})],
+            '{"ward", "complete", "average", "single"}',
+            'Distance between clusters. Ward needs ``metric="euclidean"``.'),
+        "metric": Param(
+            "euclidean", [StrOptions({"cosine", "euclidean"})], '{"euclidean", "cosine"}',
+            "Distance between points."),
+        "n_neighbors": Param(10, [POSITIVE_INT, None], "int or None",
+                             "Neighbours of the k-NN graph that restricts merges; None merges over "
+                             "all pairs."),
+    }
+    _n_positional = 1
+
     uses_graph = True
-
-    def __init__(self, n_clusters: int | None = 8, distance_threshold: float | None = None,
-                 linkage: str = "ward", metric: str = "euclidean",
-                 n_neighbors: int | None = 10, l2_normalize: bool = True):
-        self.n_clusters = n_clusters
-        self.distance_threshold = distance_threshold
-        self.linkage = linkage
-        self.metric = metric
-        self.n_neighbors = n_neighbors
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_clusters=[POSITIVE_INT, None], distance_threshold=[NONNEG_REAL, None],
-        linkage=[StrOptions({"ward", "complete", "average", "single"})],
-        metric=[StrOptions({"euclidean", "cosine"})], n_neighbors=[POSITIVE_INT, None])
 
     def _check_rules(self) -> None:
         if self.linkage == "ward" and self.metric != "euclidean":

@@ -14,13 +14,13 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import InputError, check_int, l2_normalize
 from ._base import (
+    NONNEG_INT,
     NONNEG_REAL,
     POSITIVE_INT,
     POSITIVE_REAL,
-    SEED,
     BaseClusterer,
+    Param,
     StrOptions,
-    constraints,
     relabel,
 )
 
@@ -38,24 +38,7 @@ class KMeans(BaseClusterer):
     ``batch_size=-1`` runs full-batch Lloyd iterations; a positive value runs mini-batch k-means
     (Sculley 2010) with that batch size, as in the study's Tables 7-8.
 
-    Parameters
-    ----------
-    n_clusters : int, default=8
-        Number of clusters (at most the number of points).
-    init : {"k-means++", "random"}, default="k-means++"
-        Seeding: k-means++ or random points.
-    batch_size : int, default=-1
-        -1 runs full-batch Lloyd iterations; a positive value runs mini-batch k-means with
-        batches of that size.
-    n_init : int, default=1
-        Seeded runs; the one with the lowest inertia is kept.
-    max_iter : int, default=100
-        Iteration cap of each run.
-    random_state : int, default=0
-        Seed of the seeding and of the mini-batches: the same seed gives the same labels.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
     Attributes
     ----------
@@ -85,21 +68,22 @@ class KMeans(BaseClusterer):
     (1.0, 1.0, 1.0)
     """
 
-    def __init__(self, n_clusters: int = 8, init: str = "k-means++", batch_size: int = -1,
-                 n_init: int = 1, max_iter: int = 100, random_state: int = 0,
-                 l2_normalize: bool = True):
-        self.n_clusters = n_clusters
-        self.init = init
-        self.batch_size = batch_size
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_clusters=[POSITIVE_INT], init=[StrOptions({"k-means++", "random"})],
-        batch_size=[Interval(Integral, -1, None, closed="left")],
-        n_init=[POSITIVE_INT], max_iter=[POSITIVE_INT], random_state=SEED)
+    _params = {
+        "n_clusters": Param(8, [POSITIVE_INT], "int",
+                            "Number of clusters (at most the number of points)."),
+        "init": Param("k-means++", [StrOptions({"k-means++", "random"})], '{"k-means++", "random"}',
+                      "Seeding: k-means++ or random points."),
+        "batch_size": Param(-1, [Interval(Integral, -1, None, closed="left")], "int",
+                            "-1 runs full-batch Lloyd iterations; a positive value runs mini-batch "
+                            "k-means with batches of that size."),
+        "n_init": Param(1, [POSITIVE_INT], "int",
+                        "Seeded runs; the one with the lowest inertia is kept."),
+        "max_iter": Param(100, [POSITIVE_INT], "int", "Iteration cap of each run."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              "Seed of the seeding and of the mini-batches: the same seed gives "
+                              "the same labels."),
+    }
+    _n_positional = 1
 
     def _check_rules(self) -> None:
         if self.batch_size == 0:
@@ -128,24 +112,7 @@ class SphericalKMeans(BaseClusterer):
     defined there). Seeding is random points or k-means++ with cosine distance; empty clusters
     are re-seeded with the point least similar to its centroid.
 
-    Parameters
-    ----------
-    n_clusters : int, default=8
-        Number of clusters (at most the number of points).
-    init : {"k-means++", "random"}, default="k-means++"
-        Seeding: k-means++ with cosine distance, or random points.
-    n_init : int, default=1
-        Seeded runs; the one with the highest summed cosine is kept.
-    max_iter : int, default=100
-        Iteration cap of each run.
-    tol : float, default=1e-6
-        A run stops when the summed cosine gains less than ``tol`` times its magnitude.
-    random_state : int, default=0
-        Seed of the seeding: the same seed gives the same labels.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
-        The rows are projected on the sphere in either case.
+    {parameters}
 
     Attributes
     ----------
@@ -177,20 +144,21 @@ class SphericalKMeans(BaseClusterer):
     (1.0, 1.0, 1.0)
     """
 
-    def __init__(self, n_clusters: int = 8, init: str = "k-means++", n_init: int = 1,
-                 max_iter: int = 100, tol: float = 1e-6, random_state: int = 0,
-                 l2_normalize: bool = True):
-        self.n_clusters = n_clusters
-        self.init = init
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.tol = tol
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_clusters=[POSITIVE_INT], init=[StrOptions({"k-means++", "random"})],
-        n_init=[POSITIVE_INT], max_iter=[POSITIVE_INT], tol=[NONNEG_REAL], random_state=SEED)
+    _params = {
+        "n_clusters": Param(8, [POSITIVE_INT], "int",
+                            "Number of clusters (at most the number of points)."),
+        "init": Param("k-means++", [StrOptions({"k-means++", "random"})], '{"k-means++", "random"}',
+                      "Seeding: k-means++ with cosine distance, or random points."),
+        "n_init": Param(1, [POSITIVE_INT], "int",
+                        "Seeded runs; the one with the highest summed cosine is kept."),
+        "max_iter": Param(100, [POSITIVE_INT], "int", "Iteration cap of each run."),
+        "tol": Param(1e-6, [NONNEG_REAL], "float",
+                     "A run stops when the summed cosine gains less than ``tol`` times its "
+                     "magnitude."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              "Seed of the seeding: the same seed gives the same labels."),
+    }
+    _n_positional = 1
 
     def _fit(self, X, graph):
         X = l2_normalize(X)
@@ -257,22 +225,7 @@ class DPMeans(BaseClusterer):
     every point takes its nearest centroid once the pass's new clusters are open, which has the
     same fixed points as the sequential pass but vectorises.
 
-    Parameters
-    ----------
-    lam : float, default=1.0
-        Cluster penalty: the squared Euclidean distance beyond which a point opens a new
-        cluster (on unit rows, pairs of points are at most 4 apart).
-    init : {"global_centroid", "random"}, default="global_centroid"
-        The first cluster: at the data mean, or at a random point.
-    online : bool, default=False
-        Update centroids after every assignment (online EM) instead of after each pass.
-    max_iter : int, default=30
-        Passes over the data at most; fitting stops earlier when no label changes.
-    random_state : int, default=0
-        Seed of the visiting order (and of ``init="random"``).
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
     Attributes
     ----------
@@ -302,20 +255,26 @@ class DPMeans(BaseClusterer):
     (1.0, 1.0, 1.0)
     """
 
+    _params = {
+        "lam": Param(1.0, [POSITIVE_REAL], "float",
+                     "Cluster penalty: the squared Euclidean distance beyond which a point opens a "
+                     "new cluster (on unit rows, pairs of points are at most 4 apart)."),
+        "init": Param(
+            "global_centroid", [StrOptions({"global_centroid", "random"})],
+            '{"global_centroid", "random"}',
+            "The first cluster: at the data mean, or at a random point."),
+        "online": Param(False, ["boolean"], "bool",
+                        "Update centroids after every assignment (online EM) instead of after each "
+                        "pass."),
+        "max_iter": Param(30, [POSITIVE_INT], "int",
+                          "Passes over the data at most; fitting stops earlier when no label "
+                          "changes."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              'Seed of the visiting order (and of ``init="random"``).'),
+    }
+    _n_positional = 1
+
     _geometry = "euclidean"
-
-    def __init__(self, lam: float = 1.0, init: str = "global_centroid", online: bool = False,
-                 max_iter: int = 30, random_state: int = 0, l2_normalize: bool = True):
-        self.lam = lam
-        self.init = init
-        self.online = online
-        self.max_iter = max_iter
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        lam=[POSITIVE_REAL], init=[StrOptions({"global_centroid", "random"})],
-        online=["boolean"], max_iter=[POSITIVE_INT], random_state=SEED)
 
     # geometry-specific pieces, overridden by DPvMFMeans
     def _prepare(self, X):
@@ -455,25 +414,10 @@ class DPvMFMeans(DPMeans):
 
     A point opens a new cluster when its cosine to every centroid is below ``1 + lam``
     (``lam`` in (-2, 0); the study tuned -0.55 and -0.38). Centroids are normalised sums. The
-    passes, ``init`` and ``online`` work as in :class:`DPMeans`.
+    passes, ``init`` and ``online`` work as in :class:`DPMeans`. The rows are projected on
+    the sphere whatever ``l2_normalize`` says.
 
-    Parameters
-    ----------
-    lam : float, default=-0.5
-        Cluster penalty in (-2, 0): a point whose cosine to every centroid is below
-        ``1 + lam`` opens a new cluster.
-    init : {"global_centroid", "random"}, default="global_centroid"
-        The first cluster: at the mean direction of the data, or at a random point.
-    online : bool, default=False
-        Update centroids after every assignment (online EM) instead of after each pass.
-    max_iter : int, default=30
-        Passes over the data at most; fitting stops earlier when no label changes.
-    random_state : int, default=0
-        Seed of the visiting order (and of ``init="random"``).
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
-        The rows are projected on the sphere in either case.
+    {parameters}
 
     Attributes
     ----------
@@ -503,17 +447,20 @@ class DPvMFMeans(DPMeans):
     (1.0, 1.0, 1.0)
     """
 
+    _params = {
+        "lam": Param(-0.5, [Interval(Real, -2, 0, closed="neither")], "float",
+                     "Cluster penalty in (-2, 0): a point whose cosine to every centroid is below "
+                     "``1 + lam`` opens a new cluster."),
+        "init": Param(
+            "global_centroid", [StrOptions({"global_centroid", "random"})],
+            '{"global_centroid", "random"}',
+            "The first cluster: at the mean direction of the data, or at a random point."),
+    }
+    _n_positional = 1
+
     _geometry = "vmf"
 
-    def __init__(self, lam: float = -0.5, init: str = "global_centroid", online: bool = False,
-                 max_iter: int = 30, random_state: int = 0, l2_normalize: bool = True):
-        super().__init__(lam=lam, init=init, online=online, max_iter=max_iter,
-                         random_state=random_state, l2_normalize=l2_normalize)
-
     # cosine-based penalty: lam is a similarity offset in (-2, 0)
-    _parameter_constraints = {**DPMeans._parameter_constraints,
-                              "lam": [Interval(Real, -2, 0, closed="neither")]}
-
     def _prepare(self, X):
         return l2_normalize(X)
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._validation import relabel
 from ..graph import components
-from ._base import COSINE, POSITIVE_INT, BaseClusterer, StrOptions, constraints
+from ._base import COSINE, POSITIVE_INT, BaseClusterer, Param, StrOptions
 
 
 def tree_deduction(indices: np.ndarray, similarities: np.ndarray, confidence: np.ndarray,
@@ -42,18 +42,7 @@ class TreeDeduction(BaseClusterer):
     similar neighbour of higher confidence if their cosine reaches ``threshold``
     (:func:`tree_deduction`); the trees of links are the clusters.
 
-    Parameters
-    ----------
-    n_neighbors : int, default=10
-        Neighbours per point of the k-NN graph (candidates for a link, and the density's
-        neighbourhood).
-    threshold : float, default=0.6
-        Least cosine similarity of a link.
-    confidence : {"density", "l2_norm"}, default="density"
-        Mean k-NN similarity, or the norm of the raw embedding.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
     Attributes
     ----------
@@ -81,18 +70,18 @@ class TreeDeduction(BaseClusterer):
     (1.0, 1.0, 1.0)
     """
 
+    _params = {
+        "n_neighbors": Param(10, [POSITIVE_INT], "int",
+                             "Neighbours per point of the k-NN graph (candidates for a link, and "
+                             "the density's neighbourhood)."),
+        "threshold": Param(0.6, [COSINE], "float", "Least cosine similarity of a link."),
+        "confidence": Param(
+            "density", [StrOptions({"density", "l2_norm"})], '{"density", "l2_norm"}',
+            "Mean k-NN similarity, or the norm of the raw embedding."),
+    }
+    _n_positional = 1
+
     uses_graph = True
-
-    def __init__(self, n_neighbors: int = 10, threshold: float = 0.6,
-                 confidence: str = "density", l2_normalize: bool = True):
-        self.n_neighbors = n_neighbors
-        self.threshold = threshold
-        self.confidence = confidence
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_neighbors=[POSITIVE_INT], threshold=[COSINE],
-        confidence=[StrOptions({"density", "l2_norm"})])
 
     def _fit(self, X, graph):
         g = self._neighbors(X, graph, min(self.n_neighbors, X.shape[0] - 1))
@@ -110,17 +99,7 @@ class TreeDeductionL2(TreeDeduction):
     :class:`TreeDeduction` with ``confidence="l2_norm"`` by default: a point's confidence is the
     norm of its raw embedding, taken before any normalisation.
 
-    Parameters
-    ----------
-    n_neighbors : int, default=10
-        Neighbours per point of the k-NN graph (candidates for a link).
-    threshold : float, default=0.6
-        Least cosine similarity of a link.
-    confidence : {"density", "l2_norm"}, default="l2_norm"
-        Mean k-NN similarity, or the norm of the raw embedding.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
     Attributes
     ----------
@@ -148,7 +127,9 @@ class TreeDeductionL2(TreeDeduction):
     (1.0, 1.0, 1.0)
     """
 
-    def __init__(self, n_neighbors: int = 10, threshold: float = 0.6,
-                 confidence: str = "l2_norm", l2_normalize: bool = True):
-        super().__init__(n_neighbors=n_neighbors, threshold=threshold, confidence=confidence,
-                         l2_normalize=l2_normalize)
+    _params = {
+        "n_neighbors": Param(10, [POSITIVE_INT], "int",
+                             "Neighbours per point of the k-NN graph (candidates for a link)."),
+    }
+    _defaults = {"confidence": 'l2_norm'}
+    _n_positional = 1
