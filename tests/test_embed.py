@@ -76,7 +76,7 @@ def test_backbone_is_deterministic_and_round_trips(fitted, tmp_path):
     model, (X, y), (Xv, yv) = fitted
     again = ImageBackbone(epochs=3, **TINY).fit(X, y, Xv, yv)
     assert np.array_equal(model.transform(Xv), again.transform(Xv))
-    other = ImageBackbone(epochs=3, **{**TINY, "seed": 1}).fit(X, y, Xv, yv)
+    other = ImageBackbone(epochs=3, **{**TINY, "random_state": 1}).fit(X, y, Xv, yv)
     assert not np.allclose(model.transform(Xv), other.transform(Xv))
     model.save(tmp_path / "b.hlm")
     loaded = ImageBackbone.load(tmp_path / "b.hlm")

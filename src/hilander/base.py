@@ -85,7 +85,13 @@ class AliasedParams:
         cls.__init__ = __init__
 
     def set_params(self, **params):
-        return super().set_params(**translate_aliases(type(self), params, current=self))
+        params = translate_aliases(type(self), params, current=self)
+        valid = self._get_param_names()
+        for key in params:
+            if key.partition("__")[0] not in valid:
+                raise InputError(f"{type(self).__name__} has no parameter {key!r}; valid: "
+                                 f"{sorted(valid)}")
+        return super().set_params(**params)
 
 
 class _UnitGrid(Options):
@@ -268,6 +274,31 @@ def _make_init(table: dict[str, Param], n_positional: int):
            for (n, p), kind in zip(table.items(), kinds)])
     __init__._translates_aliases = True
     return __init__
+
+
+class Encoder(DeclaredParams, BaseEstimator):
+    """Base of the trainable embedders (:class:`~hilander.embed.backbone.ImageBackbone`,
+    :class:`~hilander.embed.text_encoder.TextEncoder`): parameters declared once in ``_params``,
+    scikit-learn's ``get_params`` / ``set_params`` / ``clone`` and vocabulary (``random_state``,
+    ``verbose``; the old names warn), checked at ``fit`` by :meth:`_check_params`.
+
+    A subclass lists its own renamings in ``_renamed`` (old name -> new name); a model file
+    written under the old names loads without a warning (:meth:`_upgrade_config`).
+    """
+
+    def _check_params(self) -> None:
+        validate_constraints(self)
+        from ._device import resolve_device
+
+        resolve_device(self.device)  # an explicit "cuda" without a GPU fails before training
+        self._check_rules()
+
+    def _check_rules(self) -> None:
+        """Rules that tie parameters together; subclasses override when they have some."""
+
+    @classmethod
+    def _upgrade_config(cls, config: dict) -> dict:
+        return translate_aliases(cls, config, warn=False)
 
 
 class MetaTrainedClusterer(DeclaredParams, PersistentModel, ClusterMixin, BaseEstimator):

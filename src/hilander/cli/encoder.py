@@ -163,8 +163,8 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     set_threads(args.threads)
     resolve_device(args.device)  # a bad --device fails before any data is read
-    params = {**parse_params(args.param), "device": args.device, "seed": args.seed,
-              "progress": not args.quiet}
+    params = {**parse_params(args.param), "device": args.device, "random_state": args.seed,
+              "verbose": not args.quiet}
     if args.epochs is not None:
         params["epochs"] = args.epochs
     init = load_encoder(args.init) if args.init else None

@@ -36,6 +36,10 @@ CACHE_FORMAT = 1
 BACKBONE_FILE = "backbone.hlm"
 #: config keys that do not change the embeddings, so do not enter the cache key
 NOT_IN_CACHE_KEY = ("device",)
+#: config keys renamed since caches were first written: the key keeps the earlier spelling, so
+#: the embeddings cached before the rename stay valid (and the old spelling is still accepted,
+#: with a FutureWarning)
+RENAMED_CONFIG_KEYS = {"tau_init": "logit_scale_init"}
 
 # Defaults of each dataset's embedder; ``config=`` overrides any of them. Omniglot's keys are
 # the ImageBackbone parameters plus image_size (side of the downsampled images) and
@@ -45,7 +49,7 @@ DEFAULT_CONFIGS: dict[str, dict] = {
     "omniglot": {
         "image_size": 28, "train_classes": None, "embed_dim": 64, "channels": 16, "epochs": 15,
         "batch_size": 128, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-5,
-        "tau_init": 2.0, "warmup_epochs": 1, "lr_patience": 3, "stop_patience": 6, "augment": 1.0,
+        "logit_scale_init": 2.0, "warmup_epochs": 1, "lr_patience": 3, "stop_patience": 6, "augment": 1.0,
         "monitor": "l2_normalized", "device": "auto",
     },
     "clinc150": {"batch_size": 128},
@@ -72,7 +76,7 @@ def _embed_omniglot(data, config: dict, seed: int, progress: bool) -> EmbedOutpu
         train = train[np.isin(data.labels[train], keep)]
     val = data.split["validation"]
     t0 = time.perf_counter()
-    model = ImageBackbone(**params, seed=seed, progress=progress).fit(
+    model = ImageBackbone(**params, random_state=seed, verbose=progress).fit(
         data.images[train], data.labels[train], data.images[val], data.labels[val]
     )
     t1 = time.perf_counter()
@@ -203,6 +207,12 @@ def resolve_config(name: str, config: dict | None) -> dict:
     """Defaults of ``name`` updated by ``config``; unknown keys are an error."""
     resolved = dict(DEFAULT_CONFIGS[name])
     for key, value in (config or {}).items():
+        if key in RENAMED_CONFIG_KEYS:
+            import warnings
+
+            warnings.warn(f"the {name} embedding option {key!r} is now "
+                          f"{RENAMED_CONFIG_KEYS[key]!r}", FutureWarning, stacklevel=3)
+            key = RENAMED_CONFIG_KEYS[key]
         if key not in resolved:
             raise InputError(
                 f"unknown {name} embedding option {key!r}; known: {sorted(resolved)}"
@@ -241,6 +251,8 @@ def _cache_spec(name: str, files: list[Path], config: dict, seed: int) -> dict:
     # through float rounding, and "auto" vs "cpu" must not split the cache (nor invalidate
     # the entries written before the option existed)
     config = {k: v for k, v in config.items() if k not in NOT_IN_CACHE_KEY}
+    old_spelling = {new: old for old, new in RENAMED_CONFIG_KEYS.items()}
+    config = {old_spelling.get(k, k): v for k, v in config.items()}
     spec = {
         "format": CACHE_FORMAT, "dataset": name, "data_sha256": _cache.file_digest(files),
         "split_version": splits.SPLIT_VERSION,
