@@ -49,8 +49,8 @@ DEFAULT_CONFIGS: dict[str, dict] = {
     "omniglot": {
         "image_size": 28, "train_classes": None, "embed_dim": 64, "channels": 16, "epochs": 15,
         "batch_size": 128, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-5,
-        "logit_scale_init": 2.0, "warmup_epochs": 1, "lr_patience": 3, "stop_patience": 6, "augment": 1.0,
-        "monitor": "l2_normalized", "device": "auto",
+        "logit_scale_init": 2.0, "warmup_epochs": 1, "lr_patience": 3, "stop_patience": 6,
+        "augment": 1.0, "monitor": "l2_normalized", "device": "auto",
     },
     "clinc150": {"batch_size": 128},
 }

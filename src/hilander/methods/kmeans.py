@@ -12,7 +12,7 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.utils._param_validation import Interval
 from threadpoolctl import threadpool_limits
 
-from .._validation import InputError, check_int, l2_normalize
+from .._validation import InputError, l2_normalize
 from ._base import (
     NONNEG_INT,
     NONNEG_REAL,
@@ -26,7 +26,8 @@ from ._base import (
 
 
 def _check_n_clusters(n_clusters, n: int) -> int:
-    n_clusters = check_int(n_clusters, "n_clusters", low=1)
+    """``n_clusters`` (its constraint already checked at ``fit``) against the data's size."""
+    n_clusters = int(n_clusters)
     if n_clusters > n:
         raise InputError(f"n_clusters={n_clusters} exceeds the number of points ({n})")
     return n_clusters
