@@ -10,12 +10,12 @@ import pytest
 
 from hilander import AutoCluster
 from hilander._validation import InputError
-from hilander.bench import AutoRunner, BenchData, run_benchmark
 from hilander.cli import main
 from hilander.datasets import make_open_set
 from hilander.datasets.splits import identity_folds
 from hilander.metrics import avg_f, evaluate
 from hilander.persistence import load_model
+from hilander.study.bench import AutoRunner, BenchData, run_benchmark
 
 CANDIDATES = ["kmeans", "infomap", "cdp"]
 

@@ -11,9 +11,9 @@ import pytest
 
 from hilander import InputError
 from hilander.cli import main
-from hilander.embed import EMBEDDERS, EmbedOutput, embed_dataset
 from hilander.embed.backbone import ImageBackbone
 from hilander.metrics import recall_at_1
+from hilander.study.embeddings import EMBEDDERS, EmbedOutput, embed_dataset
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_omniglot = pytest.mark.skipif(

@@ -62,7 +62,10 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import bench_dataset, resolve_methods
+    from .._extras import require_extra
+
+    require_extra("study", "hilander bench")  # its report plots: one line, before any work
+    from ..study.bench import bench_dataset, resolve_methods
 
     if not args.data_dir.is_dir():
         raise InputError(f"--data-dir {args.data_dir} is not a directory")

@@ -158,8 +158,7 @@ class ImageBackbone(Encoder):
         the class means of ``init``'s embeddings, except for classes ``init`` was trained on,
         which keep its learnt proxies, and the temperature starts at ``init``'s.
         """
-        from ..metrics import recall_at_1
-        from ..metrics_openset import map_at_r
+        from ..metrics import map_at_r, recall_at_1
 
         self._check_params()
         x = _check_images(images, "images")

@@ -221,8 +221,7 @@ class TextEncoder(Encoder):
         TextEncoder
             ``self``, fitted.
         """
-        from ..metrics import recall_at_1
-        from ..metrics_openset import map_at_r
+        from ..metrics import map_at_r, recall_at_1
         from ..training import run_training
         from .text import load_sentence_model
 

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import (
+from .._validation import (
     InputError,
     check_features,
     check_int,
     check_labels,
     l2_normalize,
 )
-from .metrics import avg_f, evaluate
+from ..metrics import avg_f, evaluate
 from .report import (
     FAILED,
     SKIPPED,
@@ -112,7 +112,7 @@ def make_setting(name: str, X: np.ndarray, y: np.ndarray, seed: int = 0
     if name == "natural":
         return X, y, "The test split as it is."
     if name == "longtail":
-        from .datasets import long_tail_subsample
+        from ..datasets import long_tail_subsample
 
         idx = long_tail_subsample(y, seed)
         _, sizes = np.unique(y[idx], return_counts=True)
@@ -216,7 +216,7 @@ def summarize_trials(result) -> dict:
 def labeled_set(data: BenchData) -> tuple[np.ndarray, np.ndarray]:
     """Every labeled identity of a benchmark (clustering-train and validation), coded so the
     two splits' identities stay distinct."""
-    from ._validation import encode_labels
+    from .._validation import encode_labels
 
     y_tr, y_va = encode_labels(data.y_train), encode_labels(data.y_val)
     return (np.concatenate([data.X_train, data.X_val]),
@@ -239,8 +239,8 @@ class HiLanderRunner(MethodRunner):
     def __init__(self, name: str = "hilander", max_levels: int | None = None,
                  params: dict | None = None, tau_grid: Sequence[float] | None = None,
                  progress: bool = False) -> None:
-        from . import HiLander
-        from .lander import DecodingSettings, flat_params
+        from .. import HiLander
+        from ..lander import DecodingSettings, flat_params
 
         self.name = name
         self.max_levels = max_levels
@@ -256,9 +256,9 @@ class HiLanderRunner(MethodRunner):
         self.progress = progress
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
-        from . import HiLander
-        from .lander import flat_params, group_params
-        from .tune import TuneResult
+        from .. import HiLander
+        from ..lander import flat_params, group_params
+        from ..tune import TuneResult
 
         params = {"random_state": seed, **self.params, "max_levels": self.max_levels,
                   "verbose": self.progress}
@@ -300,7 +300,7 @@ class HiLanderRunner(MethodRunner):
     def diagnose(self, X: np.ndarray, y: np.ndarray) -> dict | None:
         """Per level: link AUC of p_ij vs the raw cosine, density correlation, positive share,
         nodes and edges added; and the p_tau curve, every row labelled ORACLE."""
-        from .lander.diagnose import diagnose
+        from ..lander.diagnose import diagnose
 
         return diagnose(self.model_, X, y).to_dict()
 
@@ -351,8 +351,8 @@ class BaselineRunner(MethodRunner):
         self.scale_with_n = scale_with_n
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
-        from .methods import get_spec
-        from .tune import tune_method
+        from ..methods import get_spec
+        from ..tune import tune_method
 
         takes_seed = "random_state" in get_spec(self.name).param_names()
         fixed = {"random_state": seed} if takes_seed else None
@@ -370,14 +370,14 @@ class BaselineRunner(MethodRunner):
 
     def params_for(self, n_samples: int) -> dict:
         """The parameters used on a test set of ``n_samples`` points."""
-        from .tune import carry_params
+        from ..tune import carry_params
 
         if not self.scale_with_n:
             return dict(self.params_)
         return carry_params(self.name, self.params_, self.n_val_, n_samples)
 
     def cluster(self, X: np.ndarray) -> Clustering:
-        from .methods import make
+        from ..methods import make
 
         params = self.params_for(X.shape[0])
         est = make(self.name, **params)
@@ -408,9 +408,9 @@ class AutoRunner(MethodRunner):
         self.progress = progress
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
-        from . import HiLander
-        from .auto import AutoCluster, format_row
-        from .lander import SelectionSettings, TrainingSettings, flat_params, group_params
+        from .. import HiLander
+        from ..auto import AutoCluster, format_row
+        from ..lander import SelectionSettings, TrainingSettings, flat_params, group_params
 
         # the Hi-LANDER row's settings (HiLander's defaults, not auto's shorter training)
         valid = set(flat_params(HiLander())) - {"tau", "decoding", "max_levels", "verbose",
@@ -449,7 +449,7 @@ def available_methods() -> list[str]:
     """Every method name :func:`resolve_methods` accepts."""
     names = ["hilander", "lander", "auto"]
     try:
-        from .methods import available
+        from ..methods import available
 
         names += [n for n in available("unsupervised") if n not in names]
     except ImportError:
@@ -613,9 +613,9 @@ def _add_hierarchy(result: SettingResult, runner: MethodRunner, X, y, h: dict,
 
 def load_bench_data(name: str, data_dir: str | Path, *, cache_dir: str | Path | None = None,
                     seed: int = 0, progress: bool = True) -> BenchData:
-    """Embed dataset ``name`` (see :func:`hilander.embed.embed_dataset`, cached) into the
-    clustering-train, validation and test arrays the benchmark uses."""
-    from .embed import embed_dataset
+    """Embed dataset ``name`` (cached, see :func:`hilander.study.embeddings.embed_dataset`)
+    into the clustering-train, validation and test arrays the benchmark uses."""
+    from .embeddings import embed_dataset
 
     emb = embed_dataset(name, data_dir, cache_dir=cache_dir, seed=seed, progress=progress)
     info = {k: v for k, v in (getattr(emb, "info", None) or {}).items() if k != "history"}
