@@ -4,6 +4,7 @@ core, every package states its public names and no two modules share a file name
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 import textwrap
@@ -110,3 +111,36 @@ def test_the_study_says_which_extra_it_needs(tmp_path):
         read_features("{tmp_path}/X.parquet")
     """, block=("pandas",))
     assert "reading .parquet files needs pip install 'hilander[io]'" in out.stderr
+
+
+#: file names two modules may share: one concept at two layers (a command and its library
+#: module, the shared training loop and Hi-LANDER's use of it), each docstring naming the other
+TWO_LAYERS = {"assign.py", "auto.py", "bench.py", "diagnose.py", "training.py", "tune.py"}
+
+
+def _dotted(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(("hilander", *(parts[:-1] if parts[-1] == "__init__" else parts)))
+
+
+def test_no_two_modules_share_a_file_name_unless_one_concept_at_two_layers():
+    by_name: dict[str, list[Path]] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        if path.name not in ("__init__.py", "__main__.py"):
+            by_name.setdefault(path.name, []).append(path)
+    shared = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    assert set(shared) <= TWO_LAYERS, sorted(set(shared) - TWO_LAYERS)
+    for paths in shared.values():
+        assert len(paths) == 2, paths
+        for path, other in (paths, paths[::-1]):
+            doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+            assert _dotted(other) in doc and "two layers" in doc, path
+
+
+def test_every_package_states_its_public_names():
+    for init in sorted(SRC.rglob("__init__.py")):
+        module = importlib.import_module(_dotted(init))
+        names = getattr(module, "__all__", None)
+        assert names, f"{module.__name__} states no __all__"
+        for name in names:
+            assert getattr(module, name, None) is not None, f"{module.__name__}.{name}"

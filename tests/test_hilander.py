@@ -159,7 +159,10 @@ def test_recipe_values_and_overrides():
 def test_chunked_inference_matches_full_graph(open_set):
     from hilander.graph import build_knn_graph
     from hilander.lander import LanderNet
-    from hilander.lander.network import knn_edge_index
+    def edge_index(nbr):  # neighbour -> node, for a pass over the whole graph at once
+        rows = torch.arange(nbr.shape[0]).unsqueeze(1).expand_as(nbr)
+        valid = nbr >= 0
+        return torch.stack([nbr[valid], rows[valid]])
 
     torch.manual_seed(0)
     for layers in (1, 2):
@@ -169,7 +172,7 @@ def test_chunked_inference_matches_full_graph(open_set):
         x = torch.from_numpy(X / np.linalg.norm(X, axis=1, keepdims=True))
         nbr = torch.from_numpy(g.indices)
         with torch.no_grad():
-            full = net.encoder(x, knn_edge_index(nbr)[0])
+            full = net.encoder(x, edge_index(nbr))
         chunked = net.encoder.forward_chunked(x, nbr, chunk=37)
         torch.testing.assert_close(full, chunked, atol=1e-5, rtol=1e-4)
 

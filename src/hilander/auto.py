@@ -1,5 +1,8 @@
 """``AutoCluster``: pick the best clustering method for a domain on its labeled identities.
 
+Its command-line layer is :mod:`hilander.cli.auto` (``hilander auto``), which shares its
+file name: one concept at two layers.
+
 ``fit(X, y)`` holds out a share of the identities (class-disjoint, seeded). Every candidate is
 then scored on those held-out identities by avg F (harmonic mean of pairwise and BCubed F):
 unsupervised methods after a grid search over their validation grid on the held-out points

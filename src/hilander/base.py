@@ -169,20 +169,26 @@ def with_defaults(params: dict[str, Param], **defaults: Any) -> dict[str, Param]
             for name, p in params.items()}
 
 
-_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+# shorthands for every estimator's constraint tables
+POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+NONNEG_INT = Interval(Integral, 0, None, closed="left")
+POSITIVE_REAL = Interval(Real, 0, None, closed="neither")
+NONNEG_REAL = Interval(Real, 0, None, closed="left")
+COSINE = Interval(Real, -1, 1, closed="both")
+UNIT = Interval(Real, 0, 1, closed="both")
 
 #: The training settings every network of the family shares (declared once; each class picks
 #: its defaults with :func:`with_defaults`).
 TRAINING_PARAMS: dict[str, Param] = {
     "hidden": Param(128, [Interval(Integral, 2, None, closed="left")], "int",
                     "Width of the network's hidden layers."),
-    "epochs": Param(30, [_POSITIVE_INT], "int", "Training epochs (an upper bound when "
+    "epochs": Param(30, [POSITIVE_INT], "int", "Training epochs (an upper bound when "
                     "``patience`` stops the run earlier)."),
     "lr": Param(0.01, [Interval(Real, 0, None, closed="neither")], "float",
                 "Learning rate."),
     "weight_decay": Param(1e-5, [Interval(Real, 0, None, closed="left")], "float",
                           "L2 weight decay."),
-    "patience": Param(None, [_POSITIVE_INT, None], "int or None",
+    "patience": Param(None, [POSITIVE_INT, None], "int or None",
                       "Evaluations on held-out identities without improvement before "
                       "training stops (None: never stop early)."),
     "dropout": Param(0.0, [Interval(Real, 0, 1, closed="left")], "float",

@@ -35,6 +35,9 @@ COMMAND_MODULES = [
 ]
 
 
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse prints the usage block before its error; hilander's errors are one line."""
 
@@ -53,13 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hilander {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 

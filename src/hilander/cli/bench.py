@@ -1,4 +1,8 @@
-"""``hilander bench``: validation-tuned benchmark of every method on a real dataset."""
+"""``hilander bench``: validation-tuned benchmark of every method on a real dataset.
+
+The command-line layer of :mod:`hilander.study.bench` (one concept, two layers: the
+command parses options, the study module runs the benchmark).
+"""
 
 from __future__ import annotations
 

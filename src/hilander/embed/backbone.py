@@ -25,7 +25,7 @@ from torch import nn
 
 from .._device import resolve_device
 from .._validation import InputError, check_labels
-from ..base import Encoder, Param
+from ..base import POSITIVE_INT, Encoder, Param
 from ..persistence import save_payload
 from .proxies import drop_noise, imprint_proxies
 
@@ -84,7 +84,6 @@ def _augment(x: torch.Tensor, gen: torch.Generator, strength: float) -> torch.Te
 #: what picks the kept epoch: Recall@1 on l2-normalised or raw embeddings (the study's), or
 #: MAP@R (l2-normalised), which counts every same-identity neighbour and so is steadier
 MONITORS = ("l2_normalized", "unnormalized", "map_at_r")
-_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
 
 class ImageBackbone(Encoder):
@@ -104,10 +103,10 @@ class ImageBackbone(Encoder):
         "embed_dim": Param(64, [Interval(Integral, 2, None, closed="left")], "int",
                            "Width of the embedding layer (the features :meth:`transform` "
                            "returns)."),
-        "channels": Param(32, [_POSITIVE_INT], "int",
+        "channels": Param(32, [POSITIVE_INT], "int",
                           "Channels of the first two conv blocks (twice as many in the last "
                           "two)."),
-        "epochs": Param(25, [_POSITIVE_INT], "int", "Training epochs at most."),
+        "epochs": Param(25, [POSITIVE_INT], "int", "Training epochs at most."),
         "batch_size": Param(128, [Interval(Integral, 2, None, closed="left")], "int",
                             "Images per SGD step."),
         "lr": Param(0.1, [Interval(Real, 0, None, closed="neither")], "float",
@@ -124,10 +123,10 @@ class ImageBackbone(Encoder):
                                   "``tau_init``)."),
         "warmup_epochs": Param(1, [Interval(Integral, 0, None, closed="left")], "int",
                                "Epochs of linear learning-rate warm-up."),
-        "lr_patience": Param(3, [_POSITIVE_INT], "int",
+        "lr_patience": Param(3, [POSITIVE_INT], "int",
                              "Epochs without a better validation score before the learning "
                              "rate is halved."),
-        "stop_patience": Param(6, [_POSITIVE_INT], "int",
+        "stop_patience": Param(6, [POSITIVE_INT], "int",
                                "Epochs without a better validation score before training "
                                "stops."),
         "augment": Param(1.0, [Interval(Real, 0, 3, closed="both")], "float",

@@ -34,11 +34,9 @@ from torch import nn
 
 from .._device import resolve_device
 from .._validation import InputError, check_labels
-from ..base import Encoder, Param
+from ..base import POSITIVE_INT, Encoder, Param
 from ..persistence import save_payload
 from .proxies import drop_noise, holdout_identities, imprint_proxies
-
-_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
 
 class ScaledProxyHead(nn.Module):
@@ -122,7 +120,7 @@ class TextEncoder(Encoder):
     """
 
     _params = {
-        "epochs": Param(2, [_POSITIVE_INT], "int", "Passes over the training sentences."),
+        "epochs": Param(2, [POSITIVE_INT], "int", "Passes over the training sentences."),
         "batch_size": Param(32, [Interval(Integral, 2, None, closed="left")], "int",
                             "Sentences per step."),
         "lr": Param(2e-5, [Interval(Real, 0, None, closed="neither")], "float",
@@ -135,10 +133,10 @@ class TextEncoder(Encoder):
                                   "Natural log of the head's initial logit scale, beta = "
                                   "exp(logit_scale_init) (about 20; CLIP's convention; formerly "
                                   "``tau_init``), when not starting from ``init``."),
-        "evals_per_epoch": Param(2, [_POSITIVE_INT], "int",
+        "evals_per_epoch": Param(2, [POSITIVE_INT], "int",
                                  "Held-out evaluations per epoch (each encodes the held-out "
                                  "sentences once)."),
-        "patience": Param(2, [_POSITIVE_INT], "int",
+        "patience": Param(2, [POSITIVE_INT], "int",
                           "Evaluations without a better held-out score before stopping."),
         "monitor": Param("map_at_r", [StrOptions({"map_at_r", "recall_at_1"})],
                          '{"map_at_r", "recall_at_1"}',

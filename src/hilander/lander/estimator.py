@@ -6,11 +6,11 @@ import sys
 import time
 import warnings
 from dataclasses import replace
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
 from .._device import resolve_device
 from .._validation import (
@@ -23,7 +23,7 @@ from .._validation import (
     l2_normalize,
     warn_degenerate,
 )
-from ..base import MetaTrainedClusterer, Param, validate_settings
+from ..base import POSITIVE_INT, MetaTrainedClusterer, Param, validate_settings
 from ..datasets.longtail import long_tail_subsample
 from ..datasets.splits import identity_folds
 from ..training import deterministic
@@ -40,10 +40,8 @@ from .selection import check_folds, select_decoding
 from .settings import DECODING_CONSTRAINTS, SelectionSettings, TrainingSettings
 from .training import steps_for, train_lander
 
-_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
-
 HILANDER_PARAMS: dict[str, Param] = {
-    "n_neighbors": Param(10, [_POSITIVE_INT], "int",
+    "n_neighbors": Param(10, [POSITIVE_INT], "int",
                          "Neighbours per node of every level's k-NN graph, in training and in "
                          "decoding."),
     "decoding": Param("auto", [StrOptions({"auto"}), DecodingSettings, dict],
@@ -61,7 +59,7 @@ HILANDER_PARAMS: dict[str, Param] = {
                          'Super-node feature of levels ≥ 2 (eq. 7): "peak" (the peak\'s own '
                          'feature), "mean" (size-weighted mean of the members) or "concat" '
                          "(both, sec. 3.4)."),
-    "max_levels": Param(None, [_POSITIVE_INT, None], "int or None",
+    "max_levels": Param(None, [POSITIVE_INT, None], "int or None",
                         "Cap on the training hierarchy's and the inference's levels; 1 gives "
                         "one-level LANDER, None runs until no edge is added."),
     "recipe": Param("lander", [StrOptions(set(RECIPES))], "str",

@@ -22,15 +22,13 @@ from typing import ClassVar
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import UNIT_GRID, Settings
+from ..base import POSITIVE_INT, UNIT, UNIT_GRID, Settings
 from .aggregation import AGGREGATIONS
 from .decoding import DECODINGS
 
 #: Thresholds tried by ``decoding="auto"`` (the paper uses 0.1 for species, 0.9 for faces).
 DEFAULT_TAU_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
-_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
-_UNIT = Interval(Real, 0, 1, closed="both")
 
 
 @dataclass(frozen=True)
@@ -68,10 +66,10 @@ class TrainingSettings(Settings):
     identity_subsets: int | None = None
 
     _constraints: ClassVar[dict] = {
-        "epochs": [_POSITIVE_INT],
+        "epochs": [POSITIVE_INT],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "hidden": [Interval(Integral, 2, None, closed="left")],
-        "num_layers": [_POSITIVE_INT],
+        "num_layers": [POSITIVE_INT],
         "lr": [Interval(Real, 0, None, closed="neither"), None],
         "feature_noise": [Interval(Real, 0, None, closed="left"), None],
         "identity_subsets": [Interval(Integral, 0, None, closed="left"), None],
@@ -116,7 +114,7 @@ class SelectionSettings(Settings):
         "cv": [Interval(Integral, 2, None, closed="left")],
         "tau_grid": [UNIT_GRID],
         "refit": ["boolean"],
-        "patience": [_POSITIVE_INT, None],
+        "patience": [POSITIVE_INT, None],
         "early_stopping": ["boolean"],
         "record_one_fold": ["boolean"],
     }
@@ -129,11 +127,11 @@ class SelectionSettings(Settings):
 #: The constraints of :class:`~hilander.lander.decoding.DecodingSettings`' fields, checked
 #: when one is given as ``HiLander(decoding=...)``.
 DECODING_CONSTRAINTS: dict[str, list] = {
-    "tau": [_UNIT],
-    "tau_upper": [_UNIT, None],
-    "max_levels": [_POSITIVE_INT, None],
+    "tau": [UNIT],
+    "tau_upper": [UNIT, None],
+    "max_levels": [POSITIVE_INT, None],
     "decoding": [StrOptions(set(DECODINGS))],
-    "n_neighbors": [_POSITIVE_INT],
+    "n_neighbors": [POSITIVE_INT],
     "aggregation": [StrOptions(set(AGGREGATIONS))],
     "early_stopping": ["boolean"],
     "resolution": [Interval(Real, 0, None, closed="neither"), None],

@@ -20,7 +20,7 @@ from ..graph import (
     infomap_partition,
     leiden_partition,
 )
-from ._base import (
+from ._baseline import (
     COSINE,
     NONNEG_INT,
     POSITIVE_INT,

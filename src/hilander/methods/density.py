@@ -15,7 +15,7 @@ from sklearn.cluster import get_bin_seeds
 from sklearn.utils._param_validation import Interval
 
 from .._validation import InputError
-from ._base import (
+from ._baseline import (
     NONNEG_REAL,
     POSITIVE_INT,
     POSITIVE_REAL,

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._validation import InputError, l2_normalize
 from ..graph import components
-from ._base import (
+from ._baseline import (
     COSINE,
     NONNEG_INT,
     NONNEG_REAL,

@@ -13,7 +13,7 @@ from sklearn.cluster import AgglomerativeClustering
 from .._validation import InputError, l2_normalize
 from ..graph import components
 from ..graph.linkage import sparse_linkage
-from ._base import (
+from ._baseline import (
     NONNEG_REAL,
     POSITIVE_INT,
     BaseClusterer,

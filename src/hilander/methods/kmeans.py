@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval
 from threadpoolctl import threadpool_limits
 
 from .._validation import InputError, l2_normalize
-from ._base import (
+from ._baseline import (
     NONNEG_INT,
     NONNEG_REAL,
     POSITIVE_INT,

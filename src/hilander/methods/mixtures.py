@@ -8,7 +8,7 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.mixture import GaussianMixture as _SkGMM
 
 from .._validation import InputError, l2_normalize
-from ._base import (
+from ._baseline import (
     MEMORY_BUDGET_BYTES,
     NONNEG_INT,
     NONNEG_REAL,

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._validation import relabel
 from ..graph import components
-from ._base import COSINE, POSITIVE_INT, BaseClusterer, Param, StrOptions
+from ._baseline import COSINE, POSITIVE_INT, BaseClusterer, Param, StrOptions
 
 
 def tree_deduction(indices: np.ndarray, similarities: np.ndarray, confidence: np.ndarray,

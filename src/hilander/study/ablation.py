@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .. import HiLander, InputError
 from .._validation import encode_labels
-from ..base import Param
+from ..base import POSITIVE_INT, Param
 from ..datasets.splits import holdout_identities
 from ..lander.layers import EDGE_INPUTS
 from ..lander.levels import LEVEL_MODES, level_graph
@@ -29,7 +29,6 @@ from ..lander.recipe import Recipe
 
 __all__ = ["AblationRecipe", "ExperimentalHiLander", "split_identities"]
 
-_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class ExperimentalHiLander(HiLander):
                               "Edge head input: relational, concat, symmetric or similarity"),
         "calibration": _option([StrOptions({"cosine", "relational"})], "str",
                                "Base logit of the relational head"),
-        "heads": _option([_POSITIVE_INT], "int", "GAT attention heads"),
+        "heads": _option([POSITIVE_INT], "int", "GAT attention heads"),
         "optimizer": _option([StrOptions({"adam", "sgd"})], "str", "Optimiser"),
         "momentum": _option([Interval(Real, 0, 1, closed="both")], "float", "SGD momentum"),
         "balanced": _option(["boolean"], "bool", "Class-balanced linkage loss"),
@@ -123,7 +122,7 @@ class ExperimentalHiLander(HiLander):
         "levels_mode": _option([StrOptions(set(LEVEL_MODES))], "str", "Ground-truth levels"),
         "train_ks": _option(["array-like"], "tuple of int",
                             "Neighbour counts of the training graphs"),
-        "train_levels": _option([_POSITIVE_INT], "int", "Cap on ground-truth levels"),
+        "train_levels": _option([POSITIVE_INT], "int", "Cap on ground-truth levels"),
         "k_grid": _option(["array-like", StrOptions({"auto"})], 'tuple of int or "auto"',
                           "Extra neighbour counts the selection tries (\"auto\": k/2, k, 2k)"),
         "aggregation_grid": _option(["array-like"], "tuple of str",

@@ -1,5 +1,8 @@
 """Benchmark orchestration: fit every method on the labeled identities, run it once on test.
 
+Its command-line layer is :mod:`hilander.cli.bench` (``hilander bench``), which shares
+its file name: one concept at two layers.
+
 The protocol is the empirical study's (sec. 1) at the test set's scale: every unsupervised
 baseline is grid-searched on the validation split (selection score: avg F), its
 size-dependent settings carried to each test setting (:func:`hilander.tune.carry_params`);

@@ -4,7 +4,7 @@
 splits and reports their Recall@1 (study Table 2). Omniglot images go through a small conv net
 trained here on the backbone-train split (:class:`hilander.embed.backbone.ImageBackbone`);
 CLINC150 texts through the pretrained all-MiniLM-L6-v2 sentence encoder
-(:mod:`hilander.embed.text`). Results are cached on disk (:mod:`.embedding_cache`), keyed by
+(:mod:`hilander.embed.text`). Results are cached on disk (:mod:`._embedding_cache`), keyed by
 everything they depend on. ``hilander embed omniglot|clinc150`` runs it.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .._validation import InputError, check_choice, check_int
-from . import embedding_cache as _cache
+from . import _embedding_cache as _cache
 from .class_disjoint import SPLIT_NAMES
 
 DATASETS = ("omniglot", "clinc150")

@@ -18,10 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import Param
+from ..base import COSINE, POSITIVE_INT, UNIT, Param
 from ..graph import KNNGraph
-from ..methods._base import COSINE, POSITIVE_INT, UNIT
-from ._base import SupervisedClusterer, cpu_state, split_classes
+from ._clusterer import SupervisedClusterer, cpu_state, split_classes
 from ._dense import (
     PivotSubgraphs,
     fit_link_net,
@@ -29,6 +28,7 @@ from ._dense import (
     normalize_rows,
     scored_pairs,
 )
+from ._gcn_layers import DenseLinkNet
 from ._subgraphs import (
     adjacency,
     confidence_rank,
@@ -39,7 +39,6 @@ from ._subgraphs import (
     tree_labels,
 )
 from .gcn_v import GCNV, GCNVNet, confidence_of, fit_gcnv
-from .layers import DenseLinkNet
 
 CONFIDENCES = ("l2norm", "density")
 

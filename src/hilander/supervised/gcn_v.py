@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..base import Param
+from ..base import COSINE, POSITIVE_INT, Param
 from ..graph import KNNGraph
-from ..methods._base import COSINE, POSITIVE_INT
-from ._base import SupervisedClusterer, cpu_state, split_classes
+from ._clusterer import SupervisedClusterer, cpu_state, split_classes
+from ._gcn_layers import GCNStack, MLPHead
 from ._subgraphs import (
     adjacency,
     device_of,
@@ -25,7 +25,6 @@ from ._subgraphs import (
     subset_graph,
     tree_labels,
 )
-from .layers import GCNStack, MLPHead
 
 
 class GCNVNet(nn.Module):

@@ -16,10 +16,9 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ..base import Param
+from ..base import POSITIVE_INT, UNIT, Param
 from ..graph import KNNGraph, components
-from ..methods._base import POSITIVE_INT, UNIT
-from ._base import SupervisedClusterer, cpu_state, split_classes
+from ._clusterer import SupervisedClusterer, cpu_state, split_classes
 from ._dense import (
     PivotSubgraphs,
     fit_link_net,
@@ -27,8 +26,8 @@ from ._dense import (
     normalize_rows,
     scored_pairs,
 )
+from ._gcn_layers import DenseLinkNet
 from ._subgraphs import ragged_rows, subset_graph
-from .layers import DenseLinkNet
 
 
 def instance_pivot_subgraphs(graph: KNNGraph, k1: int, k2: int, active: int,

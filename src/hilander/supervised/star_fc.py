@@ -21,12 +21,11 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from .._validation import l2_normalize
-from ..base import Param
+from ..base import COSINE, NONNEG_INT, POSITIVE_INT, UNIT, Param
 from ..graph import KNNGraph, build_knn_graph, components
-from ..methods._base import COSINE, NONNEG_INT, POSITIVE_INT, UNIT
-from ._base import SupervisedClusterer, cpu_state, split_classes
+from ._clusterer import SupervisedClusterer, cpu_state, split_classes
+from ._gcn_layers import GCNStack, MLPHead
 from ._subgraphs import adjacency, device_of, edge_tensors, subset_graph
-from .layers import GCNStack, MLPHead
 
 
 class STARFCNet(nn.Module):

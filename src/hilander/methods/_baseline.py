@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 # StrOptions is re-exported for the method modules' constraint tables
-from sklearn.utils._param_validation import Interval
 from sklearn.utils._param_validation import StrOptions as StrOptions
 
 from .._validation import (
@@ -18,6 +15,14 @@ from .._validation import (
     validate_constraints,
 )
 from .._validation import relabel as relabel  # re-exported for the method modules
+
+# the constraint shorthands are re-exported for the method modules' tables
+from ..base import COSINE as COSINE
+from ..base import NONNEG_INT as NONNEG_INT
+from ..base import NONNEG_REAL as NONNEG_REAL
+from ..base import POSITIVE_INT as POSITIVE_INT
+from ..base import POSITIVE_REAL as POSITIVE_REAL
+from ..base import UNIT as UNIT
 from ..base import DeclaredParams
 from ..base import Param as Param  # re-exported for the method modules' parameter tables
 from ..graph import KNNGraph, build_knn_graph
@@ -162,11 +167,4 @@ def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str)
     return 1.0 - dots / np.maximum(norms[src] * norms[dst], 1e-12)
 
 
-# shorthands for the constraint tables of the methods
-POSITIVE_INT = Interval(Integral, 1, None, closed="left")
-NONNEG_INT = Interval(Integral, 0, None, closed="left")
-POSITIVE_REAL = Interval(Real, 0, None, closed="neither")
-NONNEG_REAL = Interval(Real, 0, None, closed="left")
-COSINE = Interval(Real, -1, 1, closed="both")
-UNIT = Interval(Real, 0, 1, closed="both")
 
