@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
@@ -72,12 +74,28 @@ class BaseClusterer(DeclaredParams, ClusterMixin, BaseEstimator):
 
     uses_graph = False
     min_rows = 2
+    #: whether ``labels_`` may hold -1 (noise); said in the rendered "Attributes" section
+    marks_noise: ClassVar[bool] = False
+    #: the constructor call of the class's "Examples" section (``{example}`` in its docstring)
+    _example: ClassVar[str | None] = None
     _params = {
         "l2_normalize": Param(True, ["boolean"], "bool",
                               "Scale every row to unit length before clustering (the study's "
                               "protocol for pretrained embeddings); ``False`` clusters the rows "
                               "as given."),
     }
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)  # renders "{parameters}"
+        doc = cls.__dict__.get("__doc__") or ""
+        if "{attributes}" in doc:
+            noise = cls.marks_noise
+            cls.__doc__ = doc = doc.replace("{attributes}", _COMMON_ATTRIBUTES.format(
+                noise="; -1 marks noise" if noise else "",
+                count=" (each noise point counted as a cluster of its own)" if noise else ""))
+        if "{example}" in doc:
+            cls.__doc__ = doc.replace("{example}", _EXAMPLE.format(name=cls.__name__,
+                                                                   call=cls._example))
 
     def fit(self, X, y=None, *, graph: KNNGraph | None = None):
         """Cluster ``X``; sets ``labels_``, ``n_features_in_`` and ``n_clusters_``.
@@ -156,6 +174,32 @@ class BaseClusterer(DeclaredParams, ClusterMixin, BaseEstimator):
                 "build it with at least that many neighbours"
             )
         return graph if graph.k == k else graph.restrict(k)
+
+
+# the attributes every baseline sets, and the example every one runs (a doctest), rendered
+# into each class's docstring in place of "{attributes}" and "{example}"
+_COMMON_ATTRIBUTES = """Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each row of ``X``, numbered from 0{noise}.
+    n_features_in_ : int
+        Number of features of ``X``.
+    n_clusters_ : int
+        Number of clusters in ``labels_``{count}."""
+
+_EXAMPLE = """Examples
+    --------
+    >>> import numpy as np
+    >>> from hilander.methods import {name}
+    >>> from hilander.metrics import pairwise_scores
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
+    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
+    >>> model = {call}.fit(X)
+    >>> model.n_clusters_
+    3
+    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
+    (1.0, 1.0, 1.0)"""
 
 
 def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str) -> np.ndarray:

@@ -102,30 +102,13 @@ class Infomap(_PrunedGraphClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import Infomap
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = Infomap(n_neighbors=10).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    marks_noise = True
+    _example = "Infomap(n_neighbors=10)"
     _params = {
         "markov_time": Param(1.0, [POSITIVE_REAL], "float",
                              "Scale of the module granularity: above 1 fewer, larger modules."),
@@ -152,30 +135,13 @@ class Leiden(_PrunedGraphClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import Leiden
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = Leiden(n_neighbors=10).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    marks_noise = True
+    _example = "Leiden(n_neighbors=10)"
     _params = {
         "resolution": Param(1.0, [POSITIVE_REAL], "float",
                             "Resolution of the objective: above 1 favours more, smaller "
@@ -210,30 +176,13 @@ class ChineseWhispers(_PrunedGraphClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import ChineseWhispers
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = ChineseWhispers(n_neighbors=10).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    marks_noise = True
+    _example = "ChineseWhispers(n_neighbors=10)"
     _params = {
         "n_iterations": Param(20, [POSITIVE_INT], "int",
                               "Propagation rounds at most, each visiting every point once; fitting "

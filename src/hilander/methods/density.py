@@ -39,30 +39,13 @@ class DBSCAN(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import DBSCAN
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = DBSCAN(eps=0.5).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    marks_noise = True
+    _example = "DBSCAN(eps=0.5)"
     _params = {
         "eps": Param(0.5, [POSITIVE_REAL], "float",
                      "Radius of a point's neighbourhood, in ``metric`` distance."),
@@ -120,30 +103,13 @@ class HDBSCAN(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import HDBSCAN
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = HDBSCAN(min_cluster_size=5).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    marks_noise = True
+    _example = "HDBSCAN(min_cluster_size=5)"
     _params = {
         "min_cluster_size": Param(5, [Interval(Integral, 2, None, closed="left")], "int",
                                   "Smallest group of points that counts as a cluster (at least "
@@ -195,34 +161,17 @@ class MeanShift(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
     cluster_centers_ : ndarray of shape (n_modes, n_features)
         The modes kept, densest first.
     n_iter_ : int
         Shifts of the slowest seed.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import MeanShift
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = MeanShift(bandwidth=0.5).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    marks_noise = True
+    _example = "MeanShift(bandwidth=0.5)"
     _params = {
         "bandwidth": Param(0.5, [POSITIVE_REAL], "float", "Radius of the flat kernel (Euclidean)."),
         "min_bin_freq": Param(1, [POSITIVE_INT], "int",

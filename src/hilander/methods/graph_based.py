@@ -45,30 +45,12 @@ class SpectralClustering(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import SpectralClustering
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = SpectralClustering(n_clusters=3, n_neighbors=10).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "SpectralClustering(n_clusters=3, n_neighbors=10)"
     _params = {
         "n_clusters": Param(8, [POSITIVE_INT], "int",
                             "Clusters k-means makes in the spectral space (at most the number of "
@@ -130,32 +112,14 @@ class ApproximateRankOrder(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     distances_ : ndarray of shape (n_samples, n_neighbors)
         Rank-order distance of each point to each of its neighbours (inf for a missing one).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import ApproximateRankOrder
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = ApproximateRankOrder(n_neighbors=10).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "ApproximateRankOrder(n_neighbors=10)"
     _params = {
         "n_neighbors": Param(20, [POSITIVE_INT], "int", "Length k of each point's neighbour list."),
         "threshold": Param(1.0, [NONNEG_REAL], "float",
@@ -226,32 +190,14 @@ class CDP(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     final_threshold_ : float
         The threshold of the last split (``threshold`` when nothing was too large).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import CDP
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = CDP(n_neighbors=10, threshold=0.6).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "CDP(n_neighbors=10, threshold=0.6)"
     _params = {
         "n_neighbors": Param(10, [POSITIVE_INT], "int", "Neighbours per point of the k-NN graph."),
         "threshold": Param(0.6, [COSINE], "float",
@@ -303,14 +249,7 @@ class FINCH(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     levels_ : list of ndarray of shape (n_samples,)
         Labels of every level, finest first.
     level_n_clusters_ : list of int
@@ -466,34 +405,16 @@ class Graclus(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     n_levels_ : int
         Graphs of the multilevel hierarchy, the input graph included.
     ncut_ : float
         Normalised cut of the final partition on the k-NN graph.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import Graclus
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = Graclus(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "Graclus(n_clusters=3)"
     _params = {
         "n_clusters": Param(8, [POSITIVE_INT], "int",
                             "Number of clusters (at most the number of points)."),

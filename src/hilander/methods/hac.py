@@ -41,30 +41,12 @@ class HAC(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import HAC
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = HAC(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "HAC(n_clusters=3)"
     _params = {
         "n_clusters": Param(8, [POSITIVE_INT, None], "int or None",
                             "Clusters to stop at; ignored when ``distance_threshold`` is set (one "

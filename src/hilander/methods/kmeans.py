@@ -41,34 +41,16 @@ class KMeans(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
         Centroids of the kept run (in the space that was clustered: unit rows by default).
     n_iter_ : int
         Iterations of the kept run.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import KMeans
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = KMeans(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "KMeans(n_clusters=3)"
     _params = {
         "n_clusters": Param(8, [POSITIVE_INT], "int",
                             "Number of clusters (at most the number of points)."),
@@ -115,14 +97,7 @@ class SphericalKMeans(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
         Unit-length centroids of the kept run.
     n_iter_ : int
@@ -130,21 +105,10 @@ class SphericalKMeans(BaseClusterer):
     objective_ : float
         Summed cosine of every point to its centroid (what the method maximises).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import SphericalKMeans
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = SphericalKMeans(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "SphericalKMeans(n_clusters=3)"
     _params = {
         "n_clusters": Param(8, [POSITIVE_INT], "int",
                             "Number of clusters (at most the number of points)."),
@@ -228,34 +192,16 @@ class DPMeans(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     cluster_centers_ : ndarray of shape (n_centers, n_features)
         Final centroids, one per cluster found.
     n_iter_ : int
         Passes made.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import DPMeans
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = DPMeans(lam=0.5).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "DPMeans(lam=0.5)"
     _params = {
         "lam": Param(1.0, [POSITIVE_REAL], "float",
                      "Cluster penalty: the squared Euclidean distance beyond which a point opens a "
@@ -420,34 +366,16 @@ class DPvMFMeans(DPMeans):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     cluster_centers_ : ndarray of shape (n_centers, n_features)
         Unit-length centroids, one per cluster found.
     n_iter_ : int
         Passes made.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import DPvMFMeans
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = DPvMFMeans(lam=-0.2).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "DPvMFMeans(lam=-0.2)"
     _params = {
         "lam": Param(-0.5, [Interval(Real, -2, 0, closed="neither")], "float",
                      "Cluster penalty in (-2, 0): a point whose cosine to every centroid is below "

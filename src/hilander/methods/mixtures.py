@@ -39,34 +39,16 @@ class GaussianMixture(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     means_ : ndarray of shape (n_clusters, n_features)
         Component means.
     n_iter_ : int
         EM iterations run.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import GaussianMixture
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = GaussianMixture(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "GaussianMixture(n_clusters=3)"
     _params = {
         "n_clusters": Param(8, [POSITIVE_INT], "int",
                             "Mixture components (at most the number of points)."),
@@ -138,14 +120,7 @@ class VMFMixture(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     means_ : ndarray of shape (n_clusters, n_features)
         Unit mean directions.
     kappa_ : ndarray of shape (n_clusters,)
@@ -155,21 +130,10 @@ class VMFMixture(BaseClusterer):
     n_iter_ : int
         EM iterations run.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import VMFMixture
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = VMFMixture(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "VMFMixture(n_clusters=3)"
     _params = {
         "n_clusters": Param(8, [POSITIVE_INT], "int",
                             "Mixture components (at most the number of points)."),

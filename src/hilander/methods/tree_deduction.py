@@ -44,32 +44,14 @@ class TreeDeduction(BaseClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     confidence_ : ndarray of shape (n_samples,)
         Confidence of each point.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import TreeDeduction
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = TreeDeduction(n_neighbors=25, threshold=0.6).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "TreeDeduction(n_neighbors=25, threshold=0.6)"
     _params = {
         "n_neighbors": Param(10, [POSITIVE_INT], "int",
                              "Neighbours per point of the k-NN graph (candidates for a link, and "
@@ -101,32 +83,14 @@ class TreeDeductionL2(TreeDeduction):
 
     {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     confidence_ : ndarray of shape (n_samples,)
         Confidence of each point.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import TreeDeductionL2
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = TreeDeductionL2(n_neighbors=25, threshold=0.6).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "TreeDeductionL2(n_neighbors=25, threshold=0.6)"
     _params = {
         "n_neighbors": Param(10, [POSITIVE_INT], "int",
                              "Neighbours per point of the k-NN graph (candidates for a link)."),

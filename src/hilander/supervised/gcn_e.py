@@ -158,26 +158,14 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
+    {attributes}
     edge_net_ : torch.nn.Module
         The trained link network.
-    n_features_in_ : int
-        Dimension of the training embeddings.
-    labels_ : ndarray of shape (n_samples,)
-        Labels of the training points; set by :meth:`fit_predict` only.
-    n_clusters_ : int
-        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
-    Examples
-    --------
-    >>> from hilander.datasets import make_open_set
-    >>> from hilander.supervised import GCNE
-    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
-    >>> model = GCNE(epochs=1, confidence="density").fit(data.X_train, data.y_train)
-    >>> model.predict(data.X_test).shape == data.y_test.shape
-    True
+    {example}
     """
+
+    _example = 'GCNE(epochs=1, confidence="density")'
 
     _params = {
         **GCNE_PARAMS,
@@ -216,26 +204,14 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
+    {attributes}
     vertex_net_, edge_net_ : torch.nn.Module
         The trained confidence (GCN-V) and link (GCN-E) networks.
-    n_features_in_ : int
-        Dimension of the training embeddings.
-    labels_ : ndarray of shape (n_samples,)
-        Labels of the training points; set by :meth:`fit_predict` only.
-    n_clusters_ : int
-        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
-    Examples
-    --------
-    >>> from hilander.datasets import make_open_set
-    >>> from hilander.supervised import GCNVE
-    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
-    >>> model = GCNVE(epochs_v=5, epochs=1).fit(data.X_train, data.y_train)
-    >>> model.predict(data.X_test).shape == data.y_test.shape
-    True
+    {example}
     """
+
+    _example = "GCNVE(epochs_v=5, epochs=1)"
 
     _params = {
         "n_neighbors_v": Param(10, [POSITIVE_INT], "int", "GCN-V's k-NN neighbours."),

@@ -49,26 +49,14 @@ class GCNV(SupervisedClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
+    {attributes}
     net_ : torch.nn.Module
         The trained confidence network.
-    n_features_in_ : int
-        Dimension of the training embeddings.
-    labels_ : ndarray of shape (n_samples,)
-        Labels of the training points; set by :meth:`fit_predict` only.
-    n_clusters_ : int
-        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
-    Examples
-    --------
-    >>> from hilander.datasets import make_open_set
-    >>> from hilander.supervised import GCNV
-    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
-    >>> model = GCNV(epochs=5).fit(data.X_train, data.y_train)
-    >>> model.predict(data.X_test).shape == data.y_test.shape
-    True
+    {example}
     """
+
+    _example = "GCNV(epochs=5)"
 
     _params = {
         "n_neighbors": Param(10, [POSITIVE_INT], "int",

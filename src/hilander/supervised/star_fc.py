@@ -76,26 +76,14 @@ class STARFC(SupervisedClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
+    {attributes}
     net_ : torch.nn.Module
         The trained link network.
-    n_features_in_ : int
-        Dimension of the training embeddings.
-    labels_ : ndarray of shape (n_samples,)
-        Labels of the training points; set by :meth:`fit_predict` only.
-    n_clusters_ : int
-        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
-    Examples
-    --------
-    >>> from hilander.datasets import make_open_set
-    >>> from hilander.supervised import STARFC
-    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
-    >>> model = STARFC(epochs=2).fit(data.X_train, data.y_train)
-    >>> model.predict(data.X_test).shape == data.y_test.shape
-    True
+    {example}
     """
+
+    _example = "STARFC(epochs=2)"
 
     _params = {
         "n_neighbors": Param(10, [POSITIVE_INT], "int", "Neighbours of the k-NN graph (N)."),
