@@ -142,7 +142,7 @@ def initial_encoder(name: str, raw: dict, args) -> tuple[object, dict]:
     from hilander.embed.text import model_version
     from hilander.embed.text_encoder import TextEncoder
 
-    params = {"seed": args.seed, "progress": True}
+    params = {"random_state": args.seed, "verbose": True}
     if args.quick:
         params.update(epochs=1, evals_per_epoch=1)
     spec = {"v": CACHE_VERSION, "params": TextEncoder(**params).get_params(),

@@ -69,6 +69,30 @@ def test_predict_is_deterministic_and_save_load_roundtrip(tmp_path, open_set, tr
     assert isinstance(load_model(path), HiLander)
 
 
+def test_a_model_file_of_the_flat_keyword_era_loads(tmp_path, open_set, trained):
+    # files written before the settings groups hold flat keywords (tau, epochs, cv, seed...),
+    # and dropout / weight_decay: they load as today's model, without a warning
+    import warnings
+
+    import torch
+
+    trained.save(tmp_path / "new.hlm")
+    payload = torch.load(tmp_path / "new.hlm", weights_only=True)
+    config = {k: v for k, v in payload["config"].items()
+              if k not in ("training", "selection", "decoding", "random_state")}
+    config.update(tau="auto", tau_upper=None, decoding="peak", early_stopping=True, seed=0,
+                  dropout=0.0, weight_decay=1e-5, **payload["config"]["training"]["fields"],
+                  **{k: v for k, v in payload["config"]["selection"]["fields"].items()
+                     if k not in ("early_stopping", "record_one_fold")})
+    payload["config"] = config
+    torch.save(payload, tmp_path / "old.hlm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        old = load_model(tmp_path / "old.hlm")
+    assert old.get_params() == trained.get_params()
+    assert np.array_equal(old.predict(open_set.X_test), trained.predict(open_set.X_test))
+
+
 def test_max_levels_and_early_stopping_flags(open_set, trained):
     r_full = _variant(trained, early_stopping=False).cluster(open_set.X_test)
     r_es = trained.cluster(open_set.X_test)
