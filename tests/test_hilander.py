@@ -250,7 +250,7 @@ def test_parameter_validation_at_fit(open_set):
     X, y = open_set.X_train[:200], open_set.y_train[:200]
     for bad, match in [({"n_neighbors": 0}, "'n_neighbors' parameter"),
                        ({"decoding": {"tau": 1.5}}, "'tau' parameter of HiLander.decoding"),
-                       ({"decoding": "peak"}, "'decoding' parameter"),
+                       ({"decoding": "peek"}, "'decoding' parameter of HiLander"),
                        ({"decoding": {"tau": 0.5, "rule": "x"}}, "unexpected keyword"),
                        ({"recipe": "mlp"}, "'recipe' parameter"),
                        ({"aggregation": "max"}, "'aggregation' parameter"),
@@ -397,11 +397,9 @@ def test_cross_fitted_selection_scores_every_identity_at_once(open_set, trained)
     for f in sel["folds"]:
         assert dict(f["link_auc_curve"])[f["best_step"]] == max(
             score for _, score in f["link_auc_curve"])
-    # the choice one fold alone would have made is on record, with what differs
-    one = sel["one_fold"]
-    assert one["classes"] == sel["folds"][0]["classes"]
-    assert set(one["changed"]) == {k for k, v in trained.settings_.as_dict().items()
-                                   if one["chosen"][k] != v}
+    # the choice one fold alone would have made is recorded only on request (see
+    # test_one_fold_choice_is_recorded_on_request)
+    assert "one_fold" not in sel
 
 
 def test_cross_fitted_scores_come_from_the_network_that_never_saw_the_identity(open_set):

@@ -106,6 +106,8 @@ def test_hilander_settings_groups_and_the_keywords_they_replace():
     with pytest.warns(FutureWarning, match="decoding=DecodingSettings"):
         assert HiLander(tau=0.4, decoding="similarity").decoding == \
             {"tau": 0.4, "decoding": "similarity"}
+    with pytest.warns(FutureWarning):  # a rule without a threshold had no effect: auto stays
+        assert HiLander(decoding="similarity").decoding == "auto"
     with pytest.warns(FutureWarning):
         auto = HiLander(tau="auto", tau_upper=0.3, early_stopping=False, patience=4)
     assert auto.decoding == "auto" and auto.selection.patience == 4

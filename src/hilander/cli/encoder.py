@@ -114,7 +114,7 @@ def _other_column(path: str, label_column: str) -> str | None:
     from .._validation import InputError
     from ..embed.user import _read_table
 
-    cols = [str(c) for c in _read_table(Path(path)).columns]
+    cols = list(_read_table(Path(path)))
     if label_column not in cols:
         raise InputError(f"{path} has no column {label_column!r}; its columns are {cols}")
     rest = [c for c in cols if c != label_column]

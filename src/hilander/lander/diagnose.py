@@ -92,7 +92,7 @@ def diagnose(model, X, y, *, tau_curve: bool = True) -> Diagnosis:
     s = evaluate(y, run(settings, observe))
     out.scores = {**s, "avg_f": avg_f(s)}
     if tau_curve:
-        grid = sorted(set(model.tau_grid) | {float(settings.tau)})
+        grid = sorted(set(model._selection().tau_grid) | {float(settings.tau)})
         same_upper = settings.tau_upper is None or settings.tau_upper == settings.tau
         for t in grid:
             s = evaluate(y, run(settings.replace(

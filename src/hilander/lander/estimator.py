@@ -29,7 +29,7 @@ from ..datasets.splits import identity_folds
 from ..training import deterministic
 from .aggregation import AGGREGATIONS
 from .assign import assign_points
-from .decoding import DecodingSettings
+from .decoding import DECODINGS, DecodingSettings
 from .hierarchy import InferenceBackend, run_hierarchy
 from .levels import level_graph
 from .meta_training import MetaTrainingSet, build_meta_training_set
@@ -179,7 +179,7 @@ class HiLander(MetaTrainedClusterer):
         params = dict(params)
         old: dict = {}
         decoding = params.get("decoding")
-        if isinstance(decoding, str) and decoding != "auto":
+        if isinstance(decoding, str) and decoding in DECODINGS:
             old["decoding"] = params.pop("decoding")  # a decoding rule's name, as before
         elif isinstance(decoding, Real) and not isinstance(decoding, bool):
             old["tau"] = params.pop("decoding")  # HiLander(10, 0.7): the old positional tau
