@@ -35,15 +35,15 @@ COMMAND_MODULES = [
 ]
 
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main"]
-
-
 class OneLineParser(argparse.ArgumentParser):
     """argparse prints the usage block before its error; hilander's errors are one line."""
 
     def error(self, message: str):
         self.exit(2, f"hilander: error: {self.prog.removeprefix('hilander ')}: {message} "
                      f"(see `{self.prog} --help`)\n")
+
+
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
