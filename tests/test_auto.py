@@ -90,7 +90,8 @@ def test_learnt_winner_is_refit_and_saved(domain, tmp_path):
 
 def test_time_budget_skips_and_says_so(domain):
     auto = AutoCluster(["kmeans", "hilander"], time_budget=1e-4, verbose=False,
-                       learnt_params={"hilander": {"epochs": 2, "n_neighbors": 5}})
+                       learnt_params={"hilander": {"training": {"epochs": 2},
+                                                   "n_neighbors": 5}})
     with pytest.raises(InputError, match="no candidate") as err:
         auto.fit(domain.X_train, domain.y_train)
     assert "time budget" in str(err.value)

@@ -366,15 +366,18 @@ class AutoCluster(MetaTrainedClusterer):
             Xp, yp = X_fit[take], y_fit[take]
             # two epochs stand for all of them: per-epoch cost is what grows with the data
             settings, scale = dict(self._learnt_settings(name)), 1.0
-            for key in ("epochs", "epochs_v"):
+            if name == "hilander":  # its epochs are a field of its training settings
+                from .lander import group_params
+
+                settings = group_params(settings)  # an earlier flat epochs= joins the group
+                training = _training_of(settings.get("training", {}))
+                settings["training"] = training.replace(epochs=min(2, training.epochs))
+                scale = training.epochs / settings["training"].epochs
+            for key in ("epochs", "epochs_v") if name != "hilander" else ():
                 full = settings.get(key, _default_of(name, key))
                 if full is not None:
                     settings[key] = min(2, full)
                     scale = max(scale, full / settings[key])
-            if name == "hilander":  # its epochs are a field of its training settings
-                training = _training_of(settings.get("training", {}))
-                settings["training"] = training.replace(epochs=min(2, training.epochs))
-                scale = training.epochs / settings["training"].epochs
             t0 = time.perf_counter()
             _make_learnt(name, settings, self.random_state, self.device).fit(Xp, yp)
             return (time.perf_counter() - t0) * scale * y_fit.size / max(yp.size, 1)
