@@ -21,6 +21,7 @@ import torch
 
 from hilander import HiLander
 from hilander.datasets import make_open_set
+from hilander.lander import TrainingSettings
 from hilander.metrics import avg_f, evaluate
 
 
@@ -72,7 +73,8 @@ def main() -> None:
 
     data = make_open_set(100, 30, max_test_size=1000, space_seed=0, seed=0)
     t0 = time.perf_counter()
-    model = HiLander(epochs=args.epochs, hidden=64, random_state=0).fit(data.X_train, data.y_train)
+    model = HiLander(training=TrainingSettings(epochs=args.epochs, hidden=64),
+                     random_state=0).fit(data.X_train, data.y_train)
     print(f"meta-trained on {len(data.y_train)} points in {time.perf_counter() - t0:.1f}s")
 
     print("\nagreement on held-out points of seen identities (20% of the test split)")

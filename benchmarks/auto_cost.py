@@ -25,7 +25,7 @@ SPLITS = ("clustering_train", "validation", "test")
 
 def run(emb: Path, dataset: str, seed: int) -> dict:
     from hilander import AutoCluster
-    from hilander.bench import BenchData, labeled_set
+    from hilander.study.bench import BenchData, labeled_set
 
     parts = [np.load(emb / dataset / f"{split}.npz") for split in SPLITS]
     data = BenchData(*(a for p in parts for a in (p["features"], p["labels"])), dataset=dataset)

@@ -62,13 +62,13 @@ def load(dataset: str, data_dir: str, emb_dir: Path, mode: str, split: int):
     from hilander.datasets.longtail import long_tail_subsample
 
     if dataset == "clinc150":
-        from hilander.datasets import load_clinc150
+        from hilander.study.clinc150 import load_clinc150
 
         data = load_clinc150(data_dir)
         items = data.texts
         labels = data.labels
     else:
-        from hilander.datasets import load_omniglot
+        from hilander.study.omniglot import load_omniglot
 
         data = load_omniglot(data_dir, image_size=28)  # what the cached backbone reads
         items = data.images
@@ -172,7 +172,7 @@ def run_one(args, split: int, seed: int, with_reference: bool = True) -> dict:
         enc_params = json.loads(args.encoder_params) if args.encoder_params else None
         if enc_params is None and args.dataset == "omniglot":
             # the recipe `hilander embed omniglot` trains the cached backbone with
-            from hilander.embed import DEFAULT_CONFIGS
+            from hilander.study.embeddings import DEFAULT_CONFIGS
 
             enc_params = {k: v for k, v in DEFAULT_CONFIGS["omniglot"].items()
                           if k not in ("image_size", "train_classes", "device")}

@@ -45,9 +45,9 @@ def one(args) -> dict:
     """Run in a fresh process: one epoch of one variant."""
     import numpy as np
 
-    from hilander.datasets import load_clinc150
     from hilander.embed import _frozen
     from hilander.embed.text_encoder import TextEncoder
+    from hilander.study.clinc150 import load_clinc150
 
     spec = VARIANTS[args.variant]
     if args.cpu_clock:
@@ -100,7 +100,7 @@ def discover_run(data_dir: str, n: int = 6000) -> dict:
 
     import numpy as np
 
-    from hilander.datasets import load_clinc150
+    from hilander.study.clinc150 import load_clinc150
 
     data = load_clinc150(data_dir)
     rng = np.random.default_rng(0)

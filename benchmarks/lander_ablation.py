@@ -18,20 +18,33 @@ import time
 from pathlib import Path
 
 import numpy as np
-from experimental import ExperimentalHiLander
 
 from hilander.datasets.longtail import long_tail_subsample
+from hilander.lander import SelectionSettings, TrainingSettings
 from hilander.lander.diagnose import diagnose
+from hilander.study.ablation import ExperimentalHiLander
+
+#: every variant also records what one held-out fold alone would have chosen
+SELECTION = SelectionSettings(record_one_fold=True)
+
+
+def _selection(**changes) -> dict:
+    return {"selection": SELECTION.replace(**changes)}
+
+
+def _training(**changes) -> dict:
+    return {"training": TrainingSettings(**changes)}
+
 
 #: name -> parameters changed from HiLander's defaults (the "default" row is the default);
-#: the options HiLander left out are ExperimentalHiLander's (benchmarks/experimental.py)
+#: the options HiLander left out are ExperimentalHiLander's (hilander.study.ablation)
 VARIANTS: dict[str, dict] = {
     "default": {},
     "single 20% hold-out (previous default)": {"holdout": 0.2},
-    "fixed p_tau 0.7 peak (the CLI earlier default)": {"tau": 0.7},
-    "cross-fit 5 folds": {"cv": 5},
-    "cross-fit 2 folds": {"cv": 2},
-    "patience 4": {"patience": 4},
+    "fixed p_tau 0.7 peak (the CLI earlier default)": {"decoding": {"tau": 0.7}},
+    "cross-fit 5 folds": _selection(cv=5),
+    "cross-fit 2 folds": _selection(cv=2),
+    "patience 4": _selection(patience=4),
     "co-membership edge features": {"comembership": True},
     "long-tail-aware selection": {"longtail_selection": True},
     "lone points kept (no leftover stage)": {"attach_leftovers": False},
@@ -39,21 +52,21 @@ VARIANTS: dict[str, dict] = {
     "paper edge input (concat)": {"edge_input": "concat"},
     "symmetric edge input (previous default)": {"edge_input": "symmetric"},
     "class-balanced loss": {"balanced": True},
-    "no refit after selection": {"refit": False},
+    "no refit after selection": _selection(refit=False),
     "density-tree GT levels (authors)": {"levels_mode": "density_tree", "train_levels": 3},
     "multi-k training (k 10+5+3)": {"train_ks": (10, 5, 3)},
     "mean aggregation": {"aggregation": "mean"},
-    "no feature noise (previous default)": {"feature_noise": 0.0},
-    "60 epochs": {"epochs": 60},
-    "hold-out patience 8": {"patience": 8},
-    "hold-out patience 16": {"patience": 16},
+    "no feature noise (previous default)": _training(feature_noise=0.0),
+    "60 epochs": _training(epochs=60),
+    "hold-out patience 8": _selection(patience=8),
+    "hold-out patience 16": _selection(patience=16),
     "select k 5/10/20": {"k_grid": (5, 10, 20)},
     "relational calibration": {"calibration": "relational"},
     "select k and aggregation": {"k_grid": (5, 10, 20), "aggregation_grid": ("peak", "mean")},
-    "no identity subsets (previous default)": {"identity_subsets": 0},
+    "no identity subsets (previous default)": _training(identity_subsets=0),
     "identity subsets (4 halves)": {"subset_mode": "half"},
-    "identity subsets (2 long-tailed)": {"identity_subsets": 2},
-    "identity subsets (8 long-tailed)": {"identity_subsets": 8},
+    "identity subsets (2 long-tailed)": _training(identity_subsets=2),
+    "identity subsets (8 long-tailed)": _training(identity_subsets=8),
 }
 
 
@@ -68,7 +81,8 @@ def run(emb: Path, datasets: list[str], variants: list[str], seed: int,
                     "longtail": (va["features"][lt], va["labels"][lt])}
         for variant in variants:
             t0 = time.perf_counter()
-            model = ExperimentalHiLander(random_state=seed, **VARIANTS[variant])
+            model = ExperimentalHiLander(random_state=seed,
+                                         **{"selection": SELECTION, **VARIANTS[variant]})
             model.fit(tr["features"], tr["labels"])
             fit_s = time.perf_counter() - t0
             views: dict = {}
@@ -127,7 +141,7 @@ def _reselect(model, tr, decodings: tuple[str, ...]):
     with deterministic():
         return select_decoding(model.crossfit_, l2_normalize(tr["features"]),
                                encode_labels(tr["labels"]), model._given_settings(),
-                               tau_grid=model.tau_grid, knn_method=model.knn_method,
+                               tau_grid=model._selection().tau_grid, knn_method=model.knn_method,
                                random_state=model.random_state, decodings=decodings)
 
 

@@ -90,12 +90,12 @@ def load_raw(name: str, data_dir: Path, quick: bool) -> dict:
     import numpy as np
 
     if name == "omniglot":
-        from hilander.datasets.omniglot import load_omniglot
+        from hilander.study.omniglot import load_omniglot
 
         d = load_omniglot(data_dir, image_size=28)
         items = d.images
     else:
-        from hilander.datasets.clinc150 import load_clinc150
+        from hilander.study.clinc150 import load_clinc150
 
         d = load_clinc150(data_dir)
         items = np.array(d.texts, dtype=object)
@@ -117,8 +117,8 @@ def initial_encoder(name: str, raw: dict, args) -> tuple[object, dict]:
     """The encoder trained on backbone-train (cached), and how it was obtained."""
     t0 = time.perf_counter()
     if name == "omniglot":
-        from hilander.embed import embed_dataset
         from hilander.embed.backbone import ImageBackbone
+        from hilander.study.embeddings import embed_dataset
 
         if args.quick:
             enc = ImageBackbone(channels=8, embed_dim=16, epochs=2, device="cpu").fit(
@@ -142,7 +142,7 @@ def initial_encoder(name: str, raw: dict, args) -> tuple[object, dict]:
     from hilander.embed.text import model_version
     from hilander.embed.text_encoder import TextEncoder
 
-    params = {"seed": args.seed, "progress": True}
+    params = {"random_state": args.seed, "verbose": True}
     if args.quick:
         params.update(epochs=1, evals_per_epoch=1)
     spec = {"v": CACHE_VERSION, "params": TextEncoder(**params).get_params(),
@@ -175,7 +175,7 @@ def _torch_version() -> str:
 
 
 def make_runner(name: str):
-    from hilander.bench import AutoRunner, BaselineRunner, HiLanderRunner, MethodRunner
+    from hilander.study.bench import AutoRunner, BaselineRunner, HiLanderRunner, MethodRunner
 
     if name == "hilander":
         return HiLanderRunner("hilander")
@@ -196,7 +196,7 @@ def make_runner(name: str):
 
         def prepare(self, data, seed, log_):
             from hilander import supervised
-            from hilander.bench import Prepared, summarize_trials
+            from hilander.study.bench import Prepared, summarize_trials
             from hilander.tune import grid_search
 
             t0 = time.perf_counter()
@@ -209,7 +209,7 @@ def make_runner(name: str):
                             time.perf_counter() - t0 - train_s, train_s)
 
         def cluster(self, X):
-            from hilander.bench import Clustering
+            from hilander.study.bench import Clustering
 
             t0 = time.perf_counter()
             return Clustering(self.model_.predict(X), time.perf_counter() - t0)
@@ -221,8 +221,8 @@ def pseudo_labels(method: str, Z: dict, raw: dict, seed: int) -> dict:
     """Cluster clustering-train's embeddings with ``method`` (tuned as in the module doc)."""
     import numpy as np
 
-    from hilander.bench import BenchData
     from hilander.metrics import avg_f, evaluate
+    from hilander.study.bench import BenchData
 
     data = BenchData(Z["backbone_train"], raw["backbone_train"][1], Z["validation"],
                      raw["validation"][1], Z["clustering_train"], raw["clustering_train"][1])
@@ -253,7 +253,7 @@ def measure(enc, raw: dict, seed: int) -> dict:
     """Test metrics of an encoder (test labels measure only)."""
     from hilander.embed import cluster_tuned
     from hilander.metrics import avg_f, evaluate, recall_at_1
-    from hilander.metrics_openset import (
+    from hilander.study.metrics_openset import (
         FMR_TARGETS,
         FPIR_TARGETS,
         open_set_identification,
@@ -321,7 +321,7 @@ def train_row(init, raw: dict, y_ct, args, seed: int | None = None) -> tuple[obj
 def run_dataset(name: str, args) -> dict:
     import numpy as np
 
-    from hilander.report import environment_versions
+    from hilander.study.report import environment_versions
 
     t_start, cpu_start = time.perf_counter(), time.process_time()
     raw = load_raw(name, args.data_dir, args.quick)
@@ -464,7 +464,7 @@ def _fmt(row: dict) -> str:
 
 
 def _jsonable(obj):
-    from hilander.report.record import to_jsonable
+    from hilander.study.report.record import to_jsonable
 
     return to_jsonable(obj)
 

@@ -68,7 +68,7 @@ def cluster_test(emb_dir: Path, name: str, seed: int) -> tuple[np.ndarray, str, 
 
 def write_clinc150(args, labels: np.ndarray, title: str) -> Path:
     from hilander.cli import main
-    from hilander.datasets import load_clinc150
+    from hilander.study.clinc150 import load_clinc150
 
     data = load_clinc150(args.data_dir)
     _, y, idx = load_split(args.emb_dir, "clinc150", "test")
@@ -93,7 +93,7 @@ def write_clinc150(args, labels: np.ndarray, title: str) -> Path:
 
 
 def write_omniglot(args, labels: np.ndarray, title: str) -> Path:
-    from hilander.datasets import load_omniglot
+    from hilander.study.omniglot import load_omniglot
     from hilander.viewer import cluster_page
 
     data = load_omniglot(args.data_dir, image_size=28)

@@ -105,7 +105,7 @@ def train(n_train: int, out: Path, fold_free: bool = False) -> float:
                          intrinsic_dim=INTRINSIC)
     X, y = data.X_train[:n_train], data.y_train[:n_train]
     t0 = time.perf_counter()
-    model = HiLander(verbose=True, **({"tau": 0.7} if fold_free else {})).fit(X, y)
+    model = HiLander(verbose=True, **({"decoding": {"tau": 0.7}} if fold_free else {})).fit(X, y)
     seconds = time.perf_counter() - t0
     model.save(out)
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in model.timings_.items() if k != "total")

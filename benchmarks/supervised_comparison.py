@@ -26,6 +26,7 @@ import torch
 from hilander import HiLander, supervised
 from hilander.datasets import make_open_set
 from hilander.io import atomic_path
+from hilander.lander import TrainingSettings
 from hilander.metrics import evaluate
 from hilander.tune import grid_search
 
@@ -69,8 +70,9 @@ def run_method(name: str, splits: dict, args) -> dict:
         # p_tau is picked on held-out training classes inside fit; give it fit+val data
         X_all = np.vstack([X_fit, X_val])
         y_all = np.concatenate([y_fit, y_val])
-        model = HiLander(tau="auto", max_levels=1 if name == "lander" else None,
-                         epochs=args.hilander_epochs, random_state=args.seed).fit(X_all, y_all)
+        model = HiLander(max_levels=1 if name == "lander" else None,
+                         training=TrainingSettings(epochs=args.hilander_epochs),
+                         random_state=args.seed).fit(X_all, y_all)
         tuned = {"tau": model.settings_.tau}
         # includes the extra meta-training run that tau="auto" makes on 80% of the classes
         train_s = time.perf_counter() - t0

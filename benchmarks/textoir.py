@@ -137,7 +137,7 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     if not args.table_only:
-        from hilander.datasets import load_clinc150
+        from hilander.study.clinc150 import load_clinc150
 
         data = load_clinc150(args.data_dir)
         for ratio in [float(r) for r in args.ratios.split(",")]:

@@ -4,6 +4,7 @@ import torch
 
 from hilander import HiLander
 from hilander.datasets import make_open_set
+from hilander.lander import TrainingSettings
 
 torch.set_num_threads(2)
 
@@ -16,7 +17,8 @@ def open_set():
 
 @pytest.fixture(scope="session")
 def trained(open_set):
-    return HiLander(epochs=20, random_state=0).fit(open_set.X_train, open_set.y_train)
+    return HiLander(training=TrainingSettings(epochs=20), random_state=0).fit(
+        open_set.X_train, open_set.y_train)
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import pytest
 
 from hilander import AutoCluster
 from hilander._validation import InputError
-from hilander.bench import AutoRunner, BenchData, run_benchmark
 from hilander.cli import main
 from hilander.datasets import make_open_set
 from hilander.datasets.splits import identity_folds
 from hilander.metrics import avg_f, evaluate
 from hilander.persistence import load_model
+from hilander.study.bench import AutoRunner, BenchData, run_benchmark
 
 CANDIDATES = ["kmeans", "infomap", "cdp"]
 
@@ -74,11 +74,12 @@ def test_save_load_round_trip(fitted, domain, tmp_path):
 def test_learnt_winner_is_refit_and_saved(domain, tmp_path):
     # Hi-LANDER alone: it wins by default, is re-fitted on all identities and travels nested
     auto = AutoCluster(["hilander"],
-                       learnt_params={"hilander": {"epochs": 3, "n_neighbors": 5}},
+                       learnt_params={"hilander": {"training": {"epochs": 3},
+                                                   "n_neighbors": 5}},
                        verbose=False).fit(domain.X_train, domain.y_train)
     (row,) = auto.table_
     assert auto.winner_ == "hilander" and row["kind"] == "learnt"
-    assert row["params"]["epochs"] == 3 and auto.model_.epochs == 3
+    assert row["params"]["training"] == {"epochs": 3} and auto.model_._training().epochs == 3
     # the re-fit chose its own decoding on held-out identities
     assert 0 <= auto.model_.settings_.tau <= 1
     assert auto.model_.selection_["chosen"]["tau"] == auto.model_.settings_.tau
@@ -89,7 +90,8 @@ def test_learnt_winner_is_refit_and_saved(domain, tmp_path):
 
 def test_time_budget_skips_and_says_so(domain):
     auto = AutoCluster(["kmeans", "hilander"], time_budget=1e-4, verbose=False,
-                       learnt_params={"hilander": {"epochs": 2, "n_neighbors": 5}})
+                       learnt_params={"hilander": {"training": {"epochs": 2},
+                                                   "n_neighbors": 5}})
     with pytest.raises(InputError, match="no candidate") as err:
         auto.fit(domain.X_train, domain.y_train)
     assert "time budget" in str(err.value)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from hilander import InputError
-from hilander import bench as bench_mod
-from hilander.bench import (
+from hilander.cli import main
+from hilander.study import bench as bench_mod
+from hilander.study.bench import (
     BaselineRunner,
     BenchData,
     Clustering,
@@ -20,7 +21,6 @@ from hilander.bench import (
     resolve_methods,
     run_benchmark,
 )
-from hilander.cli import main
 
 
 def blobs(n_classes: int, size: int, offset: int, seed: int, dim: int = 32):
@@ -212,7 +212,7 @@ def test_n_clusters_carries_over_as_mean_cluster_size():
 
 
 def test_load_bench_data_reads_embedded_splits(monkeypatch):
-    import hilander.embed as embed_mod
+    import hilander.study.embeddings as embed_mod
 
     class Embedded(dict):
         split = {"n_items": {"test": 200}, "rule": "by alphabet"}

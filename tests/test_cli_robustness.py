@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ import pytest
 from hilander import HiLander, methods
 from hilander._validation import InputError
 from hilander.cli import main
+from hilander.lander import TrainingSettings, flat_params
 from hilander.metrics import evaluate
 
 
@@ -121,7 +123,7 @@ def test_train_help_shows_the_estimators_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
-    defaults = HiLander().get_params()
+    defaults = flat_params(HiLander())  # the settings groups' fields spread out
     for option, name in PARAM_OF.items():
         assert _help_default(text, option) == str(defaults[name]), option
     assert (_help_default(text, "tau"), _help_default(text, "epochs")) == ("auto", "30")
@@ -139,7 +141,16 @@ def test_train_trains_with_the_estimators_defaults():
     for name in progress:
         expected.pop(name), got.pop(name)
     assert got == expected
-    assert (got["tau"], got["epochs"]) == ("auto", 30)
+    assert (got["decoding"], got["training"].epochs) == ("auto", 30)
+    # the command line's flat options go into the settings groups, without a warning
+    args = build_parser().parse_args(["train", "x.npy", "y.txt", "--out", "m.hlm", "--tau",
+                                      "0.7", "--epochs", "3", "--k", "5"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        model = make_trainable("hilander", args, {"cv": 2, "hidden": 16})
+    assert (model.decoding, model.training.epochs, model.training.hidden) == \
+        ({"tau": 0.7}, 3, 16)
+    assert (model.n_neighbors, model.selection.cv) == (5, 2)
 
 
 def test_top_level_help_does_not_import_torch():
@@ -303,7 +314,8 @@ def test_assign_with_a_damaged_result_is_one_line(files, capsys, tmp_path):
 
 def test_assign_refuses_a_result_of_another_model(files, open_set, capsys, tmp_path):
     _result_file(files, tmp_path)
-    other = HiLander(epochs=1, tau=0.7, identity_subsets=0, seed=1).fit(
+    other = HiLander(training=TrainingSettings(epochs=1, identity_subsets=0),
+                     decoding={"tau": 0.7}, random_state=1).fit(
         open_set.X_train[:300], open_set.y_train[:300])
     other.save(tmp_path / "other.hlm")
     capsys.readouterr()
@@ -501,7 +513,8 @@ def test_degenerate_training_data_gives_a_warning_naming_it(tmp_path, capsys):
     X_zero = X.copy()
     X_zero[:5] = 0
     with pytest.warns(DataWarning, match="5 of 12 training rows are all zero"):
-        HiLander(n_neighbors=3, tau=0.5, epochs=1).fit(X_zero, y)
+        HiLander(n_neighbors=3, decoding={"tau": 0.5},
+                 training=TrainingSettings(epochs=1)).fit(X_zero, y)
     with pytest.warns(DataWarning, match="only 0 of 12 identities have two or more points"):
         supervised.make("gcn_v", n_neighbors=3, epochs=1).fit(X, np.arange(12))
     # healthy data: no warning at all
@@ -509,7 +522,8 @@ def test_degenerate_training_data_gives_a_warning_naming_it(tmp_path, capsys):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
-        HiLander(n_neighbors=3, tau=0.5, epochs=1).fit(X, y)
+        HiLander(n_neighbors=3, decoding={"tau": 0.5},
+                 training=TrainingSettings(epochs=1)).fit(X, y)
     # the command line says it in one line
     np.save(tmp_path / "x.npy", X_zero)
     np.save(tmp_path / "y.npy", y)

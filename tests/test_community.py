@@ -20,8 +20,9 @@ from hilander.graph import (
     leiden_partition,
     undirected_edges,
 )
+from hilander.graph.linkage import sparse_linkage
 from hilander.methods.graph_based import merge_closest_means
-from hilander.methods.hac import connect_components, sparse_linkage
+from hilander.methods.hac import connect_components
 from hilander.metrics import avg_f, evaluate
 
 NEW = ["infomap", "leiden", "chinese_whispers"]

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from hilander import InputError
-from hilander.datasets import (
+from hilander.datasets import long_tail_subsample
+from hilander.study import (
     SPLIT_NAMES,
     load_clinc150,
     load_omniglot,
-    long_tail_subsample,
     make_splits,
 )
 
@@ -131,7 +131,7 @@ def test_omniglot_zip_packing_rejects_incomplete_archive():
 
     from PIL import Image
 
-    from hilander.datasets.omniglot import pack_omniglot_zip
+    from hilander.study.omniglot import pack_omniglot_zip
 
     buf = io.BytesIO()
     png = io.BytesIO()

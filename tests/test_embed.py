@@ -11,9 +11,9 @@ import pytest
 
 from hilander import InputError
 from hilander.cli import main
-from hilander.embed import EMBEDDERS, EmbedOutput, embed_dataset
 from hilander.embed.backbone import ImageBackbone
 from hilander.metrics import recall_at_1
+from hilander.study.embeddings import EMBEDDERS, EmbedOutput, embed_dataset
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_omniglot = pytest.mark.skipif(
@@ -76,7 +76,7 @@ def test_backbone_is_deterministic_and_round_trips(fitted, tmp_path):
     model, (X, y), (Xv, yv) = fitted
     again = ImageBackbone(epochs=3, **TINY).fit(X, y, Xv, yv)
     assert np.array_equal(model.transform(Xv), again.transform(Xv))
-    other = ImageBackbone(epochs=3, **{**TINY, "seed": 1}).fit(X, y, Xv, yv)
+    other = ImageBackbone(epochs=3, **{**TINY, "random_state": 1}).fit(X, y, Xv, yv)
     assert not np.allclose(model.transform(Xv), other.transform(Xv))
     model.save(tmp_path / "b.hlm")
     loaded = ImageBackbone.load(tmp_path / "b.hlm")

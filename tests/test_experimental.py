@@ -1,35 +1,36 @@
-"""The ablations' door: benchmarks/experimental.py's ExperimentalHiLander."""
+"""The ablations' door: hilander.study.ablation's ExperimentalHiLander."""
 
-import sys
-from pathlib import Path
+from dataclasses import fields
 
 import numpy as np
 import pytest
 
 from hilander import HiLander, InputError
-from hilander.lander import run_hierarchy
+from hilander.lander import TrainingSettings, run_hierarchy
 from hilander.lander.selection import MIN_GAIN
+from hilander.study.ablation import ExperimentalHiLander
 from hilander.training import deterministic
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from experimental import ExperimentalHiLander  # noqa: E402
 
 
 def test_options_change_only_the_recipe():
     base = HiLander()._recipe()
-    assert ExperimentalHiLander()._recipe() == base
+    same = ExperimentalHiLander()._recipe()
+    # every field of the library's recipe as it is; the fixed options as the library fixes them
+    assert {f.name: getattr(same, f.name) for f in fields(same)} == \
+        {f.name: getattr(base, f.name) for f in fields(same)}
     r = ExperimentalHiLander(edge_input="symmetric", balanced=True, train_ks=[10, 5],
                              k_grid="auto", n_neighbors=8)._recipe()
     assert (r.edge_input, r.balanced, r.train_ks, r.k_grid) == \
         ("symmetric", True, (10, 5), (4, 8, 16))
     assert r.optimizer == base.optimizer and r.feature_noise == base.feature_noise
-    # HiLander's own 25 parameters plus the experimental ones, nothing in between
+    # HiLander's own 11 parameters plus the experimental ones, nothing in between
     extra = set(ExperimentalHiLander().get_params()) - set(HiLander().get_params())
     assert extra == set(ExperimentalHiLander._params)
 
 
 def test_selection_chooses_k_and_aggregation_on_held_out_identities(open_set, tmp_path):
-    m = ExperimentalHiLander(epochs=3, k_grid=(5, 10, 20), aggregation_grid=("peak", "mean"))
+    m = ExperimentalHiLander(training=TrainingSettings(epochs=3), k_grid=(5, 10, 20),
+                             aggregation_grid=("peak", "mean"))
     m.fit(open_set.X_train[:1200], open_set.y_train[:1200])
     trials = m.selection_["trials"]
     assert {t["n_neighbors"] for t in trials} == {5, 10, 20}
@@ -74,7 +75,7 @@ def test_experimental_rules_at_fit(open_set):
 
 def test_the_single_hold_out_selection_stays_for_ablations(open_set):
     # the earlier default: one network, its decoding chosen on 20% of the identities
-    m = ExperimentalHiLander(epochs=3, holdout=0.2, random_state=0)
+    m = ExperimentalHiLander(training=TrainingSettings(epochs=3), holdout=0.2, random_state=0)
     m.fit(open_set.X_train, open_set.y_train)
     sel = m.selection_
     assert sel["mode"] == "hold-out" and sel["held_out_classes"] == 16  # 20% of 80
@@ -90,7 +91,8 @@ def test_long_tail_aware_selection_scores_the_mean_of_both_sets(open_set):
     from hilander.metrics import avg_f, evaluate
 
     X, y = open_set.X_train[:900], open_set.y_train[:900]
-    m = ExperimentalHiLander(epochs=2, longtail_selection=True, random_state=0).fit(X, y)
+    m = ExperimentalHiLander(training=TrainingSettings(epochs=2), longtail_selection=True,
+                             random_state=0).fit(X, y)
     trials = m.selection_["trials"]
     assert all(len(t["avg_f_each"]) == 2 for t in trials)
     assert all(abs(t["avg_f"] - np.mean(t["avg_f_each"])) < 1e-12 for t in trials)

@@ -3,7 +3,12 @@ import pytest
 import torch
 
 from hilander import HiLander, InputError
-from hilander.lander import HierarchyResult
+from hilander.lander import (
+    DecodingSettings,
+    HierarchyResult,
+    SelectionSettings,
+    TrainingSettings,
+)
 from hilander.lander.selection import MIN_GAIN
 from hilander.metrics import avg_f, evaluate
 from hilander.persistence import load_model
@@ -64,6 +69,30 @@ def test_predict_is_deterministic_and_save_load_roundtrip(tmp_path, open_set, tr
     assert isinstance(load_model(path), HiLander)
 
 
+def test_a_model_file_of_the_flat_keyword_era_loads(tmp_path, open_set, trained):
+    # files written before the settings groups hold flat keywords (tau, epochs, cv, seed...),
+    # and dropout / weight_decay: they load as today's model, without a warning
+    import warnings
+
+    import torch
+
+    trained.save(tmp_path / "new.hlm")
+    payload = torch.load(tmp_path / "new.hlm", weights_only=True)
+    config = {k: v for k, v in payload["config"].items()
+              if k not in ("training", "selection", "decoding", "random_state")}
+    config.update(tau="auto", tau_upper=None, decoding="peak", early_stopping=True, seed=0,
+                  dropout=0.0, weight_decay=1e-5, **payload["config"]["training"]["fields"],
+                  **{k: v for k, v in payload["config"]["selection"]["fields"].items()
+                     if k not in ("early_stopping", "record_one_fold")})
+    payload["config"] = config
+    torch.save(payload, tmp_path / "old.hlm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        old = load_model(tmp_path / "old.hlm")
+    assert old.get_params() == trained.get_params()
+    assert np.array_equal(old.predict(open_set.X_test), trained.predict(open_set.X_test))
+
+
 def test_max_levels_and_early_stopping_flags(open_set, trained):
     r_full = _variant(trained, early_stopping=False).cluster(open_set.X_test)
     r_es = trained.cluster(open_set.X_test)
@@ -83,7 +112,7 @@ def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained
     chosen = sel["chosen"]
     settings = trained.settings_
     grid = {"similarity": SIMILARITY_GRID, "cpm": CPM_GRID}.get(settings.decoding,
-                                                                trained.tau_grid)
+                                                                trained.selection.tau_grid)
     assert settings.tau == chosen["tau"] and settings.tau in grid
     if settings.decoding == "leiden":
         assert settings.resolution in RESOLUTION_GRID
@@ -96,23 +125,38 @@ def test_selection_picks_from_the_grids_on_held_out_identities(open_set, trained
     assert chosen["held_out_avg_f"] in stage_bests
     assert chosen["held_out_avg_f"] >= max(stage_bests) - MIN_GAIN
     assert sel["mode"] == "cross-fitted" and sel["held_out_classes"] == 80
-    assert len(sel["folds"]) == trained.cv == 3
+    assert len(sel["folds"]) == trained.selection.cv == 3
     assert sum(fold["classes"] for fold in sel["folds"]) == 80
     for fold in sel["folds"]:
         # checkpoint selection kept the best held-out link AUC, the calibrated cosine included
         curve = dict(fold["link_auc_curve"])
         assert curve[fold["best_step"]] == max(curve.values())
         assert fold["link_auc_curve"][0][0] == 0
-    # the one-fold record says what a single held-out fold would have chosen
+    # what one fold alone would have chosen is recorded only on request
+    assert "one_fold" not in sel and "one_fold_selection" not in trained.timings_
+
+
+def test_one_fold_choice_is_recorded_on_request(open_set):
+    X, y = open_set.X_train[:800], open_set.y_train[:800]
+    training = TrainingSettings(epochs=3)
+    plain = HiLander(training=training, random_state=0).fit(X, y)
+    asked = HiLander(training=training, selection=SelectionSettings(record_one_fold=True),
+                     random_state=0).fit(X, y)
+    sel = asked.selection_
+    # the record says what a single held-out fold would have chosen, and changes nothing else
     assert sel["one_fold"]["classes"] == sel["folds"][0]["classes"]
     assert sel["one_fold"]["changed"] == [
         k for k, v in sel["one_fold"]["chosen"].items()
-        if k != "held_out_avg_f" and chosen[k] != v]
+        if k != "held_out_avg_f" and sel["chosen"][k] != v]
+    assert asked.timings_["one_fold_selection"] > 0
+    assert "one_fold" not in plain.selection_ and plain.settings_ == asked.settings_
+    assert np.array_equal(plain.predict(open_set.X_test), asked.predict(open_set.X_test))
 
 
 @pytest.mark.parametrize("aggregation,recipe", [("mean", "lander"), ("concat", "paper")])
 def test_other_aggregations_and_the_paper_recipe_run(open_set, aggregation, recipe):
-    m = HiLander(aggregation=aggregation, recipe=recipe, epochs=5, tau=0.5)
+    m = HiLander(aggregation=aggregation, recipe=recipe, training=TrainingSettings(epochs=5),
+                 decoding={"tau": 0.5})
     m.fit(open_set.X_train[:800], open_set.y_train[:800])
     labels = m.predict(open_set.X_test)
     assert labels.shape == open_set.y_test.shape and labels.min() == 0
@@ -130,7 +174,8 @@ def test_recipe_values_and_overrides():
     assert (paper.optimizer, paper.lr, paper.momentum, paper.edge_input) == \
         ("sgd", 0.1, 0.9, "concat")
     assert (paper.feature_noise, paper.identity_subsets) == (0.0, 0)
-    mine = HiLander(recipe="paper", lr=0.05, feature_noise=0.2, identity_subsets=1)._recipe()
+    mine = HiLander(recipe="paper", training=TrainingSettings(
+        lr=0.05, feature_noise=0.2, identity_subsets=1))._recipe()
     assert (mine.lr, mine.feature_noise, mine.identity_subsets, mine.optimizer) == \
         (0.05, 0.2, 1, "sgd")
 
@@ -138,7 +183,10 @@ def test_recipe_values_and_overrides():
 def test_chunked_inference_matches_full_graph(open_set):
     from hilander.graph import build_knn_graph
     from hilander.lander import LanderNet
-    from hilander.lander.network import knn_edge_index
+    def edge_index(nbr):  # neighbour -> node, for a pass over the whole graph at once
+        rows = torch.arange(nbr.shape[0]).unsqueeze(1).expand_as(nbr)
+        valid = nbr >= 0
+        return torch.stack([nbr[valid], rows[valid]])
 
     torch.manual_seed(0)
     for layers in (1, 2):
@@ -148,7 +196,7 @@ def test_chunked_inference_matches_full_graph(open_set):
         x = torch.from_numpy(X / np.linalg.norm(X, axis=1, keepdims=True))
         nbr = torch.from_numpy(g.indices)
         with torch.no_grad():
-            full = net.encoder(x, knn_edge_index(nbr)[0])
+            full = net.encoder(x, edge_index(nbr))
         chunked = net.encoder.forward_chunked(x, nbr, chunk=37)
         torch.testing.assert_close(full, chunked, atol=1e-5, rtol=1e-4)
 
@@ -186,8 +234,10 @@ def test_a_batch_reads_only_its_receptive_field(open_set):
 
 def test_patience_stops_the_hold_out_training(open_set):
     X, y = open_set.X_train[:800], open_set.y_train[:800]
-    full = HiLander(epochs=200, random_state=0).fit(X, y)
-    short = HiLander(epochs=200, random_state=0, patience=2).fit(X, y)
+    training = TrainingSettings(epochs=200)
+    full = HiLander(training=training, random_state=0).fit(X, y)
+    short = HiLander(training=training, selection=SelectionSettings(patience=2),
+                     random_state=0).fit(X, y)
     # 2 evaluations (50 steps) without a gain in held-out link AUC end the hold-out pass
     # (each cross-fitting fold trains with the same patience; fold 0 shown)
     f_full, f_short = full.selection_["folds"][0], short.selection_["folds"][0]
@@ -199,11 +249,19 @@ def test_patience_stops_the_hold_out_training(open_set):
 def test_parameter_validation_at_fit(open_set):
     X, y = open_set.X_train[:200], open_set.y_train[:200]
     for bad, match in [({"n_neighbors": 0}, "'n_neighbors' parameter"),
-                       ({"tau": 1.5}, "'tau' parameter"),
+                       ({"decoding": {"tau": 1.5}}, "'tau' parameter of HiLander.decoding"),
+                       ({"decoding": "peek"}, "'decoding' parameter of HiLander"),
+                       ({"decoding": {"tau": 0.5, "rule": "x"}}, "unexpected keyword"),
                        ({"recipe": "mlp"}, "'recipe' parameter"),
                        ({"aggregation": "max"}, "'aggregation' parameter"),
-                       ({"epochs": 0}, "'epochs' parameter"),
-                       ({"tau_grid": ()}, "tau_grid must list"),
+                       ({"training": TrainingSettings(epochs=0)},
+                        "'epochs' parameter of HiLander.training"),
+                       ({"training": {"epochs": 0}}, "'epochs' parameter of HiLander.training"),
+                       ({"selection": SelectionSettings(tau_grid=())},
+                        "'tau_grid' parameter of HiLander.selection must be a non-empty"),
+                       ({"selection": 3}, "'selection' parameter"),
+                       ({"n_neighbors": 5, "decoding": DecodingSettings(0.5)},
+                        "decoding n_neighbors=10 differs from the model's n_neighbors=5"),
                        ({"device": "tpu"}, "device must be")]:
         with pytest.raises(InputError, match=match) as err:
             HiLander(**bad).fit(X, y)
@@ -330,7 +388,7 @@ def test_l2_normalize_reads_a_memory_map_in_blocks(tmp_path, monkeypatch):
 
 def test_cross_fitted_selection_scores_every_identity_at_once(open_set, trained):
     sel = trained.selection_
-    assert sel["mode"] == "cross-fitted" and len(sel["folds"]) == trained.cv == 3
+    assert sel["mode"] == "cross-fitted" and len(sel["folds"]) == trained.selection.cv == 3
     # the folds partition the 80 training identities; every one is scored, all at once
     assert sum(f["classes"] for f in sel["folds"]) == sel["held_out_classes"] == 80
     assert sum(f["points"] for f in sel["folds"]) == sel["held_out_points"] == \
@@ -339,11 +397,9 @@ def test_cross_fitted_selection_scores_every_identity_at_once(open_set, trained)
     for f in sel["folds"]:
         assert dict(f["link_auc_curve"])[f["best_step"]] == max(
             score for _, score in f["link_auc_curve"])
-    # the choice one fold alone would have made is on record, with what differs
-    one = sel["one_fold"]
-    assert one["classes"] == sel["folds"][0]["classes"]
-    assert set(one["changed"]) == {k for k, v in trained.settings_.as_dict().items()
-                                   if one["chosen"][k] != v}
+    # the choice one fold alone would have made is recorded only on request (see
+    # test_one_fold_choice_is_recorded_on_request)
+    assert "one_fold" not in sel
 
 
 def test_cross_fitted_scores_come_from_the_network_that_never_saw_the_identity(open_set):
@@ -422,8 +478,11 @@ def test_infomap_and_leiden_partition_level_one_only(open_set, trained):
 
 def test_refit_trains_one_network_on_every_identity(open_set):
     X, y = open_set.X_train[:800], open_set.y_train[:800]
-    kept = HiLander(epochs=3, cv=2, refit=False, random_state=0).fit(X, y)
-    refit = HiLander(epochs=3, cv=2, random_state=0).fit(X, y)
+    training = TrainingSettings(epochs=3)
+    kept = HiLander(training=training, selection=SelectionSettings(cv=2, refit=False),
+                    random_state=0).fit(X, y)
+    refit = HiLander(training=training, selection=SelectionSettings(cv=2),
+                     random_state=0).fit(X, y)
     # without the re-fit the model is fold 0's network, trained without that fold's identities
     assert kept.model_ is kept.crossfit_.nets[0] and "refit" not in kept.timings_
     # with it, a new network trained on all identities for the folds' median best step;

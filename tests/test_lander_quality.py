@@ -3,7 +3,6 @@
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,10 +13,9 @@ from hilander.lander import EdgeFeaturizer, LanderNet, lander_loss
 from hilander.lander.diagnose import diagnose
 from hilander.lander.features import N_EDGE_FEATURES
 from hilander.lander.meta_training import build_meta_training_set
+from hilander.lander.settings import TrainingSettings
 from hilander.lander.training import link_auc
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from experimental import ExperimentalHiLander  # noqa: E402
+from hilander.study.ablation import ExperimentalHiLander
 
 
 def _meta_training(model, Xn, y):
@@ -129,7 +127,8 @@ def test_relational_calibration_weighs_every_relation():
     assert roc_auc_score(same, z_cos) < 0.6
 
 def test_relational_calibration_fits_every_relation_and_round_trips(open_set, tmp_path):
-    m = ExperimentalHiLander(epochs=2, tau=0.5, random_state=0, calibration="relational")
+    m = ExperimentalHiLander(training=TrainingSettings(epochs=2), decoding={"tau": 0.5},
+                             random_state=0, calibration="relational")
     X, y = open_set.X_train, open_set.y_train
     Xn = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
     training = _meta_training(m, Xn, y)
@@ -171,8 +170,9 @@ _REPRO = """
 import numpy as np, sys
 from hilander import HiLander
 from hilander.datasets import make_open_set
+from hilander.lander import TrainingSettings
 d = make_open_set(30, 10, max_test_size=100, seed=4)
-m = HiLander(epochs=3, random_state=7).fit(d.X_train, d.y_train)
+m = HiLander(training=TrainingSettings(epochs=3), random_state=7).fit(d.X_train, d.y_train)
 np.save(sys.argv[1], m.predict(d.X_test))
 """
 
@@ -206,11 +206,12 @@ def test_new_parameters_are_validated(open_set):
     from hilander import InputError
 
     X, y = open_set.X_train[:300], open_set.y_train[:300]
-    for bad, match in [({"decoding": "x"}, "'decoding' parameter"),
+    for bad, match in [({"decoding": {"tau": 0.5, "decoding": "x"}}, "'decoding' parameter"),
                        ({"levels_mode": "x"}, "'levels_mode' parameter"),
                        ({"train_ks": ()}, "train_ks"), ({"holdout": 0.9}, "holdout"),
-                       ({"batch_size": 1}, "batch_size"), ({"tau_upper": 2.0}, "tau_upper"),
-                       ({"identity_subsets": -1}, "identity_subsets"),
+                       ({"training": {"batch_size": 1}}, "batch_size"),
+                       ({"decoding": {"tau": 0.5, "tau_upper": 2.0}}, "tau_upper"),
+                       ({"training": {"identity_subsets": -1}}, "identity_subsets"),
                        ({"subset_mode": "x"}, "'subset_mode' parameter")]:
         with pytest.raises(InputError, match=match):
             ExperimentalHiLander(**bad).fit(X, y)
@@ -218,10 +219,10 @@ def test_new_parameters_are_validated(open_set):
 
 def test_options_of_the_recipe_train(open_set):
     X, y = open_set.X_train[:1500], open_set.y_train[:1500]
-    m = ExperimentalHiLander(tau=0.5, tau_upper=0.3, epochs=2, levels_mode="density_tree",
-                             train_levels=2, train_ks=(10, 5), aggregation="mean",
-                             feature_noise=0.3, optimizer="sgd", lr=0.1,
-                             random_state=1).fit(X, y)
+    m = ExperimentalHiLander(decoding={"tau": 0.5, "tau_upper": 0.3},
+                             training=TrainingSettings(epochs=2, feature_noise=0.3, lr=0.1),
+                             levels_mode="density_tree", train_levels=2, train_ks=(10, 5),
+                             aggregation="mean", optimizer="sgd", random_state=1).fit(X, y)
     # two graphs of two levels, for the full set and each of the 4 long-tailed draws
     assert m.n_train_levels_ == 4 * 5
     r = m.cluster(open_set.X_test)
@@ -232,8 +233,8 @@ def test_options_of_the_recipe_train(open_set):
 def test_identity_subsets_add_seeded_draws_of_the_training_identities(open_set, mode):
     X, y = open_set.X_train, open_set.y_train
     Xn = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
-    m = ExperimentalHiLander(identity_subsets=3, subset_mode=mode, train_levels=1,
-                             random_state=0)
+    m = ExperimentalHiLander(training=TrainingSettings(identity_subsets=3), subset_mode=mode,
+                             train_levels=1, random_state=0)
     draws = _meta_training(m, Xn, y).levels[1:]
     assert len(draws) == 3  # one level each (train_levels=1)
     n_ids = int(y.max()) + 1
@@ -250,12 +251,13 @@ def test_identity_subsets_add_seeded_draws_of_the_training_identities(open_set, 
     # seeded: the same draws again, other ones with another seed
     again = _meta_training(m, Xn, y).levels[1:]
     assert all(np.array_equal(a.nbr, b.nbr) for a, b in zip(draws, again))
-    other = ExperimentalHiLander(identity_subsets=3, subset_mode=mode, train_levels=1,
-                                 random_state=1)
+    other = ExperimentalHiLander(training=TrainingSettings(identity_subsets=3),
+                                 subset_mode=mode, train_levels=1, random_state=1)
     assert not np.array_equal(_meta_training(other, Xn, y).levels[1].nbr, draws[0].nbr)
     # they are trained on, on top of the full graph's levels
-    fitted = ExperimentalHiLander(identity_subsets=2, subset_mode=mode, train_levels=1,
-                                  tau=0.5, epochs=1, random_state=0).fit(X, y)
+    fitted = ExperimentalHiLander(training=TrainingSettings(identity_subsets=2, epochs=1),
+                                  subset_mode=mode, train_levels=1, decoding={"tau": 0.5},
+                                  random_state=0).fit(X, y)
     assert fitted.n_train_levels_ == 3
 
 

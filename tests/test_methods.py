@@ -10,7 +10,7 @@ from scipy.sparse.csgraph import connected_components
 from hilander import methods
 from hilander._validation import InputError, l2_normalize
 from hilander.graph import build_knn_graph
-from hilander.methods._base import max_points_for_pairwise
+from hilander.methods._baseline import max_points_for_pairwise
 from hilander.methods.graph_based import (
     heavy_edge_matching,
     kernel_kmeans_refine,
@@ -369,7 +369,7 @@ def test_hdbscan_dense_path_matches_the_trees():
     with min_samples=1 (no tied reachabilities) its labels equal the tree-based ones."""
     from sklearn.cluster import HDBSCAN as SkHDBSCAN
 
-    from hilander.methods._base import relabel
+    from hilander.methods._baseline import relabel
 
     X, y = blobs(n_classes=6, per=30, d=40, noise=0.08, seed=3)
     rng = np.random.default_rng(3)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hilander import InputError
-from hilander.metrics_openset import (
+from hilander.study.metrics_openset import (
     fnir_at_fpir_scores,
     fnmr_at_fmr,
     open_set_identification,
@@ -130,7 +130,7 @@ def test_open_set_identification_by_hand():
     # identities 0 and 1 enrolled by hand; identity 2 is never enrolled
     X = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8], [0.96, 0.28]])
     y = np.array([0, 0, 1, 1, 2])
-    from hilander.metrics_openset import OpenSetSplit
+    from hilander.study.metrics_openset import OpenSetSplit
 
     split = OpenSetSplit(gallery=np.array([0, 2]), mated=np.array([1, 3]),
                          nonmated=np.array([4]))
@@ -151,7 +151,7 @@ def test_openset_report_keys_and_perfect_embedding():
 
 
 def test_map_at_r_by_hand():
-    from hilander.metrics_openset import map_at_r
+    from hilander.metrics import map_at_r
 
     X = np.array([[1, 0], [0.9, 0.1], [0.8, 0.3], [0, 1], [0.1, 0.9], [0.7, 0.4]])
     # R = 2 for everyone; the two nearest other items of each (cosine):

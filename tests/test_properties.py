@@ -24,7 +24,7 @@ from hypothesis.extra import numpy as hnp
 from hilander import HiLander
 from hilander._validation import InputError, check_features, check_labels
 from hilander.io import LABEL_HEADERS, read_features, read_labels
-from hilander.lander import HierarchyResult
+from hilander.lander import HierarchyResult, TrainingSettings
 from hilander.persistence import load_model
 
 FAST = settings(max_examples=60, deadline=None, database=None,
@@ -194,7 +194,8 @@ def test_read_labels_and_features_never_raise_anything_but_input_error(raw, name
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory, open_set):
     d = tmp_path_factory.mktemp("fuzz")
-    model = HiLander(epochs=1, tau=0.7, identity_subsets=0, hidden=16, seed=0).fit(
+    model = HiLander(training=TrainingSettings(epochs=1, identity_subsets=0, hidden=16),
+                     decoding={"tau": 0.7}, random_state=0).fit(
         open_set.X_train[:300], open_set.y_train[:300])
     model.save(d / "model.hlm")
     model.cluster(open_set.X_test[:120]).save(d / "run.npz")

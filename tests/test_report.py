@@ -11,7 +11,7 @@ from matplotlib.image import imread
 from hilander import InputError
 from hilander.datasets import make_open_set
 from hilander.metrics import evaluate
-from hilander.report import (
+from hilander.study.report import (
     SKIPPED,
     BenchRecord,
     LevelCurve,

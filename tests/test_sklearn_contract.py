@@ -11,6 +11,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from hilander import HiLander, InputError, methods, supervised
+from hilander.lander import DecodingSettings, SelectionSettings, TrainingSettings
 from hilander.methods import registry
 
 # one estimator per unsupervised name (several names share a class with other defaults); the
@@ -73,15 +74,55 @@ def test_hilander_set_params_leaves_fitted_tau_alone(open_set, trained):
     model = clone(trained)
     model.model_, model.n_features_in_ = trained.model_, 64
     model.settings_ = trained.settings_.replace(tau=0.7)
-    model.set_params(tau=0.2)
-    assert model.tau == 0.2 and model.settings_.tau == 0.7
-    assert "tau=0.2" in repr(model) and "n_neighbors=" not in repr(model)  # defaults stay out
+    model.set_params(decoding={"tau": 0.2})
+    assert model.decoding == {"tau": 0.2} and model.settings_.tau == 0.7
+    # defaults stay out of the repr
+    assert "decoding={'tau': 0.2}" in repr(model) and "n_neighbors=" not in repr(model)
     # an explicit threshold for one run; lower p_tau links more, so fewer clusters
     lo = model.cluster(open_set.X_test, tau=0.3).n_clusters
     hi = model.cluster(open_set.X_test).n_clusters
     assert lo < hi
     with pytest.raises(InputError, match="tau must be <= 1"):
         model.cluster(open_set.X_test, tau=2.0)
+
+
+def test_hilander_settings_groups_and_the_keywords_they_replace():
+    new = HiLander(n_neighbors=5, decoding=DecodingSettings(0.5, n_neighbors=5),
+                   training=TrainingSettings(epochs=3, hidden=16),
+                   selection=SelectionSettings(cv=2, tau_grid=[0.3, 0.6]))
+    assert len(new.get_params()) <= 16
+    assert new.selection.tau_grid == (0.3, 0.6)  # a grid is kept as a tuple
+    twin = clone(new)
+    assert twin.get_params() == new.get_params() and twin.training is not None
+    # the flat keywords of earlier versions still work, each moved into its group
+    with pytest.warns(FutureWarning, match="epochs -> training.epochs"):
+        old = HiLander(n_neighbors=5, tau=0.5, epochs=3, hidden=16, cv=2, tau_grid=[0.3, 0.6])
+    assert old.training == new.training and old.selection == new.selection
+    assert old.decoding == {"tau": 0.5}  # the other fields are the model's, as before
+    assert old._decoding() == new.decoding
+    assert clone(old).get_params() == old.get_params()
+    with pytest.warns(FutureWarning, match="tau -> decoding.tau"):
+        assert HiLander(10, 0.7).decoding == {"tau": 0.7}  # the old positional tau
+    with pytest.warns(FutureWarning, match="decoding=DecodingSettings"):
+        assert HiLander(tau=0.4, decoding="similarity").decoding == \
+            {"tau": 0.4, "decoding": "similarity"}
+    with pytest.warns(FutureWarning):  # a rule without a threshold had no effect: auto stays
+        assert HiLander(decoding="similarity").decoding == "auto"
+    with pytest.warns(FutureWarning):
+        auto = HiLander(tau="auto", tau_upper=0.3, early_stopping=False, patience=4)
+    assert auto.decoding == "auto" and auto.selection.patience == 4
+    assert auto.selection.early_stopping is False
+    with pytest.warns(FutureWarning):
+        old.set_params(epochs=7, tau_upper=0.3)
+    assert old.training.epochs == 7 and old.training.hidden == 16
+    assert old.decoding == {"tau": 0.5, "tau_upper": 0.3}
+    with pytest.warns(FutureWarning):
+        assert registry.make("hilander", epochs=4).training.epochs == 4
+    with pytest.warns(FutureWarning, match="dropout is removed"):
+        HiLander(dropout=0.0, weight_decay=1e-5)
+    with pytest.raises(InputError, match="dropout is no longer an option"), \
+            pytest.warns(FutureWarning):
+        HiLander(dropout=0.5)
 
 
 def test_pipeline_fit_predict_with_a_method():
@@ -111,9 +152,10 @@ def test_device_choices(open_set):
     import torch
 
     X, y = open_set.X_train[:300], open_set.y_train[:300]
-    m = HiLander(n_neighbors=5, epochs=2, hidden=16, device="cpu").fit(X, y)
+    tiny = TrainingSettings(epochs=2, hidden=16)
+    m = HiLander(n_neighbors=5, training=tiny, device="cpu").fit(X, y)
     assert next(m.model_.parameters()).device.type == "cpu"
-    auto = HiLander(n_neighbors=5, epochs=2, hidden=16, device="auto").fit(X, y)
+    auto = HiLander(n_neighbors=5, training=tiny, device="auto").fit(X, y)
     want = "cuda" if torch.cuda.is_available() else "cpu"
     assert next(auto.model_.parameters()).device.type == want
     if not torch.cuda.is_available():

@@ -14,7 +14,7 @@ from hilander.graph import KNNGraph, build_knn_graph
 from hilander.methods import registry
 from hilander.metrics import evaluate
 from hilander.persistence import load_model
-from hilander.supervised._base import split_classes
+from hilander.supervised._clusterer import split_classes
 from hilander.supervised._subgraphs import (
     adjacency,
     label_confidence,

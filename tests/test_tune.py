@@ -89,7 +89,7 @@ def test_validation_choice_is_what_gets_applied_to_test():
 
 def test_tune_method_graph_methods_share_one_graph(monkeypatch):
     import hilander.graph
-    import hilander.methods._base as base
+    import hilander.methods._baseline as base
 
     calls = []
     real = hilander.graph.build_knn_graph

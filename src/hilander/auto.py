@@ -1,5 +1,8 @@
 """``AutoCluster``: pick the best clustering method for a domain on its labeled identities.
 
+Its command-line layer is :mod:`hilander.cli.auto` (``hilander auto``), which shares its
+file name: one concept at two layers.
+
 ``fit(X, y)`` holds out a share of the identities (class-disjoint, seeded). Every candidate is
 then scored on those held-out identities by avg F (harmonic mean of pairwise and BCubed F):
 unsupervised methods after a grid search over their validation grid on the held-out points
@@ -30,11 +33,12 @@ from ._validation import (
 )
 from .base import MetaTrainedClusterer, Param
 from .datasets.splits import identity_folds
-from .persistence import payload_of, register_model
+from .persistence import payload_of
 
 #: Learnt candidates with settings kept modest so ``auto`` on ~10k points takes minutes.
 LEARNT_DEFAULTS: dict[str, dict[str, Any]] = {
-    "hilander": {"n_neighbors": 10, "epochs": 20},
+    # a dict for HiLander's training settings: the winner's parameters are saved as plain values
+    "hilander": {"n_neighbors": 10, "training": {"epochs": 20}},
     "gcn_v": {"epochs": 30},
     "gcn_e": {"epochs": 4},
     "gcn_ve": {"epochs_v": 30, "epochs": 4},
@@ -68,7 +72,6 @@ def candidate_methods() -> list[str]:
     return names("unsupervised") + learnt_methods()
 
 
-@register_model
 class AutoCluster(MetaTrainedClusterer):
     """Choose, tune and fit the best clustering method on labeled identities of a domain.
 
@@ -361,7 +364,14 @@ class AutoCluster(MetaTrainedClusterer):
             Xp, yp = X_fit[take], y_fit[take]
             # two epochs stand for all of them: per-epoch cost is what grows with the data
             settings, scale = dict(self._learnt_settings(name)), 1.0
-            for key in ("epochs", "epochs_v"):
+            if name == "hilander":  # its epochs are a field of its training settings
+                from .lander import group_params
+
+                settings = group_params(settings)  # an earlier flat epochs= joins the group
+                training = _training_of(settings.get("training", {}))
+                settings["training"] = training.replace(epochs=min(2, training.epochs))
+                scale = training.epochs / settings["training"].epochs
+            for key in ("epochs", "epochs_v") if name != "hilander" else ():
                 full = settings.get(key, _default_of(name, key))
                 if full is not None:
                     settings[key] = min(2, full)
@@ -440,15 +450,13 @@ class AutoCluster(MetaTrainedClusterer):
         return params
 
     def _set_state(self, state: dict) -> None:
-        from .persistence import _MODEL_CLASSES, _import_model_modules
+        from .persistence import model_from_payload
 
         for key in ("winner_", "winner_kind_", "params_", "val_avg_f_", "n_val_", "table_"):
             setattr(self, key, state[key])
         self.model_ = None
         if state["model"] is not None:
-            _import_model_modules()
-            inner = state["model"]
-            self.model_ = _MODEL_CLASSES[inner["class"]]._from_payload(inner)
+            self.model_ = model_from_payload(state["model"])
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -458,6 +466,13 @@ def _make_learnt(name: str, params: dict, seed: int, device: str = "auto"):
     from .methods import make
 
     return make(name, **{"random_state": seed, "device": device, **params})
+
+
+def _training_of(given):
+    """HiLander's training settings from a dict of fields (or themselves)."""
+    from .lander import TrainingSettings
+
+    return given if isinstance(given, TrainingSettings) else TrainingSettings(**given)
 
 
 def _default_of(name: str, key: str):

@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
+import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    validate_parameter_constraints,
+)
 
 from ._validation import InputError, validate_constraints
 from .persistence import PersistentModel
@@ -36,12 +42,15 @@ class NotFittedError(InputError, _SklearnNotFittedError):
     :class:`InputError`, so the command line prints it as one line."""
 
 
-def translate_aliases(cls: type, params: dict, *, warn: bool = True) -> dict:
+def translate_aliases(cls: type, params: dict, *, warn: bool = True,
+                      current: Any = None) -> dict:
     """``params`` with deprecated names (:data:`ALIASES`) replaced by the current ones.
 
     A name is translated only where ``cls`` has the new parameter and not the old one; a class
     lists its own renamings in ``_renamed``. Giving both the old and the new name is an error,
-    not a silent choice.
+    not a silent choice. A class whose old keywords moved into settings groups translates
+    them in its ``_translate_legacy(params, warn=, current=)`` (``current``: the estimator
+    ``set_params`` changes).
     """
     names = set(cls._get_param_names())
     out = dict(params)
@@ -54,7 +63,8 @@ def translate_aliases(cls: type, params: dict, *, warn: bool = True) -> dict:
                 warnings.warn(f"{cls.__name__}({old}=...) is deprecated; use {new}=...",
                               FutureWarning, stacklevel=3)
             out[new] = out.pop(old)
-    return out
+    legacy = getattr(cls, "_translate_legacy", None)
+    return out if legacy is None else legacy(out, warn=warn, current=current)
 
 
 class AliasedParams:
@@ -75,7 +85,66 @@ class AliasedParams:
         cls.__init__ = __init__
 
     def set_params(self, **params):
-        return super().set_params(**translate_aliases(type(self), params))
+        params = translate_aliases(type(self), params, current=self)
+        valid = self._get_param_names()
+        for key in params:
+            if key.partition("__")[0] not in valid:
+                raise InputError(f"{type(self).__name__} has no parameter {key!r}; valid: "
+                                 f"{sorted(valid)}")
+        return super().set_params(**params)
+
+
+class _UnitGrid(Options):
+    """A non-empty sequence of numbers in [0, 1] (a grid of thresholds); an ``Options``
+    because scikit-learn's tables take only its own constraint classes."""
+
+    def __init__(self) -> None:
+        super().__init__(object, set())
+
+    def is_satisfied_by(self, val) -> bool:
+        if isinstance(val, (str, bytes)):
+            return False
+        try:
+            arr = np.asarray(val, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        return bool(arr.ndim == 1 and arr.size and np.all((arr >= 0) & (arr <= 1)))
+
+    def __str__(self) -> str:
+        return "a non-empty sequence of numbers in [0, 1]"
+
+
+#: constraint of a grid of thresholds (scikit-learn style, for the constraint tables)
+UNIT_GRID = _UnitGrid()
+
+
+def validate_settings(values: dict, constraints: dict, caller: str) -> None:
+    """Check ``values`` against a constraint table with scikit-learn's rules; the first
+    violation is an :class:`InputError` naming ``caller``."""
+    try:
+        validate_parameter_constraints(constraints, values, caller_name=caller)
+    except InvalidParameterError as exc:
+        raise InputError(str(exc).splitlines()[0]) from None
+
+
+class Settings:
+    """Base of the frozen dataclasses that group an estimator's options (HiLander's
+    ``training=`` and ``selection=``): each declares its fields' constraints once, in
+    ``_constraints``, checked by :meth:`validate` at ``fit``."""
+
+    _constraints: ClassVar[dict] = {}
+
+    def replace(self, **changes):
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self, caller: str) -> None:
+        """Each field against ``_constraints`` (an :class:`InputError` names the first bad
+        one as ``caller``'s)."""
+        validate_settings(self.as_dict(), self._constraints, caller)
 
 
 @dataclass(frozen=True)
@@ -100,20 +169,26 @@ def with_defaults(params: dict[str, Param], **defaults: Any) -> dict[str, Param]
             for name, p in params.items()}
 
 
-_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+# shorthands for every estimator's constraint tables
+POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+NONNEG_INT = Interval(Integral, 0, None, closed="left")
+POSITIVE_REAL = Interval(Real, 0, None, closed="neither")
+NONNEG_REAL = Interval(Real, 0, None, closed="left")
+COSINE = Interval(Real, -1, 1, closed="both")
+UNIT = Interval(Real, 0, 1, closed="both")
 
 #: The training settings every network of the family shares (declared once; each class picks
 #: its defaults with :func:`with_defaults`).
 TRAINING_PARAMS: dict[str, Param] = {
     "hidden": Param(128, [Interval(Integral, 2, None, closed="left")], "int",
                     "Width of the network's hidden layers."),
-    "epochs": Param(30, [_POSITIVE_INT], "int", "Training epochs (an upper bound when "
+    "epochs": Param(30, [POSITIVE_INT], "int", "Training epochs (an upper bound when "
                     "``patience`` stops the run earlier)."),
     "lr": Param(0.01, [Interval(Real, 0, None, closed="neither")], "float",
                 "Learning rate."),
     "weight_decay": Param(1e-5, [Interval(Real, 0, None, closed="left")], "float",
                           "L2 weight decay."),
-    "patience": Param(None, [_POSITIVE_INT, None], "int or None",
+    "patience": Param(None, [POSITIVE_INT, None], "int or None",
                       "Evaluations on held-out identities without improvement before "
                       "training stops (None: never stop early)."),
     "dropout": Param(0.0, [Interval(Real, 0, 1, closed="left")], "float",
@@ -134,10 +209,15 @@ COMMON_PARAMS: dict[str, Param] = {
 
 
 def _render(params: dict[str, Param]) -> str:
+    import textwrap
+
     lines = ["Parameters", "----------"]
     for name, p in params.items():
-        lines.append(f"{name} : {p.type}, default={p.default!r}")
-        lines.append(f"    {p.doc}")
+        default = f'"{p.default}"' if isinstance(p.default, str) else repr(p.default)
+        if isinstance(p.default, Settings) and p.default == type(p.default)():
+            default = f"{type(p.default).__name__}()"  # a settings group at its defaults
+        lines.append(f"{name} : {p.type}, default={default}")
+        lines += textwrap.wrap(p.doc, 92, initial_indent="    ", subsequent_indent="    ")
     return "\n".join(lines)
 
 
@@ -200,6 +280,31 @@ def _make_init(table: dict[str, Param], n_positional: int):
            for (n, p), kind in zip(table.items(), kinds)])
     __init__._translates_aliases = True
     return __init__
+
+
+class Encoder(DeclaredParams, BaseEstimator):
+    """Base of the trainable embedders (:class:`~hilander.embed.backbone.ImageBackbone`,
+    :class:`~hilander.embed.text_encoder.TextEncoder`): parameters declared once in ``_params``,
+    scikit-learn's ``get_params`` / ``set_params`` / ``clone`` and vocabulary (``random_state``,
+    ``verbose``; the old names warn), checked at ``fit`` by :meth:`_check_params`.
+
+    A subclass lists its own renamings in ``_renamed`` (old name -> new name); a model file
+    written under the old names loads without a warning (:meth:`_upgrade_config`).
+    """
+
+    def _check_params(self) -> None:
+        validate_constraints(self)
+        from ._device import resolve_device
+
+        resolve_device(self.device)  # an explicit "cuda" without a GPU fails before training
+        self._check_rules()
+
+    def _check_rules(self) -> None:
+        """Rules that tie parameters together; subclasses override when they have some."""
+
+    @classmethod
+    def _upgrade_config(cls, config: dict) -> dict:
+        return translate_aliases(cls, config, warn=False)
 
 
 class MetaTrainedClusterer(DeclaredParams, PersistentModel, ClusterMixin, BaseEstimator):

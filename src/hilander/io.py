@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import os
 import re
 import tempfile
@@ -267,36 +268,48 @@ def read_features(path: str | Path, key: str | None = None) -> np.ndarray:
 
 
 def _read_csv_matrix(path: Path) -> np.ndarray:
-    import pandas as pd
-
-    df = pd.read_csv(path, header=None)
+    # the standard library's reader: a table of numbers needs no table package
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [row for row in csv.reader(fh) if row]  # blank lines are skipped
     # a header row shows up as a non-numeric first row, or as the column numbers 0..d-1 / 1..d
     # that pandas' to_csv writes for an unnamed frame
-    if df.shape[0] and (not _row_numeric(df.iloc[0]) or _is_column_numbers(df.iloc[0])):
-        df = df.iloc[1:]
+    if rows and (not _row_numeric(rows[0]) or _is_column_numbers(rows[0])):
+        rows = rows[1:]
+    if not rows:
+        raise InputError(f"{path} holds no rows of numbers")
+    widths = sorted({len(row) for row in rows})
+    if len(widths) > 1:
+        raise InputError(f"{path}: rows differ in length ({widths[0]} to {widths[-1]} values)")
     try:
-        return df.to_numpy(dtype=np.float64)  # check_features casts, naming overflow
+        # float64 here: check_features casts, naming overflow; an empty field is NaN
+        return np.array([[_number(v) for v in row] for row in rows], dtype=np.float64)
     except ValueError as exc:
         raise InputError(f"{path} has non-numeric values: {exc}") from None
 
 
+def _number(value: str) -> float:
+    return float(value) if value.strip() else float("nan")
+
+
 def _is_column_numbers(row) -> bool:
-    values = np.asarray(row, dtype=np.float64)
+    values = np.asarray([_number(v) for v in row], dtype=np.float64)
     return bool(values.size > 1 and (np.array_equal(values, np.arange(values.size))
                                      or np.array_equal(values, np.arange(1, values.size + 1))))
 
 
 def _row_numeric(row) -> bool:
     try:
-        np.asarray(row, dtype=np.float64)
+        [_number(v) for v in row]
         return True
-    except (TypeError, ValueError):
+    except ValueError:
         return False
 
 
 def _read_parquet_matrix(path: Path) -> np.ndarray:
-    import pandas as pd
+    from ._extras import require
 
+    pd = require("pandas", "io", "reading .parquet files")
+    require("pyarrow", "io", "reading .parquet files")
     df = pd.read_parquet(path)
     if df.shape[1] == 0:
         raise InputError(f"{path} has no columns")

@@ -7,6 +7,7 @@ hold only tensors and plain Python values: loading a foreign pickle cannot run c
 from __future__ import annotations
 
 import warnings
+from dataclasses import is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +18,6 @@ from .io import atomic_path
 
 FORMAT = "hilander-model"
 FORMAT_VERSION = 1
-
-# class name -> class; filled by :func:`register_model` when model modules are imported
-_MODEL_CLASSES: dict[str, type] = {}
-
-
-def register_model(cls: type) -> type:
-    """Class decorator: make ``cls`` loadable by :func:`load_model`."""
-    _MODEL_CLASSES[cls.__name__] = cls
-    return cls
-
 
 def save_payload(path: str | Path, cls_name: str, config: dict, state: dict[str, Any]) -> None:
     from . import __version__
@@ -108,7 +99,11 @@ class PersistentModel:
         self._check_fitted()
         state = dict(self._state())
         state["n_features_in_"] = int(self.n_features_in_)
-        config = self.get_params(deep=False)
+        # a settings object (HiLander's training=, ...) is stored as its class name and fields:
+        # a model file holds plain values only
+        config = {k: {"settings": type(v).__name__, "fields": v.as_dict()}
+                  if is_dataclass(v) and not isinstance(v, type) else v
+                  for k, v in self.get_params(deep=False).items()}
         if "verbose" in config:
             # progress bars belong to the session that trains, not to the model it saves
             config["verbose"] = False
@@ -150,22 +145,19 @@ def load_as(cls, path: str | Path):
 
 
 def load_model(path: str | Path):
-    """Load any hilander model file, whatever its class."""
-    _import_model_modules()
+    """Load any hilander model file, whatever its class (found in the method registry,
+    :func:`hilander.methods.registry.model_class`)."""
     payload = load_payload(path)
-    cls = _MODEL_CLASSES.get(payload.get("class"))
-    if cls is None:
-        raise InputError(f"{path} holds an unknown model class {payload.get('class')!r}")
+    return model_from_payload(payload, path)
+
+
+def model_from_payload(payload: dict, path: str | Path = "the model file"):
+    """The model a loaded payload describes, of the registered class it names."""
+    from .methods.registry import model_class
+
+    try:
+        cls = model_class(payload.get("class"))
+    except InputError:
+        raise InputError(f"{path} holds an unknown model class {payload.get('class')!r}"
+                         ) from None
     return cls._from_payload(payload, path)
-
-
-def _import_model_modules() -> None:
-    import importlib
-
-    for mod in ("hilander.lander", "hilander.supervised", "hilander.embed.backbone",
-                "hilander.embed.text_encoder", "hilander.auto", "hilander.discover"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise

@@ -1,5 +1,8 @@
 """The one optimisation loop of every torch model in hilander.
 
+Hi-LANDER's meta-training runs on it in :mod:`hilander.lander.training`, which shares its
+file name: one concept (training a network) at two layers, the loop and one model's use of it.
+
 A model supplies ``step(optimizer, rng) -> loss`` (one mini-batch, or one epoch) and, to select
 on held-out identities, ``evaluate() -> score``. The loop owns the optimiser, the learning-rate
 schedule, checkpoint selection (the weights of the best evaluation are the ones kept), early

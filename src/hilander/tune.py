@@ -1,5 +1,8 @@
 """Honest hyperparameter tuning: grid search on a labeled validation split.
 
+Its command-line layer is :mod:`hilander.cli.tune` (``hilander tune``), which shares its
+file name: one concept at two layers.
+
 The empirical study (Appendix E.2.3) tunes every method by grid search on a *validation* split
 and applies the chosen values unchanged to the test split. The selection score is the harmonic
 mean of pairwise F and BCubed F (:func:`hilander.metrics.avg_f`). Tuning on the test labels

@@ -45,6 +45,9 @@ class OneLineParser(argparse.ArgumentParser):
                      f"(see `{self.prog} --help`)\n")
 
 
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
@@ -55,13 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hilander {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 

@@ -1,4 +1,8 @@
-"""``hilander assign``: add new points to the clusters of an earlier Hi-LANDER run."""
+"""``hilander assign``: add new points to the clusters of an earlier Hi-LANDER run.
+
+The command-line layer of :mod:`hilander.lander.assign` (one concept, two layers: the
+command parses files and options, the library module assigns).
+"""
 
 from __future__ import annotations
 

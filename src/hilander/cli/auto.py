@@ -1,4 +1,8 @@
-"""``hilander auto``: choose the best clustering method for a domain on its labeled identities."""
+"""``hilander auto``: choose the best clustering method for a domain on its labeled identities.
+
+The command-line layer of :mod:`hilander.auto` (one concept, two layers: the command
+parses files and options, the library module chooses).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``hilander bench``: validation-tuned benchmark of every method on a real dataset."""
+"""``hilander bench``: validation-tuned benchmark of every method on a real dataset.
+
+The command-line layer of :mod:`hilander.study.bench` (one concept, two layers: the
+command parses options, the study module runs the benchmark).
+"""
 
 from __future__ import annotations
 
@@ -62,7 +66,10 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import bench_dataset, resolve_methods
+    from .._extras import require_extra
+
+    require_extra("study", "hilander bench")  # its report plots: one line, before any work
+    from ..study.bench import bench_dataset, resolve_methods
 
     if not args.data_dir.is_dir():
         raise InputError(f"--data-dir {args.data_dir} is not a directory")

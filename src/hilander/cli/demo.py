@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import HiLander
     from ..datasets import make_open_set
+    from ..lander import SelectionSettings, TrainingSettings
     from ..metrics import evaluate
 
     t_start = time.perf_counter()
@@ -55,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     print("meta-training Hi-LANDER ...", file=sys.stderr)
     # selection on held-out training identities as in fit's default, without the re-fit so
     # that a first run answers in about a minute
-    model = HiLander(epochs=args.epochs, hidden=args.hidden, refit=args.refit,
-                     random_state=args.seed, verbose=not args.quiet)
+    model = HiLander(training=TrainingSettings(epochs=args.epochs, hidden=args.hidden),
+                     selection=SelectionSettings(refit=args.refit), random_state=args.seed,
+                     verbose=not args.quiet)
     t0 = time.perf_counter()
     model.fit(data.X_train, data.y_train)
     t_fit = time.perf_counter() - t0

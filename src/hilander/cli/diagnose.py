@@ -1,4 +1,8 @@
-"""``hilander diagnose``: why a trained Hi-LANDER model clusters labeled data as it does."""
+"""``hilander diagnose``: why a trained Hi-LANDER model clusters labeled data as it does.
+
+The command-line layer of :mod:`hilander.lander.diagnose` (one concept, two layers: the
+command parses files and options, the library module measures).
+"""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from ._common import add_seed, parse_params
 
 
 def register(subparsers) -> None:
-    from ..embed import DATASETS
+    from ..study.embeddings import DATASETS
 
     p = subparsers.add_parser(
         "embed",
@@ -172,7 +172,7 @@ def check_npy_out(path: str, option: str = "--out") -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from .._validation import InputError
-    from ..embed import embed_dataset
+    from ..study.embeddings import embed_dataset
 
     set_threads(args.threads)
     if args.seed < 0:

@@ -117,7 +117,7 @@ def _other_column(path: str, label_column: str, encoding: str = "utf-8") -> str 
     from .._validation import InputError
     from ..embed.user import _read_table
 
-    cols = [str(c) for c in _read_table(Path(path), encoding).columns]
+    cols = list(_read_table(Path(path), encoding))
     if label_column not in cols:
         raise InputError(f"{path} has no column {label_column!r}; its columns are {cols}")
     rest = [c for c in cols if c != label_column]
@@ -170,8 +170,8 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     set_threads(args.threads)
     resolve_device(args.device)  # a bad --device fails before any data is read
-    params = {**parse_params(args.param), "device": args.device, "seed": args.seed,
-              "progress": not args.quiet}
+    params = {**parse_params(args.param), "device": args.device, "random_state": args.seed,
+              "verbose": not args.quiet}
     if args.epochs is not None:
         params["epochs"] = args.epochs
     init = load_encoder(args.init) if args.init else None

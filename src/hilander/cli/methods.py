@@ -27,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
         name = canonical_name(args.name)
         info = {name: info[name]}
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        # HiLander's settings groups as their fields; anything else as text
+        print(json.dumps(info, indent=2,
+                         default=lambda v: v.as_dict() if hasattr(v, "as_dict") else str(v)))
         return 0
     for kind, how in (("unsupervised", "hilander cluster --method NAME FEATURES"),
                       ("hilander", "hilander train --method NAME FEATURES LABELS"),

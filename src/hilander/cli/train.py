@@ -21,12 +21,15 @@ PROGRESS_PARAM = "verbose"
 
 @functools.lru_cache(maxsize=1)
 def lander_defaults() -> dict:
-    """HiLander's own defaults: the command's defaults, read from the estimator (not restated)
-    so that help text and behaviour cannot drift from the Python API. Imports torch: called
-    only when ``train --help`` is rendered or a model is trained."""
-    from ..lander import HiLander
+    """HiLander's own defaults, its settings groups spread out (``epochs``, ``tau``...): the
+    command's defaults, read from the estimator (not restated) so that help text and
+    behaviour cannot drift from the Python API. Imports torch: called only when ``train
+    --help`` is rendered or a model is trained."""
+    from ..lander import HiLander, flat_params
 
-    return HiLander().get_params()
+    defaults = flat_params(HiLander())
+    defaults["tau"] = defaults["decoding"]  # "auto": the decoding is chosen in fit
+    return defaults
 
 
 class _Default:
@@ -70,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action = p.add_argument(f"--{option}", **kwargs)
         action.lander_default = _Default(option)
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
-                   help="extra estimator parameter (repeatable)")
+                   help="extra estimator parameter (repeatable); for Hi-LANDER also any field "
+                        "of its training, selection or decoding settings by name, e.g. "
+                        "--param cv=5 or --param hidden=64")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -118,6 +123,13 @@ def make_trainable(method: str, args: argparse.Namespace, extra: dict):
                          + ("use `hilander auto`" if spec.kind == "auto"
                             else f"cluster with `hilander cluster --method {method}`"))
     given = _given(args, extra)
+    if spec.kind == "hilander":
+        from ..lander import group_params
+
+        # the command line's flat options (--epochs, --param tau_grid=...) go into HiLander's
+        # settings groups; there they are today's vocabulary, not deprecated keywords
+        return make(spec.name, **group_params({PROGRESS_PARAM: not args.quiet, **given,
+                                               **extra}))
     if spec.kind == "supervised":
         # an option the method does not take is an error: silently ignoring it misleads
         accepted = set(spec.param_names())

@@ -1,4 +1,8 @@
-"""``hilander tune``: grid-search a method's parameters on a labeled validation split."""
+"""``hilander tune``: grid-search a method's parameters on a labeled validation split.
+
+The command-line layer of :mod:`hilander.tune` (one concept, two layers: the command
+parses files and options, the library module searches).
+"""
 
 from __future__ import annotations
 

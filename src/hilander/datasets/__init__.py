@@ -1,29 +1,16 @@
-"""Datasets: a synthetic open-set generator and loaders for real embeddings' sources."""
+"""Datasets of the library: a synthetic open-set generator, long-tailed resampling, and the
+seeded divisions of labeled identities every learnt method draws (the study's real datasets
+are :mod:`hilander.study`)."""
 
-from .clinc150 import ClincData, load_clinc150
 from .longtail import long_tail_subsample
-from .omniglot import OmniglotData, load_omniglot
-from .splits import (
-    SPLIT_NAMES,
-    ClassDisjointSplit,
-    clinc150_splits,
-    make_splits,
-    omniglot_splits,
-)
+from .splits import holdout_identities, identity_folds
 from .synthetic import OpenSetData, long_tail_sizes, make_open_set
 
 __all__ = [
-    "SPLIT_NAMES",
-    "ClassDisjointSplit",
-    "ClincData",
-    "OmniglotData",
     "OpenSetData",
-    "clinc150_splits",
-    "load_clinc150",
-    "load_omniglot",
+    "holdout_identities",
+    "identity_folds",
     "long_tail_sizes",
     "long_tail_subsample",
     "make_open_set",
-    "make_splits",
-    "omniglot_splits",
 ]

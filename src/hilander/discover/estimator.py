@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._validation import InputError, check_labels, encode_labels
 from ..base import MetaTrainedClusterer, NotFittedError, Param
-from ..persistence import payload_of, register_model
+from ..persistence import payload_of
 from . import _items
 
 #: clustering candidates by default: Hi-LANDER and the two partitions that led the
@@ -49,7 +49,6 @@ def check_identity_count(n_identities: int, protocol: str) -> None:
                          "learn from and to choose on)")
 
 
-@register_model
 class Discoverer(MetaTrainedClusterer):
     """Learn an encoder and a clusterer from labeled identities; cluster new items.
 
@@ -261,7 +260,7 @@ class Discoverer(MetaTrainedClusterer):
 
     def _encoder_params_checked(self) -> dict:
         params = dict(self.encoder_params or {})
-        for own in ("seed", "random_state", "progress", "verbose", "device"):
+        for own in ("random_state", "seed", "verbose", "progress", "device"):
             if own in params:
                 raise InputError(f"encoder_params sets {own!r}; it follows the Discoverer's "
                                  "own random_state / verbose / device")
@@ -280,7 +279,7 @@ class Discoverer(MetaTrainedClusterer):
         from ..embed.refinement import FINE_TUNE_DEFAULTS
 
         params = self._encoder_params_checked()
-        own = {"seed": self.random_state, "progress": self.verbose, "device": self.device}
+        own = {"random_state": self.random_state, "verbose": self.verbose, "device": self.device}
         if self.kind_ == _items.TEXT:
             from ..embed.text_encoder import TextEncoder
 
@@ -354,16 +353,10 @@ class Discoverer(MetaTrainedClusterer):
                 "clusterer_identities_": _plain(self.clusterer_identities_)}
 
     def _set_state(self, state: dict) -> None:
-        from ..persistence import _MODEL_CLASSES, _import_model_modules
+        from ..persistence import model_from_payload
 
-        _import_model_modules()
         for key in ("encoder", "clusterer"):
-            inner = state[key]
-            cls = _MODEL_CLASSES.get(inner.get("class"))
-            if cls is None:
-                raise InputError(f"the model file's {key} is an unknown class "
-                                 f"{inner.get('class')!r}")
-            setattr(self, f"{key}_", cls._from_payload(inner))
+            setattr(self, f"{key}_", model_from_payload(state[key], f"the model file's {key}"))
         self.kind_ = state["kind_"]
         self.rounds_, self.timings_ = state["rounds_"], state["timings_"]
         self.encoder_identities_ = np.asarray(state["encoder_identities_"])

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import math
 import sys
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from .._device import resolve_device
-from .._validation import InputError, check_choice, check_float, check_int, check_labels
-from ..persistence import register_model, save_payload
+from .._validation import InputError, check_labels
+from ..base import POSITIVE_INT, Encoder, Param
+from ..persistence import save_payload
 from .proxies import drop_noise, imprint_proxies
 
 
@@ -78,8 +81,12 @@ def _augment(x: torch.Tensor, gen: torch.Generator, strength: float) -> torch.Te
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
-@register_model
-class ImageBackbone:
+#: what picks the kept epoch: Recall@1 on l2-normalised or raw embeddings (the study's), or
+#: MAP@R (l2-normalised), which counts every same-identity neighbour and so is steadier
+MONITORS = ("l2_normalized", "unnormalized", "map_at_r")
+
+
+class ImageBackbone(Encoder):
     """Conv-net embedder for small grey images, trained with cosine-softmax cross-entropy.
 
     Parameters are stored as given and checked in :meth:`fit`. ``fit(images, labels,
@@ -88,57 +95,58 @@ class ImageBackbone:
     ``embed_dim`` embeddings (the penultimate layer, as the study clusters). ``device``
     ("auto": CUDA when present, else CPU; "cpu"; "cuda") is where the network trains and
     embeds; the images stay on the CPU and go to the device one batch at a time.
+
+    {parameters}
     """
 
-    def __init__(
-        self, *, embed_dim: int = 64, channels: int = 32, epochs: int = 25,
-        batch_size: int = 128, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = True,
-        weight_decay: float = 5e-5, tau_init: float = 2.0, warmup_epochs: int = 1,
-        lr_patience: int = 3,
-        stop_patience: int = 6, augment: float = 1.0, monitor: str = "l2_normalized",
-        seed: int = 0, progress: bool = False, device: str = "auto",
-    ) -> None:
-        self.embed_dim = embed_dim
-        self.channels = channels
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.weight_decay = weight_decay
-        self.tau_init = tau_init
-        self.warmup_epochs = warmup_epochs
-        self.lr_patience = lr_patience
-        self.stop_patience = stop_patience
-        self.augment = augment
-        self.monitor = monitor
-        self.seed = seed
-        self.progress = progress
-        self.device = device
+    _params = {
+        "embed_dim": Param(64, [Interval(Integral, 2, None, closed="left")], "int",
+                           "Width of the embedding layer (the features :meth:`transform` "
+                           "returns)."),
+        "channels": Param(32, [POSITIVE_INT], "int",
+                          "Channels of the first two conv blocks (twice as many in the last "
+                          "two)."),
+        "epochs": Param(25, [POSITIVE_INT], "int", "Training epochs at most."),
+        "batch_size": Param(128, [Interval(Integral, 2, None, closed="left")], "int",
+                            "Images per SGD step."),
+        "lr": Param(0.1, [Interval(Real, 0, None, closed="neither")], "float",
+                    "SGD learning rate (halved when the validation score stalls)."),
+        "momentum": Param(0.9, [Interval(Real, 0, 1, closed="left")], "float",
+                          "SGD momentum."),
+        "nesterov": Param(True, ["boolean"], "bool", "Nesterov momentum (needs momentum > 0)."),
+        "weight_decay": Param(5e-5, [Interval(Real, 0, None, closed="left")], "float",
+                              "L2 weight decay."),
+        "logit_scale_init": Param(2.0, [Interval(Real, -10, 10, closed="both")], "float",
+                                  "Natural log of the head's initial logit scale: the cosine "
+                                  "logits are multiplied by beta = exp(logit_scale_init), a "
+                                  "learnt inverse temperature (CLIP's convention; formerly "
+                                  "``tau_init``)."),
+        "warmup_epochs": Param(1, [Interval(Integral, 0, None, closed="left")], "int",
+                               "Epochs of linear learning-rate warm-up."),
+        "lr_patience": Param(3, [POSITIVE_INT], "int",
+                             "Epochs without a better validation score before the learning "
+                             "rate is halved."),
+        "stop_patience": Param(6, [POSITIVE_INT], "int",
+                               "Epochs without a better validation score before training "
+                               "stops."),
+        "augment": Param(1.0, [Interval(Real, 0, 3, closed="both")], "float",
+                         "Strength of the random affine warps (rotation, scale, shift); 0: "
+                         "none."),
+        "monitor": Param("l2_normalized", [StrOptions(set(MONITORS))], "str",
+                         'Validation score that picks the kept epoch: "l2_normalized" or '
+                         '"unnormalized" Recall@1 (the study\'s), or "map_at_r".'),
+        "random_state": Param(0, [Interval(Integral, 0, None, closed="left")], "int",
+                              "Seed of the initial weights, batch order and warps: the same "
+                              "seed gives the same embeddings."),
+        "verbose": Param(False, ["boolean"], "bool", "Print one line per epoch to stderr."),
+        "device": Param("auto", [str], "str",
+                        '"auto" (CUDA when present, else the CPU), "cpu" or "cuda".'),
+    }
+    _renamed = {"tau_init": "logit_scale_init"}
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in _PARAM_NAMES}
-
-    def _check_params(self) -> None:
-        check_int(self.embed_dim, "embed_dim", low=2)
-        check_int(self.channels, "channels", low=1)
-        check_int(self.epochs, "epochs", low=1)
-        check_int(self.batch_size, "batch_size", low=2)
-        check_float(self.lr, "lr", low=0.0, low_open=True)
-        check_float(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
-        if not isinstance(self.nesterov, bool):
-            raise InputError(f"nesterov must be true or false, got {self.nesterov!r}")
+    def _check_rules(self) -> None:
         if self.nesterov and self.momentum == 0:
             raise InputError("nesterov=True needs momentum > 0")
-        check_float(self.weight_decay, "weight_decay", low=0.0)
-        check_float(self.tau_init, "tau_init", low=-10.0, high=10.0)
-        check_int(self.warmup_epochs, "warmup_epochs", low=0)
-        check_int(self.lr_patience, "lr_patience", low=1)
-        check_int(self.stop_patience, "stop_patience", low=1)
-        check_float(self.augment, "augment", low=0.0, high=3.0)
-        check_choice(self.monitor, "monitor", MONITORS)
-        check_int(self.seed, "seed", low=0)
-        resolve_device(self.device)  # an explicit "cuda" without a GPU fails before training
 
     def fit(self, images, labels, val_images=None, val_labels=None, *,
             init: ImageBackbone | None = None) -> ImageBackbone:
@@ -149,8 +157,7 @@ class ImageBackbone:
         the class means of ``init``'s embeddings, except for classes ``init`` was trained on,
         which keep its learnt proxies, and the temperature starts at ``init``'s.
         """
-        from ..metrics import recall_at_1
-        from ..metrics_openset import map_at_r
+        from ..metrics import map_at_r, recall_at_1
 
         self._check_params()
         x = _check_images(images, "images")
@@ -174,12 +181,12 @@ class ImageBackbone:
         self.n_classes_ = int(classes.size)
         # a private RNG stream: fitting never disturbs the caller's global torch RNG
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            gen = torch.Generator().manual_seed(self.seed)
+            torch.manual_seed(self.random_state)
+            gen = torch.Generator().manual_seed(self.random_state)
             device = resolve_device(self.device)
             # built on the CPU then moved, so the initial weights do not depend on the device
             net = ConvEmbedder(self.channels, self.embed_dim)
-            head = CosineSoftmaxHead(self.embed_dim, self.n_classes_, self.tau_init)
+            head = CosineSoftmaxHead(self.embed_dim, self.n_classes_, self.logit_scale_init)
             if init is not None:
                 net.load_state_dict(init._net.state_dict())
                 weight, tau = warm_head(init._embed(x), y, classes, init)
@@ -242,7 +249,7 @@ class ImageBackbone:
                 else:
                     score = -record["loss"]
                 self.history_.append(record)
-                if self.progress:
+                if self.verbose:
                     print(
                         "  epoch {epoch:3d}  loss {loss:.3f}  beta {beta:6.2f}  lr {lr:.4f}".format(
                             **record
@@ -330,7 +337,7 @@ class ImageBackbone:
 
     @classmethod
     def _from_payload(cls, payload: dict, path: str | Path = "model") -> ImageBackbone:
-        model = cls(**payload["config"])
+        model = cls(**cls._upgrade_config(dict(payload["config"])))
         state = payload["state"]
         net = ConvEmbedder(model.channels, model.embed_dim)
         net.load_state_dict(state["net"])
@@ -347,16 +354,6 @@ class ImageBackbone:
         model.head_weight_ = state["head_weight"].numpy() if "head_weight" in state else None
         return model
 
-
-#: what picks the kept epoch: Recall@1 on l2-normalised or raw embeddings (the study's), or
-#: MAP@R (l2-normalised), which counts every same-identity neighbour and so is steadier
-MONITORS = ("l2_normalized", "unnormalized", "map_at_r")
-
-_PARAM_NAMES = (
-    "embed_dim", "channels", "epochs", "batch_size", "lr", "momentum", "nesterov",
-    "weight_decay", "tau_init", "warmup_epochs", "lr_patience", "stop_patience", "augment",
-    "monitor", "seed", "progress", "device",
-)
 
 
 def _check_init(init, model: ImageBackbone, image_shape) -> None:

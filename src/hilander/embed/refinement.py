@@ -11,7 +11,6 @@ again, for a few rounds, each round's clusters aligned to the last's ids
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,10 +42,6 @@ if TYPE_CHECKING:
 Encoder = Union["ImageBackbone", "TextEncoder"]
 #: raw items: an (n, side, side) image array or a list of texts
 Items = np.ndarray | list
-
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def _quiet(_: str) -> None:

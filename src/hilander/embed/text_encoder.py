@@ -24,17 +24,20 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from .._device import resolve_device
 from .._threads import ThreadGovernor
-from .._validation import InputError, check_choice, check_float, check_int, check_labels
-from ..persistence import register_model, save_payload
+from .._validation import InputError, check_labels
+from ..base import POSITIVE_INT, Encoder, Param
+from ..persistence import save_payload
 from . import _frozen
 from .proxies import drop_noise, holdout_identities, imprint_proxies
 
@@ -90,47 +93,10 @@ def _check_texts(texts, name: str) -> list[str]:
     return texts
 
 
-@register_model
-class TextEncoder:
+class TextEncoder(Encoder):
     """The all-MiniLM-L6-v2 sentence encoder, fine-tuned with a cosine-softmax head.
 
-    Parameters
-    ----------
-    epochs : int, default=2
-        Passes over the training sentences.
-    batch_size : int, default=32
-        Sentences per step.
-    lr : float, default=2e-5
-        Adam learning rate of the encoder (cosine-annealed to 0 over ``epochs``).
-    head_lr_scale : float, default=100.0
-        The head's learning rate is ``lr * head_lr_scale``.
-    weight_decay : float, default=0.0
-        L2 penalty.
-    tau_init : float, default=3.0
-        Initial ``tau`` (``beta = exp(tau)``, about 20) when not starting from ``init``.
-    evals_per_epoch : int, default=2
-        Held-out evaluations per epoch (each encodes the held-out sentences once).
-    patience : int, default=2
-        Evaluations without a better held-out score before stopping.
-    monitor : {"map_at_r", "recall_at_1"}, default="map_at_r"
-        Held-out score that picks the kept weights: MAP@R counts every same-identity
-        neighbour (CLINC150's held-out Recall@1 is 0.97 before any training, too close to
-        1 to rank checkpoints); Recall@1 is the study's.
-    val_fraction : float, default=0.2
-        Share of the identities held out for early stopping when ``fit`` gets no
-        validation set.
-    max_seq_length : int, default=64
-        Tokens kept per sentence.
-    frozen_layers : int, default=3
-        Lower transformer layers (of 6) kept frozen with the token embeddings. Their output
-        for each sentence is computed once and cached, and each step runs only the layers
-        above, forward and backward (see :mod:`._frozen`); 0 trains every layer.
-    seed : int, default=0
-        Seed of batch order, dropout and the held-out draw.
-    progress : bool, default=False
-        Print one line per evaluation (loss, held-out Recall@1, seconds per epoch) to stderr.
-    device : str, default="cpu"
-        "cpu", "cuda" or "auto" (a GPU when present).
+    {parameters}
 
     Attributes
     ----------
@@ -160,66 +126,50 @@ class TextEncoder:
     >>> enc.save("minilm_finetuned.hlm")  # doctest: +SKIP
     """
 
-    _PARAMS = ("epochs", "batch_size", "lr", "head_lr_scale", "weight_decay", "tau_init",
-               "evals_per_epoch", "patience", "monitor", "val_fraction", "max_seq_length",
-               "frozen_layers", "seed", "progress", "device")
-
-    def __init__(
-        self, *, epochs: int = 2, batch_size: int = 32, lr: float = 2e-5,
-        head_lr_scale: float = 100.0, weight_decay: float = 0.0, tau_init: float = 3.0,
-        evals_per_epoch: int = 2, patience: int = 2, monitor: str = "map_at_r",
-        val_fraction: float = 0.2,
-        max_seq_length: int = 64, frozen_layers: int = 3, seed: int = 0, progress: bool = False,
-        device: str = "cpu",
-    ) -> None:
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.head_lr_scale = head_lr_scale
-        self.weight_decay = weight_decay
-        self.tau_init = tau_init
-        self.evals_per_epoch = evals_per_epoch
-        self.patience = patience
-        self.monitor = monitor
-        self.val_fraction = val_fraction
-        self.max_seq_length = max_seq_length
-        self.frozen_layers = frozen_layers
-        self.seed = seed
-        self.progress = progress
-        self.device = device
-
-    def get_params(self, deep: bool = True) -> dict:
-        """Constructor parameters as a dict."""
-        return {k: getattr(self, k) for k in self._PARAMS}
-
-    def set_params(self, **params) -> TextEncoder:
-        """Set constructor parameters; unknown names are an error."""
-        for key, value in params.items():
-            if key not in self._PARAMS:
-                raise InputError(f"TextEncoder has no parameter {key!r}; "
-                                 f"valid: {list(self._PARAMS)}")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        return f"TextEncoder(epochs={self.epochs}, lr={self.lr}, device={self.device!r})"
-
-    def _check_params(self) -> None:
-        check_int(self.epochs, "epochs", low=1)
-        check_int(self.batch_size, "batch_size", low=2)
-        check_float(self.lr, "lr", low=0.0, low_open=True)
-        check_float(self.head_lr_scale, "head_lr_scale", low=0.0, low_open=True)
-        check_float(self.weight_decay, "weight_decay", low=0.0)
-        check_float(self.tau_init, "tau_init", low=-10.0, high=10.0)
-        check_int(self.evals_per_epoch, "evals_per_epoch", low=1)
-        check_int(self.patience, "patience", low=1)
-        check_choice(self.monitor, "monitor", ("map_at_r", "recall_at_1"))
-        check_float(self.val_fraction, "val_fraction", low=0.0, high=1.0, low_open=True,
-                    high_open=True)
-        check_int(self.max_seq_length, "max_seq_length", low=4, high=512)
-        check_int(self.frozen_layers, "frozen_layers", low=0, high=6)
-        check_int(self.seed, "seed", low=0)
-        resolve_device(self.device)
+    _params = {
+        "epochs": Param(2, [POSITIVE_INT], "int", "Passes over the training sentences."),
+        "batch_size": Param(32, [Interval(Integral, 2, None, closed="left")], "int",
+                            "Sentences per step."),
+        "lr": Param(2e-5, [Interval(Real, 0, None, closed="neither")], "float",
+                    "Adam learning rate of the encoder (cosine-annealed to 0 over ``epochs``)."),
+        "head_lr_scale": Param(100.0, [Interval(Real, 0, None, closed="neither")], "float",
+                               "The head's learning rate is ``lr * head_lr_scale``."),
+        "weight_decay": Param(0.0, [Interval(Real, 0, None, closed="left")], "float",
+                              "L2 penalty."),
+        "logit_scale_init": Param(3.0, [Interval(Real, -10, 10, closed="both")], "float",
+                                  "Natural log of the head's initial logit scale, beta = "
+                                  "exp(logit_scale_init) (about 20; CLIP's convention; formerly "
+                                  "``tau_init``), when not starting from ``init``."),
+        "evals_per_epoch": Param(2, [POSITIVE_INT], "int",
+                                 "Held-out evaluations per epoch (each encodes the held-out "
+                                 "sentences once)."),
+        "patience": Param(2, [POSITIVE_INT], "int",
+                          "Evaluations without a better held-out score before stopping."),
+        "monitor": Param("map_at_r", [StrOptions({"map_at_r", "recall_at_1"})],
+                         '{"map_at_r", "recall_at_1"}',
+                         "Held-out score that picks the kept weights: MAP@R counts every "
+                         "same-identity neighbour (CLINC150's held-out Recall@1 is 0.97 before "
+                         "any training, too close to 1 to rank checkpoints); Recall@1 is the "
+                         "study's."),
+        "val_fraction": Param(0.2, [Interval(Real, 0, 1, closed="neither")], "float",
+                              "Share of the identities held out for early stopping when ``fit`` "
+                              "gets no validation set."),
+        "max_seq_length": Param(64, [Interval(Integral, 4, 512, closed="both")], "int",
+                                "Tokens kept per sentence."),
+        "frozen_layers": Param(3, [Interval(Integral, 0, 6, closed="both")], "int",
+                               "Lower transformer layers (of 6) kept frozen with the token "
+                               "embeddings. Their output for each sentence is computed once and "
+                               "cached, and each step runs only the layers above, forward and "
+                               "backward (see :mod:`hilander.embed._frozen`); 0 trains every "
+                               "layer."),
+        "random_state": Param(0, [Interval(Integral, 0, None, closed="left")], "int",
+                              "Seed of batch order, dropout and the held-out draw."),
+        "verbose": Param(False, ["boolean"], "bool",
+                         "Print one line per evaluation (loss, held-out Recall@1, seconds per "
+                         "epoch) to stderr."),
+        "device": Param("cpu", [str], "str", '"cpu", "cuda" or "auto" (a GPU when present).'),
+    }
+    _renamed = {"tau_init": "logit_scale_init"}
 
     @classmethod
     def pretrained(cls, **params) -> TextEncoder:
@@ -277,8 +227,7 @@ class TextEncoder:
         TextEncoder
             ``self``, fitted.
         """
-        from ..metrics import recall_at_1
-        from ..metrics_openset import map_at_r
+        from ..metrics import map_at_r, recall_at_1
         from ..training import run_training
         from .text import load_sentence_model
 
@@ -287,7 +236,7 @@ class TextEncoder:
         y_raw = check_labels(labels, len(texts), name="labels")
         texts, y_raw = drop_noise(texts, y_raw)
         if val_texts is None:
-            tr, va = holdout_identities(y_raw, self.val_fraction, self.seed)
+            tr, va = holdout_identities(y_raw, self.val_fraction, self.random_state)
             val_texts, val_labels = [texts[i] for i in va], y_raw[va]
             texts, y_raw = [texts[i] for i in tr], y_raw[tr]
         else:
@@ -308,7 +257,7 @@ class TextEncoder:
         governor = ThreadGovernor() if device.type == "cpu" else None
         with torch.random.fork_rng(devices=[]), governor or contextlib.nullcontext():
             self.threads_ = torch.get_num_threads() if governor is not None else 0
-            torch.manual_seed(self.seed)
+            torch.manual_seed(self.random_state)
             if init is None:
                 model = load_sentence_model(device="cpu", progress=False)
             else:
@@ -346,14 +295,14 @@ class TextEncoder:
                 z0 = self._encode(texts)
             weight = imprint_proxies(z0, y, classes, getattr(init, "classes_", None),
                                      getattr(init, "head_weight_", None))
-            tau0 = math.log(init.beta_) if init is not None else float(self.tau_init)
+            tau0 = math.log(init.beta_) if init is not None else float(self.logit_scale_init)
             head = ScaledProxyHead(weight, tau0, self.head_lr_scale).to(device)
             both = nn.ModuleDict({"encoder": model, "head": head})
             self._note(f"  imprinted {classes.size} proxies from {len(texts)} sentences in "
                        f"{time.perf_counter() - t0:.0f} s"
                        + (f" (layers 1-{frozen} frozen, their output cached)" if frozen else ""))
 
-            rng = np.random.default_rng(self.seed)
+            rng = np.random.default_rng(self.random_state)
             n = len(texts)
             n_batches = max(1, n // self.batch_size)  # the ragged last batch is dropped
             order: list[np.ndarray] = []
@@ -415,7 +364,7 @@ class TextEncoder:
         return self
 
     def _note(self, msg: str) -> None:
-        if self.progress:
+        if self.verbose:
             print(msg, file=sys.stderr, flush=True)
 
     def _encode(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
@@ -480,7 +429,7 @@ class TextEncoder:
         from .text import load_sentence_model
 
         try:
-            enc = cls(**payload["config"])
+            enc = cls(**cls._upgrade_config(dict(payload["config"])))
             state = payload["state"]
             model = load_sentence_model(device="cpu", progress=False)
             model.load_state_dict(state["encoder"])

@@ -34,28 +34,43 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 # -- texts -------------------------------------------------------------------------------------
 
 
-def _read_table(path: Path, encoding: str = "utf-8"):
+def _read_table(path: Path, encoding: str = "utf-8") -> dict[str, list]:
+    """``{column name: values}`` of a table, in column order; .csv and .tsv cells are text
+    (read with the standard library), .parquet ones as stored (``hilander[io]``)."""
     import io
-
-    import pandas as pd
 
     from ..io import read_text
 
     suffix = path.suffix.lower()
-    # a CSV is decoded here, not by pandas, so binary bytes are refused naming their line
+    if suffix == ".parquet":
+        from .._extras import require
+
+        pd = require("pandas", "io", "reading .parquet tables")
+        require("pyarrow", "io", "reading .parquet tables")
+    # a CSV is decoded here, not by the csv module, so binary bytes are refused naming their
+    # line, and another encoding is read only when asked for
     text = read_text(path, encoding) if suffix != ".parquet" else None
     try:
         if text is None:
-            return pd.read_parquet(path)
-        return pd.read_csv(io.StringIO(text), sep="\t" if suffix == ".tsv" else ",", dtype=str,
-                           keep_default_na=False)
-    except Exception as exc:  # pandas/pyarrow raise many kinds; the user needs one line
+            df = pd.read_parquet(path)
+            return {str(c): df[c].tolist() for c in df.columns}
+        rows = list(csv.reader(io.StringIO(text, newline=""),
+                               delimiter="\t" if suffix == ".tsv" else ","))
+    except Exception as exc:  # csv, pandas and pyarrow raise many kinds; the user needs one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"could not read {path} as a {suffix[1:]} table: {first}") from None
+    if not rows:
+        raise InputError(f"could not read {path} as a {suffix[1:]} table: it is empty")
+    header, body = rows[0], [row for row in rows[1:] if row]
+    bad = next((i for i, row in enumerate(body) if len(row) != len(header)), None)
+    if bad is not None:
+        raise InputError(f"could not read {path} as a {suffix[1:]} table: row {bad + 1} has "
+                         f"{len(body[bad])} fields, the header {len(header)}")
+    return {name: [row[j] for row in body] for j, name in enumerate(header)}
 
 
-def _column(df, name: str | None, path: Path, what: str):
-    columns = [str(c) for c in df.columns]
+def _column(table: dict[str, list], name: str | None, path: Path, what: str) -> list:
+    columns = list(table)
     if name is None:
         if len(columns) != 1:
             raise InputError(f"{path} has {len(columns)} columns {columns}; name the {what} "
@@ -63,7 +78,7 @@ def _column(df, name: str | None, path: Path, what: str):
         name = columns[0]
     if name not in columns:
         raise InputError(f"{path} has no column {name!r}; its columns are {columns}")
-    return df[df.columns[columns.index(name)]]
+    return table[name]
 
 
 def _label_array(values: list, where: str) -> np.ndarray:
@@ -117,23 +132,23 @@ def read_texts(path: str | Path, *, column: str | None = None,
     if not path.is_file():
         raise InputError(f"text file not found: {path}")
     if path.suffix.lower() in TABLE_SUFFIXES:
-        df = _read_table(path, encoding)
-        if len(df) == 0:
+        table = _read_table(path, encoding)
+        if not table or not len(next(iter(table.values()))):
             raise InputError(f"{path} has no rows")
-        col = _column(df, column, path, "text")
-        texts = col.tolist()
+        texts = _column(table, column, path, "text")
+        name = column if column is not None else next(iter(table))
         for i, t in enumerate(texts):
             if not isinstance(t, str):
-                raise InputError(f"{path}: row {i + 1} of column {col.name!r} is "
+                raise InputError(f"{path}: row {i + 1} of column {name!r} is "
                                  f"{type(t).__name__}, not text")
             if not t.strip():
-                raise InputError(f"{path}: row {i + 1} of column {col.name!r} is empty")
+                raise InputError(f"{path}: row {i + 1} of column {name!r} is empty")
             if NOT_TEXT.search(t):  # a parquet string is never decoded by read_text
-                raise InputError(f"{path}: row {i + 1} of column {col.name!r} holds a NUL or "
+                raise InputError(f"{path}: row {i + 1} of column {name!r} holds a NUL or "
                                  "control character; it looks like binary data, not text")
         labels = None
         if label_column is not None:
-            labels = _label_array(_column(df, label_column, path, "label").tolist(), str(path))
+            labels = _label_array(list(_column(table, label_column, path, "label")), str(path))
         return texts, labels
     if column is not None or label_column is not None:
         raise InputError(f"{path} is read as plain text (one text per line); columns need a "
@@ -288,8 +303,12 @@ def read_image_folder(root: str | Path, *, labels: str | Path | None = None,
     >>> data.images.shape, data.label_names[:2]  # doctest: +SKIP
     ((400, 28, 28), ['alpha', 'beta'])
     """
-    from PIL import Image, UnidentifiedImageError
     from tqdm.auto import tqdm
+
+    from .._extras import require
+
+    require("PIL", "images", "reading image files")
+    from PIL import Image, UnidentifiedImageError
 
     from .._validation import check_int
 

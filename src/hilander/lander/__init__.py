@@ -21,7 +21,7 @@ from .decoding import (
     merge_level,
     select_edges,
 )
-from .estimator import HiLander
+from .estimator import HiLander, flat_params, group_params
 from .features import EDGE_FEATURE_NAMES, EdgeFeaturizer
 from .hierarchy import InferenceBackend, LevelTrace, LocalBackend, run_hierarchy
 from .layers import EDGE_INPUTS, EdgeHead, GraphEncoder
@@ -30,13 +30,14 @@ from .meta_training import MetaTrainingSet, build_meta_training_set
 from .network import LanderNet, lander_loss
 from .recipe import RECIPES, Recipe
 from .result import HierarchyResult
+from .settings import SelectionSettings, TrainingSettings
 
 __all__ = [
     "AGGREGATIONS", "DECODINGS", "EDGE_FEATURE_NAMES", "EDGE_INPUTS", "LEVEL_MODES", "RECIPES",
     "Aggregator", "DecodingSettings", "EdgeFeaturizer", "EdgeHead", "GraphEncoder", "HiLander",
     "HierarchyResult", "InferenceBackend", "LanderNet", "LevelGraph", "LevelMerge",
-    "LevelTrace", "Links", "LocalBackend", "MetaTrainingSet", "Recipe",
-    "build_meta_training_set", "build_training_levels", "component_peaks", "count_edges",
-    "lander_loss", "level_graph", "link_level", "merge_level", "node_features",
-    "run_hierarchy", "select_edges", "true_density",
+    "LevelTrace", "Links", "LocalBackend", "MetaTrainingSet", "Recipe", "SelectionSettings",
+    "TrainingSettings", "build_meta_training_set", "build_training_levels", "component_peaks",
+    "count_edges", "flat_params", "group_params", "lander_loss", "level_graph", "link_level",
+    "merge_level", "node_features", "run_hierarchy", "select_edges", "true_density",
 ]

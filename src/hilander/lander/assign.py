@@ -1,5 +1,8 @@
 """Incremental assignment: new points join the clusters of an earlier Hi-LANDER run.
 
+Its command-line layer is :mod:`hilander.cli.assign` (``hilander assign``), which shares
+its file name: one concept at two layers.
+
 The earlier run is replayed level by level without re-clustering anything. At each level the
 new (still unassigned) nodes are searched against the union of that level's old nodes and
 the new ones, the GNN scores their edges on that local union graph, and Hi-LANDER's decoding

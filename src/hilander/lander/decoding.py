@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from ..graph import components
+from ..graph.linkage import sparse_linkage
 from ..graph.partition import infomap_partition, leiden_partition, undirected_edges
 
 #: Decodings of a level. The first two build the paper's tree: "peak" (eqs. 5-6: each node
@@ -154,8 +155,6 @@ def link_level(decoding: str, nbr: np.ndarray, sim: np.ndarray, p: np.ndarray,
         comp = leiden_partition(n, src, dst, w, resolution=max(tau, 1e-6), objective="cpm",
                                 seed=seed)
     else:  # "average"
-        from ..methods.hac import sparse_linkage
-
         a, b, wu = undirected_edges(n, src, dst, w)
         # merge while the mean p_ij between two clusters is at least tau
         comp = sparse_linkage(n, a, b, 1.0 - wu, "average",

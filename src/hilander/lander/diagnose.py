@@ -1,5 +1,8 @@
 """Why a fitted Hi-LANDER clusters as it does, measured on labeled points.
 
+Its command-line layer is :mod:`hilander.cli.diagnose` (``hilander diagnose``), which
+shares its file name: one concept at two layers.
+
 Per level: ROC AUC of the learnt p_ij and of the raw cosine a_ij for same-identity edges, the
 rank correlation of predicted and true density, the positive share, nodes and edges added;
 and the p_τ curve. The labels are used to *measure* only; a p_τ picked on that curve is an
@@ -89,7 +92,7 @@ def diagnose(model, X, y, *, tau_curve: bool = True) -> Diagnosis:
     s = evaluate(y, run(settings, observe))
     out.scores = {**s, "avg_f": avg_f(s)}
     if tau_curve:
-        grid = sorted(set(model.tau_grid) | {float(settings.tau)})
+        grid = sorted(set(model._selection().tau_grid) | {float(settings.tau)})
         same_upper = settings.tau_upper is None or settings.tau_upper == settings.tau
         for t in grid:
             s = evaluate(y, run(settings.replace(

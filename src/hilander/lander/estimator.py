@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import replace
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
 from .._device import resolve_device
 from .._validation import (
@@ -22,10 +23,9 @@ from .._validation import (
     l2_normalize,
     warn_degenerate,
 )
-from ..base import TRAINING_PARAMS, MetaTrainedClusterer, Param
+from ..base import POSITIVE_INT, MetaTrainedClusterer, Param, validate_settings
 from ..datasets.longtail import long_tail_subsample
 from ..datasets.splits import identity_folds
-from ..persistence import register_model
 from ..training import deterministic
 from .aggregation import AGGREGATIONS
 from .assign import assign_points
@@ -36,42 +36,32 @@ from .meta_training import MetaTrainingSet, build_meta_training_set
 from .network import CrossFittedNet, LanderNet
 from .recipe import RECIPES, Recipe
 from .result import HierarchyResult, check_fingerprint, model_fingerprint
-from .selection import check_folds, select_decoding, split_identities
+from .selection import check_folds, select_decoding
+from .settings import DECODING_CONSTRAINTS, SelectionSettings, TrainingSettings
 from .training import steps_for, train_lander
 
-#: Thresholds tried by ``tau="auto"`` (the paper uses 0.1 for species, 0.9 for faces).
-DEFAULT_TAU_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-
-_UNIT = Interval(Real, 0, 1, closed="both")
-_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
-
 HILANDER_PARAMS: dict[str, Param] = {
-    "n_neighbors": Param(10, [_POSITIVE_INT], "int",
-                         "Neighbours per node of every level's k-NN graph."),
-    "tau": Param("auto", [_UNIT, StrOptions({"auto"})], 'float or "auto"',
-                 'Edge threshold p_τ of the peak rule (eqs. 5-6), or "auto": cross-fit over '
-                 "``cv`` folds of the training identities (each fold's network is trained on "
-                 "the other folds, keeping the checkpoint of best link AUC on its own fold), "
-                 "cluster all training points at once with each scored by the network that "
-                 "never saw its identity, choose p_τ, the upper levels' p_τ, LANDER vs "
-                 "Hi-LANDER and the decoding by avg F there, then re-fit on all identities "
-                 "(``refit``)."),
-    "tau_upper": Param(None, [_UNIT, None], "float or None",
-                       "p_τ of levels ≥ 2 when ``tau`` is a number (None: ``tau``)."),
-    "decoding": Param("peak", [StrOptions(set(DECODINGS))], "str",
-                      'How a level\'s edges become clusters when ``tau`` is a number: "peak" '
-                      '(eqs. 5-6), "similarity" (the authors\' code: threshold on the cosine) '
-                      'or "infomap" (map equation on the edges with p_ij ≥ τ).'),
+    "n_neighbors": Param(10, [POSITIVE_INT], "int",
+                         "Neighbours per node of every level's k-NN graph, in training and in "
+                         "decoding."),
+    "decoding": Param("auto", [StrOptions({"auto"}), DecodingSettings, dict],
+                      'DecodingSettings, dict or "auto"',
+                      "How a level's scored edges become clusters: a :class:`DecodingSettings` "
+                      "used as given (a dict gives some of its fields, the others being this "
+                      "model's ``n_neighbors``, ``aggregation`` and ``max_levels`` or the "
+                      'defaults), or "auto": chosen inside ``fit`` by cross-fitting over '
+                      "folds of the training identities (each fold's network trained on the "
+                      "other folds), clustering all training points at once with each scored "
+                      "by the network that never saw its identity, and choosing p_τ, the upper "
+                      "levels' p_τ, LANDER vs Hi-LANDER and the decoding by avg F there "
+                      "(see ``selection``)."),
     "aggregation": Param("peak", [StrOptions(set(AGGREGATIONS))], "str",
                          'Super-node feature of levels ≥ 2 (eq. 7): "peak" (the peak\'s own '
                          'feature), "mean" (size-weighted mean of the members) or "concat" '
                          "(both, sec. 3.4)."),
-    "max_levels": Param(None, [_POSITIVE_INT, None], "int or None",
-                        "Cap on inference levels; 1 gives one-level LANDER, None runs until "
-                        "no edge is added."),
-    "early_stopping": Param(True, ["boolean"], "bool",
-                            "Stop once a level adds more than 1/k of the previous level's "
-                            "edges (paper sec. 4.3)."),
+    "max_levels": Param(None, [POSITIVE_INT, None], "int or None",
+                        "Cap on the training hierarchy's and the inference's levels; 1 gives "
+                        "one-level LANDER, None runs until no edge is added."),
     "recipe": Param("lander", [StrOptions(set(RECIPES))], "str",
                     'How the network is built and meta-trained: "lander" (hilander\'s own: '
                     "an edge head scoring a calibrated cosine plus a learnt correction from "
@@ -79,42 +69,35 @@ HILANDER_PARAMS: dict[str, Param] = {
                     'of the training identities) or "paper" (the paper\'s edge MLP on '
                     "[h_i, h_j], SGD at 0.1 with momentum 0.9, no noise, no re-draws). See "
                     ":mod:`hilander.lander.recipe`."),
-    "num_layers": Param(1, [_POSITIVE_INT], "int", "GAT layers of the encoder."),
-    **TRAINING_PARAMS,
-    # lr and patience mean something more here than in TRAINING_PARAMS
-    "lr": Param(None, [Interval(Real, 0, None, closed="neither"), None], "float or None",
-                'Learning rate (None: the recipe\'s, 0.01 with Adam for "lander" and 0.1 with '
-                'SGD for "paper"); cosine-annealed.'),
-    "patience": Param(16, [_POSITIVE_INT, None], "int or None",
-                      'With ``tau="auto"``, stop the hold-out training after this many '
-                      "evaluations (one per 25 steps) without a gain in held-out link AUC "
-                      "(None: train every epoch); the re-fit then runs as many steps as the "
-                      "kept checkpoint had."),
-    "batch_size": Param(1024, [Interval(Integral, 2, None, closed="left")], "int",
-                        "Seed nodes per training step (each with its full neighbourhood); an "
-                        "epoch draws as many seeds as the training levels hold nodes."),
-    "feature_noise": Param(None, [Interval(Real, 0, None, closed="left"), None],
-                           "float or None", "Norm of the Gaussian noise added to the unit "
-                           "node features during training (None: the recipe's, 0.5 for "
-                           '"lander" and 0 for "paper").'),
-    "identity_subsets": Param(None, [Interval(Integral, 0, None, closed="left"), None],
-                              "int or None", "Extra training hierarchies, each built on a "
-                              "seeded long-tailed re-draw of the training identities; the "
-                              "step budget stays the full graph's (None: the recipe's, 4 for "
-                              '"lander" and 0 for "paper").'),
-    "cv": Param(3, [Interval(Integral, 2, None, closed="left")], "int",
-                'Folds of identities ``tau="auto"`` cross-fits over: the selection sees every '
-                "training identity at once, as new data will come, rather than a small "
-                "held-out share of them."),
-    "refit": Param(True, ["boolean"], "bool", 'After ``tau="auto"`` chose the decoding, '
-                   "re-train on all identities for the median number of steps whose weights "
-                   "the folds kept (False: keep the first fold's network)."),
-    "tau_grid": Param(DEFAULT_TAU_GRID, ["array-like"], "tuple of float",
-                      'Thresholds ``tau="auto"`` tries.'),
+    "training": Param(TrainingSettings(), [TrainingSettings, dict], "TrainingSettings or dict",
+                      "Network width and depth, epochs, batch size and the recipe values to "
+                      "override (:class:`~hilander.lander.settings.TrainingSettings`; a dict "
+                      "gives the fields that differ from its defaults)."),
+    "selection": Param(SelectionSettings(), [SelectionSettings, dict],
+                       "SelectionSettings or dict",
+                       'How ``decoding="auto"`` cross-fits and searches: folds, threshold '
+                       "grid, re-fit, patience (:class:`~hilander.lander.settings."
+                       "SelectionSettings`; a dict gives the fields that differ from its "
+                       "defaults). Not used with a given decoding."),
     "knn_method": Param("auto", [StrOptions({"auto", "exact", "ivf", "hnsw"})], "str",
                         "k-NN search (see :func:`hilander.graph.build_knn_graph`)."),
 }
-@register_model
+
+#: Keywords of earlier versions (flat parameters) and the settings group each now lives in;
+#: they still work, with a FutureWarning, for one release.
+LEGACY_KEYWORDS: dict[str, str] = {
+    **{k: "training" for k in ("epochs", "batch_size", "hidden", "num_layers", "lr",
+                               "feature_noise", "identity_subsets")},
+    **{k: "selection" for k in ("cv", "tau_grid", "refit", "patience")},
+    **{k: "decoding" for k in ("tau", "tau_upper", "early_stopping")},
+}
+#: Removed keywords and the value every earlier model had (none was ever set otherwise).
+DROPPED_KEYWORDS = {"dropout": 0.0, "weight_decay": 1e-5}
+#: DecodingSettings fields that shape the trained network too: a given decoding must agree
+#: with the model's own values.
+SHARED_FIELDS = ("n_neighbors", "aggregation", "max_levels")
+
+
 class HiLander(MetaTrainedClusterer):
     """Hierarchical GNN clustering learnt from labeled identities (Xing et al., ICCV 2021).
 
@@ -124,6 +107,12 @@ class HiLander(MetaTrainedClusterer):
     neighbour whose linkage probability reaches p_τ; connected components become the next
     level's super-nodes, until no edge is added.
 
+    The options come in groups: ``training=`` (:class:`~hilander.lander.settings.
+    TrainingSettings`), ``selection=`` (:class:`~hilander.lander.settings.SelectionSettings`,
+    used by ``decoding="auto"``) and ``decoding=`` (``"auto"`` or a
+    :class:`~hilander.lander.decoding.DecodingSettings`). The flat keywords of earlier
+    versions (``tau=``, ``epochs=``, ``tau_grid=``...) still work, with a FutureWarning.
+
     {parameters}
 
     Attributes
@@ -131,15 +120,16 @@ class HiLander(MetaTrainedClusterer):
     settings_ : DecodingSettings
         How the fitted network's edges become clusters (p_τ of level 1 and of the upper
         levels, level cap, decoding, k, aggregation): chosen on held-out identities with
-        ``tau="auto"``, the given parameters otherwise.
+        ``decoding="auto"``, the given decoding otherwise.
     model_ : LanderNet
         The meta-trained network.
     selection_ : dict or None
-        With ``tau="auto"``: each fold's size and link-AUC curve, the chosen settings and
-        every trial's scores, and what one fold alone would have chosen.
+        With ``decoding="auto"``: each fold's size and link-AUC curve, the chosen settings
+        and every trial's scores (and, with ``selection.record_one_fold``, what one fold
+        alone would have chosen).
     crossfit_ : CrossFittedNet
-        With ``tau="auto"``: the fold networks and each training point's fold, which scored
-        the selection (not saved with the model).
+        With ``decoding="auto"``: the fold networks and each training point's fold, which
+        scored the selection (not saved with the model).
     history_ : list of float
         Training loss of every step of the last training run.
     n_train_levels_ : int
@@ -158,9 +148,11 @@ class HiLander(MetaTrainedClusterer):
     --------
     >>> from hilander import HiLander
     >>> from hilander.datasets import make_open_set
+    >>> from hilander.lander import SelectionSettings, TrainingSettings
     >>> from hilander.metrics import evaluate
     >>> data = make_open_set(n_train_classes=30, n_test_classes=10, seed=0)
-    >>> model = HiLander(epochs=3, tau_grid=(0.3, 0.5, 0.7), random_state=0)  # a short run
+    >>> model = HiLander(training=TrainingSettings(epochs=3),       # a short run
+    ...                  selection=SelectionSettings(tau_grid=(0.3, 0.5, 0.7)), random_state=0)
     >>> model = model.fit(data.X_train, data.y_train)
     >>> labels = model.predict(data.X_test)          # identities never seen in training
     >>> labels.shape == data.y_test.shape
@@ -172,29 +164,111 @@ class HiLander(MetaTrainedClusterer):
     """
 
     _params = HILANDER_PARAMS
-    _n_positional = 2  # HiLander(10, 0.7): n_neighbors, tau
+    _n_positional = 2  # HiLander(10, settings): n_neighbors, decoding
+    _legacy_keywords = (*LEGACY_KEYWORDS, *DROPPED_KEYWORDS)
 
     # -- configuration -------------------------------------------------------------------------
+    @classmethod
+    def _translate_legacy(cls, params: dict, *, warn: bool = True, current=None) -> dict:
+        """``params`` with the flat keywords of earlier versions moved into their settings
+        group (:data:`LEGACY_KEYWORDS`); ``current`` is the estimator ``set_params`` changes.
+
+        An old decoding keyword (``tau`` and friends) becomes a dict of the given fields, so
+        the model's ``n_neighbors``, ``aggregation`` and ``max_levels`` still fill the rest.
+        """
+        params = dict(params)
+        old: dict = {}
+        decoding = params.get("decoding")
+        if isinstance(decoding, str) and decoding in DECODINGS:
+            old["decoding"] = params.pop("decoding")  # a decoding rule's name, as before
+        elif isinstance(decoding, Real) and not isinstance(decoding, bool):
+            old["tau"] = params.pop("decoding")  # HiLander(10, 0.7): the old positional tau
+        old.update({k: params.pop(k) for k in [*LEGACY_KEYWORDS, *DROPPED_KEYWORDS]
+                    if k in params})
+        if not old:
+            return params
+        if warn:
+            names = ", ".join(f"{k}=" for k in old)
+            warnings.warn(f"{cls.__name__}({names}...) is deprecated: these options now live "
+                          "in training=TrainingSettings(...), selection=SelectionSettings(...) "
+                          "and decoding=DecodingSettings(...) or 'auto'; "
+                          f"{', '.join(sorted({_new_home(k) for k in old}))}",
+                          FutureWarning, stacklevel=4)
+        for name, value in DROPPED_KEYWORDS.items():
+            if name in old and old.pop(name) != value:
+                raise InputError(f"{cls.__name__}: {name} is no longer an option (only "
+                                 f"{value} was ever used)")
+
+        def group(name: str, default) -> dict:
+            given = params.get(name, getattr(current, name, default) if current else default)
+            return dict(given) if isinstance(given, dict) else given.as_dict()
+
+        for name, settings in (("training", TrainingSettings),
+                               ("selection", SelectionSettings)):
+            moved = {k: old.pop(k) for k in list(old) if LEGACY_KEYWORDS.get(k) == name}
+            if moved:
+                params[name] = settings(**{**group(name, settings()), **moved})
+        if old:  # tau, tau_upper, early_stopping, the decoding rule
+            tau = old.pop("tau", None)
+            start = params.get("decoding", getattr(current, "decoding", "auto"))
+            if tau == "auto" or (tau is None and start == "auto"):
+                if "early_stopping" in old:
+                    params["selection"] = SelectionSettings(**{
+                        **group("selection", SelectionSettings()),
+                        "early_stopping": old.pop("early_stopping")})
+                params["decoding"] = "auto"  # tau_upper and the rule had no effect then
+            else:
+                given = ({} if start == "auto" else
+                         dict(start) if isinstance(start, dict) else start.as_dict())
+                if tau is not None:
+                    given["tau"] = tau
+                params["decoding"] = {**given, **old}
+        return params
+
     def _check_rules(self) -> None:
-        if not len(self.tau_grid):
-            raise InputError("tau_grid must list at least one threshold")
-        for t in self.tau_grid:
-            check_float(t, "tau_grid value", low=0.0, high=1.0)
+        self._training().validate("HiLander.training")
+        self._selection().validate("HiLander.selection")
+        if self.decoding != "auto":
+            settings = self._decoding()
+            validate_settings(settings.as_dict(), DECODING_CONSTRAINTS, "HiLander.decoding")
+            differ = [f for f in SHARED_FIELDS if getattr(settings, f) != getattr(self, f)]
+            if differ:
+                raise InputError(
+                    "decoding " + ", ".join(f"{f}={getattr(settings, f)!r}" for f in differ)
+                    + " differs from the model's " + ", ".join(
+                        f"{f}={getattr(self, f)!r}" for f in differ)
+                    + ": the network is trained with the model's; give them once, as "
+                    "HiLander parameters (a dict decoding= takes them from the model)")
+
+    def _training(self) -> TrainingSettings:
+        return _coerce(TrainingSettings, self.training, "training")
+
+    def _selection(self) -> SelectionSettings:
+        return _coerce(SelectionSettings, self.selection, "selection")
+
+    def _decoding(self) -> DecodingSettings:
+        """The given decoding (``decoding`` is not "auto"), a dict filled from the model."""
+        if isinstance(self.decoding, DecodingSettings):
+            return self.decoding
+        return _coerce(DecodingSettings, {f: getattr(self, f) for f in SHARED_FIELDS}
+                       | dict(self.decoding), "decoding")
 
     def _recipe(self) -> Recipe:
-        """The named recipe with the parameters the user set in place of its values."""
-        base = RECIPES[self.recipe]
-        given = {"lr": self.lr, "feature_noise": self.feature_noise,
-                 "identity_subsets": self.identity_subsets}
-        return replace(base, **{k: v for k, v in given.items() if v is not None})
+        """The named recipe with the training settings the user set in place of its values."""
+        training = self._training()
+        given = {"lr": training.lr, "feature_noise": training.feature_noise,
+                 "identity_subsets": training.identity_subsets}
+        return replace(RECIPES[self.recipe], **{k: v for k, v in given.items()
+                                                if v is not None})
 
     def _given_settings(self) -> DecodingSettings:
-        """The decoding the parameters describe (what ``tau="auto"`` starts from)."""
-        tau = self.tau_grid[0] if self.tau == "auto" else float(self.tau)
-        return DecodingSettings(tau=tau, tau_upper=self.tau_upper, max_levels=self.max_levels,
-                                decoding=self.decoding, n_neighbors=self.n_neighbors,
-                                aggregation=self.aggregation,
-                                early_stopping=self.early_stopping)
+        """The decoding to use as given, or where ``decoding="auto"`` starts from."""
+        if self.decoding != "auto":
+            settings = self._decoding()
+            return settings.replace(tau=float(settings.tau))
+        return DecodingSettings(tau=self._selection().tau_grid[0], max_levels=self.max_levels,
+                                n_neighbors=self.n_neighbors, aggregation=self.aggregation,
+                                early_stopping=self._selection().early_stopping)
 
     def _device(self) -> torch.device:
         return resolve_device(self.device)
@@ -216,11 +290,12 @@ class HiLander(MetaTrainedClusterer):
         self.settings_ = self._given_settings()
         steps = None
         self.timings_ = {}
+        auto = self.decoding == "auto"
         with deterministic():
-            if self.tau == "auto":
+            if auto:
                 steps = self._select(X, y, recipe)
                 self.timings_.update(self.selection_.pop("seconds", {}))
-            if self.tau != "auto" or self.refit:
+            if not auto or self._selection().refit:
                 t1 = time.perf_counter()
                 self.model_, log, training = self._train(X, y, recipe, steps=steps)
                 self.history_, self.n_train_levels_ = log.losses, len(training.levels)
@@ -236,40 +311,42 @@ class HiLander(MetaTrainedClusterer):
     def _train(self, X: np.ndarray, y: np.ndarray, recipe: Recipe, *, steps: int | None = None,
                held_out=None):
         torch.manual_seed(self.random_state)
+        settings = self._training()
         training: MetaTrainingSet = build_meta_training_set(
             X, y, n_neighbors=self.n_neighbors, aggregation=self.aggregation,
             max_levels=self.max_levels, knn_method=self.knn_method, recipe=recipe,
             random_state=self.random_state)
         model = self._new_model(recipe).to(self._device())
         if steps is None:
-            steps = steps_for(training.full_levels, self.epochs, self.batch_size)
-        log = train_lander(model, training, recipe, steps=steps, batch_size=self.batch_size,
-                           weight_decay=self.weight_decay, patience=self.patience,
+            steps = steps_for(training.full_levels, settings.epochs, settings.batch_size)
+        log = train_lander(model, training, recipe, steps=steps,
+                           batch_size=settings.batch_size, weight_decay=recipe.weight_decay,
+                           patience=self._selection().patience,
                            random_state=self.random_state, held_out=held_out,
                            progress=self.verbose)
         return model, log, training
 
     def _new_model(self, recipe: Recipe) -> LanderNet:
+        settings = self._training()
         in_dim = self.n_features_in_ * (2 if self.aggregation == "concat" else 1)
-        return LanderNet(in_dim, self.hidden, self.num_layers, recipe.heads,
-                         dropout=self.dropout, edge_input=recipe.edge_input,
-                         calibration=recipe.calibration, comembership=recipe.comembership)
+        return LanderNet(in_dim, settings.hidden, settings.num_layers, recipe.heads,
+                         edge_input=recipe.edge_input, calibration=recipe.calibration,
+                         comembership=recipe.comembership)
 
     def _select(self, X: np.ndarray, y: np.ndarray, recipe: Recipe) -> int:
-        """Cross-fit over ``cv`` folds of identities and choose the decoding settings.
+        """Cross-fit over ``selection.cv`` folds of identities and choose the decoding.
 
         Every fold's network trains on the other folds; all training points are then
         clustered at once, each scored by the network that never saw its identity, and the
         settings are chosen there: at the scale of the labeled set, not of one held-out share
         of it. Returns the number of steps the re-fit trains for.
         """
-        if recipe.holdout is not None:
-            return self._select_on_holdout(X, y, recipe)
         t0 = time.perf_counter()
-        folds = identity_folds(y, self.cv, self.random_state)
+        cv = self._selection().cv
+        folds = identity_folds(y, cv, self.random_state)
         check_folds(y, folds, self.n_neighbors)
         nets, fold_rows = [], []
-        for f in range(self.cv):
+        for f in range(cv):
             held = folds == f
             X_f, y_f = X[held], encode_labels(y[held])
             net, log, training = self._train(
@@ -283,46 +360,30 @@ class HiLander(MetaTrainedClusterer):
         t1 = time.perf_counter()
         self.crossfit_ = CrossFittedNet(nets, folds)
         selection = self._choose(self.crossfit_, X, y, recipe)
-        t2 = time.perf_counter()
-        # what one held-out fold alone would have chosen (the earlier way), for the record
-        held = folds == 0
-        alone = select_decoding(nets[0], X[held], encode_labels(y[held]),
-                                self._given_settings(), tau_grid=self.tau_grid,
-                                knn_method=self.knn_method, random_state=self.random_state,
-                                decodings=recipe.decodings)
-        changed = [k for k, v in selection.settings.as_dict().items()
-                   if alone.settings.as_dict()[k] != v]
         self.model_, self.history_ = nets[0], []
         self.n_train_levels_ = fold_rows[0]["levels"]
         self.selection_ = {
             "mode": "cross-fitted", "folds": fold_rows, "held_out_classes": int(y.max() + 1),
             "held_out_points": int(y.size), "chosen": selection.chosen(),
             "trials": selection.trials,
-            "one_fold": {"classes": fold_rows[0]["classes"], "chosen": alone.chosen(),
-                         "changed": changed},
-            "seconds": {"fold_training": t1 - t0, "selection": t2 - t1,
-                        "one_fold_selection": time.perf_counter() - t2},
+            "seconds": {"fold_training": t1 - t0, "selection": time.perf_counter() - t1},
         }
+        if self._selection().record_one_fold:
+            # what one held-out fold alone would have chosen (the earlier way), for the record
+            t2 = time.perf_counter()
+            held = folds == 0
+            alone = select_decoding(nets[0], X[held], encode_labels(y[held]),
+                                    self._given_settings(),
+                                    tau_grid=self._selection().tau_grid,
+                                    knn_method=self.knn_method,
+                                    random_state=self.random_state,
+                                    decodings=recipe.decodings)
+            changed = [k for k, v in selection.settings.as_dict().items()
+                       if alone.settings.as_dict()[k] != v]
+            self.selection_["one_fold"] = {"classes": fold_rows[0]["classes"],
+                                           "chosen": alone.chosen(), "changed": changed}
+            self.selection_["seconds"]["one_fold_selection"] = time.perf_counter() - t2
         return int(np.median([row["best_step"] for row in fold_rows]))
-
-    def _select_on_holdout(self, X: np.ndarray, y: np.ndarray, recipe: Recipe) -> int:
-        """The earlier selection: one held-out share of the identities (ablation only)."""
-        val_mask = split_identities(y, recipe.holdout, self.n_neighbors, self.random_state)
-        X_val, y_val = X[val_mask], encode_labels(y[val_mask])
-        held_out = level_graph(X_val, y_val, self.n_neighbors, self.knn_method,
-                               recipe.comembership)
-        model, log, training = self._train(X[~val_mask], encode_labels(y[~val_mask]), recipe,
-                                           held_out=held_out)
-        self.model_, self.history_ = model, log.losses
-        self.n_train_levels_ = len(training.levels)
-        selection = self._choose(model, X_val, y_val, recipe)
-        self.selection_ = {
-            "mode": "hold-out", "held_out_classes": int(y_val.max() + 1),
-            "held_out_points": int(val_mask.sum()), "best_step": log.best_step,
-            "steps": len(log.losses), "link_auc_curve": log.scores,
-            "chosen": selection.chosen(), "trials": selection.trials,
-        }
-        return log.best_step
 
     def _choose(self, model, X: np.ndarray, y: np.ndarray, recipe: Recipe):
         """Search the decoding settings on labeled identities and adopt the best."""
@@ -333,7 +394,7 @@ class HiLander(MetaTrainedClusterer):
             also.append((sub, X[rows], encode_labels(y[rows])))
         selection = select_decoding(
             model, X, y, self._given_settings(),
-            tau_grid=self.tau_grid, knn_method=self.knn_method,
+            tau_grid=self._selection().tau_grid, knn_method=self.knn_method,
             random_state=self.random_state, k_grid=recipe.k_grid,
             aggregations=recipe.aggregation_grid, progress=self.verbose,
             decodings=recipe.decodings, also=also,
@@ -345,7 +406,7 @@ class HiLander(MetaTrainedClusterer):
         """Re-choose the decoding settings on a labeled validation set of identities disjoint
         from the ones to cluster (the weights stay as trained); returns self.
 
-        The same search as ``tau="auto"`` runs inside ``fit``; use this when a separate
+        The same search as ``decoding="auto"`` runs inside ``fit``; use this when a separate
         validation split exists, as in the empirical study's protocol.
         """
         self._check_fitted()
@@ -452,7 +513,8 @@ class HiLander(MetaTrainedClusterer):
 
     # -- persistence (save/load come from PersistentModel) -------------------------------------
     #: parameters of earlier versions that left the constructor, with the value that means
-    #: what today's HiLander does (a file with any other value needs benchmarks/experimental.py)
+    #: what today's HiLander does (a file with any other value needs the study's
+    #: :class:`hilander.study.ablation.ExperimentalHiLander`)
     _REMOVED = {"encoder": "gat", "edge_input": "relational", "calibration": "cosine",
                 "subset_mode": "longtail", "levels_mode": "label_pure", "train_ks": None,
                 "train_levels": None, "k_grid": None, "aggregation_grid": None, "heads": 1,
@@ -461,15 +523,19 @@ class HiLander(MetaTrainedClusterer):
 
     @classmethod
     def _upgrade_config(cls, config: dict) -> dict:
-        config = super()._upgrade_config(config)
+        classes = {c.__name__: c for c in (DecodingSettings, TrainingSettings,
+                                           SelectionSettings)}
+        config = {k: classes[v["settings"]](**v["fields"]) if _saved_settings(v, classes)
+                  else v for k, v in config.items()}
         for name, value in cls._REMOVED.items():
             if name in config and name not in cls._all_params:
                 given = config.pop(name)
                 if name not in ("backend", "ray_address", "n_shards") and given != value:
                     raise InputError(f"this model was trained with {name}={given!r}, an option "
                                      "HiLander no longer has; load it with "
-                                     "benchmarks/experimental.py's ExperimentalHiLander")
-        return config
+                                     "hilander.study.ablation.ExperimentalHiLander")
+        # files of earlier versions hold the flat keywords: translated without a warning
+        return super()._upgrade_config(config)
 
     def _state(self) -> dict:
         return {
@@ -489,10 +555,55 @@ class HiLander(MetaTrainedClusterer):
                 max_levels=state["max_levels_"], decoding=str(state["decoding_"]),
                 n_neighbors=int(state.get("k_", self.n_neighbors)),
                 aggregation=str(state.get("aggregation_", self.aggregation)),
-                early_stopping=self.early_stopping)
+                early_stopping=self._given_settings().early_stopping)
         self.selection_ = state["selection_"]
         self.n_train_levels_ = int(state["n_train_levels_"])
         self.history_ = list(state["history_"])
         model = self._new_model(self._recipe())
         model.load_state_dict(state["weights"])
         self.model_ = model.eval().to(self._device())
+
+
+def group_params(flat: dict) -> dict:
+    """HiLander parameters from flat keywords, each moved into its settings group without a
+    warning: the command line's vocabulary (``--epochs 5``, ``--param tau_grid=...``)."""
+    return HiLander._translate_legacy(flat, warn=False)
+
+
+def flat_params(model: HiLander) -> dict:
+    """``model``'s parameters with its settings groups spread out (``epochs``, ``cv``...,
+    and ``tau`` etc. of a given decoding): what a report or the command line shows."""
+    params = model.get_params(deep=False)
+    flat = {k: v for k, v in params.items() if k not in ("training", "selection", "decoding")}
+    flat.update(model._training().as_dict())
+    flat.update(model._selection().as_dict())
+    flat["tau_grid"] = list(flat["tau_grid"])
+    flat["tau"] = flat["decoding"] = "auto"
+    if model.decoding != "auto":
+        flat.update(model._decoding().as_dict())
+    return flat
+
+
+def _coerce(cls: type, value, name: str):
+    """A settings object of ``cls`` from itself or a dict of its fields."""
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(**value)
+    except TypeError as exc:
+        raise InputError(f"HiLander {name}=: {exc}") from None
+
+
+def _saved_settings(value, classes: dict) -> bool:
+    """Whether ``value`` is a settings object as a model file stores it."""
+    return (isinstance(value, dict) and set(value) == {"settings", "fields"}
+            and value["settings"] in classes)
+
+
+def _new_home(name: str) -> str:
+    """Where an earlier flat keyword lives now (for the deprecation message)."""
+    if name in DROPPED_KEYWORDS:
+        return f"{name} is removed"
+    if name == "decoding":
+        return "decoding='RULE' -> decoding=DecodingSettings(decoding='RULE', tau=...)"
+    return f"{name} -> {LEGACY_KEYWORDS[name]}.{name}"

@@ -11,14 +11,6 @@ from .features import EdgeFeaturizer, n_edge_features
 from .layers import EdgeHead, GraphEncoder, one_hop, row_chunks
 
 
-def knn_edge_index(nbr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Message-passing ``edge_index`` (neighbour -> node) and the validity mask of ``nbr``."""
-    n, k = nbr.shape
-    valid = nbr >= 0
-    rows = torch.arange(n).unsqueeze(1).expand(n, k)
-    return torch.stack([nbr[valid], rows[valid]]), valid
-
-
 class LanderNet(nn.Module):
     """Graph encoder + edge head; densities come from the edge probabilities, no extra head.
 

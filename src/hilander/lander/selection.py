@@ -16,7 +16,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._validation import InputError
-from ..datasets.splits import holdout_identities
 from ..metrics import avg_f, evaluate
 from .decoding import LEVEL_ONE_DECODINGS, DecodingSettings
 from .hierarchy import run_hierarchy
@@ -38,29 +37,16 @@ SEARCHED_DECODINGS = ("similarity", "infomap", "leiden", "cpm", "average")
 MIN_GAIN = 0.005
 
 
-def split_identities(y: np.ndarray, share: float, k: int, seed: int) -> np.ndarray:
-    """Mask of a seeded, class-disjoint held-out share of the identities in ``y`` (codes)."""
-    val = holdout_identities(y, share, seed, by="classes", min_rest=0)
-    n_val, n_classes = int(np.unique(y[val]).size), int(y.max()) + 1
-    if n_val >= n_classes - 1 or val.sum() <= k or (~val).sum() <= k:
-        raise InputError(
-            f"selection (tau='auto') needs more data: the held-out {share:.0%} of the "
-            f"identities and the rest must each have more than n_neighbors={k} points and "
-            "the rest at least 2 identities; pass a number as tau to skip selection"
-        )
-    return val
-
-
 def check_folds(y: np.ndarray, folds: np.ndarray, k: int) -> None:
     """Every fold, and the identities outside it, must leave a k-NN graph to learn or score."""
     for f in range(int(folds.max()) + 1):
         held = folds == f
         if held.sum() <= k or (~held).sum() <= k or np.unique(y[~held]).size < 2:
             raise InputError(
-                f"selection (tau='auto') needs more data: each of the {int(folds.max()) + 1} "
+                f"selection (decoding='auto') needs more data: each of the {int(folds.max()) + 1} "
                 f"folds of identities, and the identities outside it, must have more than "
-                f"n_neighbors={k} points (fold {f} has {int(held.sum())}); lower cv, or pass "
-                "a number as tau to skip selection"
+                f"n_neighbors={k} points (fold {f} has {int(held.sum())}); lower "
+                "selection.cv, or give a decoding to skip selection"
             )
 
 

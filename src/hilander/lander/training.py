@@ -1,5 +1,8 @@
 """Meta-training LANDER: one shared model over every ground-truth level (sec. 3.5).
 
+It runs on the shared loop of :mod:`hilander.training`, which shares its file name: one
+concept (training a network) at two layers, the loop and one model's use of it.
+
 Each step takes a mini-batch of seed nodes of one level graph with their full k-NN
 neighbourhoods (the encoder runs on the seeds' receptive field only), so a run has hundreds
 of steps instead of one full-graph step per level per epoch. Levels are drawn in proportion to

@@ -11,7 +11,7 @@ take ``l2_normalize`` (on by default) and those using neighbours accept a prebui
 :class:`hilander.graph.KNNGraph` as ``fit(X, graph=...)``.
 """
 
-from ._base import MEMORY_BUDGET_BYTES, BaseClusterer
+from ._baseline import MEMORY_BUDGET_BYTES, BaseClusterer
 from .community import ChineseWhispers, Infomap, Leiden
 from .density import DBSCAN, HDBSCAN, MeanShift
 from .graph_based import CDP, FINCH, ApproximateRankOrder, Graclus, SpectralClustering

@@ -20,20 +20,16 @@ from ..graph import (
     infomap_partition,
     leiden_partition,
 )
-from ._base import (
+from ._baseline import (
     COSINE,
+    NONNEG_INT,
     POSITIVE_INT,
     POSITIVE_REAL,
-    SEED,
     UNIT,
     BaseClusterer,
-    constraints,
+    Param,
     relabel,
 )
-
-_PRUNING = dict(n_neighbors=[POSITIVE_INT], min_similarity=[COSINE], jaccard=[UNIT],
-                min_cluster_size=[POSITIVE_INT], outliers=[StrOptions({"noise", "attach"})],
-                random_state=SEED)
 
 
 class _PrunedGraphClusterer(BaseClusterer):
@@ -43,6 +39,24 @@ class _PrunedGraphClusterer(BaseClusterer):
     then says what becomes of them: "noise" (label -1, scored as singletons) or "attach" (join
     the cluster of their most similar neighbour that is in a kept cluster, if any).
     """
+
+    _params = {
+        "n_neighbors": Param(10, [POSITIVE_INT], "int", "Neighbours per point of the k-NN graph."),
+        "min_similarity": Param(0.0, [COSINE], "float",
+                                "Cosine similarity below which k-NN edges are dropped before "
+                                "partitioning."),
+        "jaccard": Param(0.0, [UNIT], "float",
+                         "Blend in [0, 1] of the shared-neighbour (Jaccard) weight into each "
+                         "edge's weight, and what ``min_similarity`` then thresholds (0: the plain "
+                         "cosine; see :meth:`hilander.graph.KNNGraph.jaccard`)."),
+        "min_cluster_size": Param(1, [POSITIVE_INT], "int",
+                                  "Members of clusters smaller than this become outliers (1: none "
+                                  "do)."),
+        "outliers": Param("noise", [StrOptions({"attach", "noise"})], '{"noise", "attach"}',
+                          "What outliers become: noise (label -1), or members of the cluster of "
+                          "their most similar neighbour that is in a kept cluster (noise when they "
+                          "have none)."),
+    }
 
     uses_graph = True
 
@@ -86,71 +100,25 @@ class Infomap(_PrunedGraphClusterer):
     Infomap partitions the result. ``markov_time`` scales the module granularity (above 1
     coarser). ``num_trials`` > 1 keeps the best of several seeded runs.
 
-    Parameters
-    ----------
-    n_neighbors : int, default=10
-        Neighbours per point of the k-NN graph.
-    min_similarity : float, default=0.0
-        Cosine similarity below which k-NN edges are dropped before partitioning.
-    jaccard : float, default=0.0
-        Blend in [0, 1] of the shared-neighbour (Jaccard) weight into each edge's weight, and
-        what ``min_similarity`` then thresholds (0: the plain cosine; see
-        :meth:`hilander.graph.KNNGraph.jaccard`).
-    markov_time : float, default=1.0
-        Scale of the module granularity: above 1 fewer, larger modules.
-    min_cluster_size : int, default=1
-        Members of clusters smaller than this become outliers (1: none do).
-    outliers : {"noise", "attach"}, default="noise"
-        What outliers become: noise (label -1), or members of the cluster of their most similar
-        neighbour that is in a kept cluster (noise when they have none).
-    num_trials : int, default=1
-        Seeded Infomap runs; the partition with the shortest description length is kept.
-    random_state : int, default=0
-        Seed of the partitioner: the same seed gives the same labels.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import Infomap
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = Infomap(n_neighbors=10).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
-    def __init__(self, n_neighbors: int = 10, min_similarity: float = 0.0,
-                 markov_time: float = 1.0, jaccard: float = 0.0, min_cluster_size: int = 1,
-                 outliers: str = "noise", num_trials: int = 1, random_state: int = 0,
-                 l2_normalize: bool = True):
-        self.n_neighbors = n_neighbors
-        self.min_similarity = min_similarity
-        self.markov_time = markov_time
-        self.jaccard = jaccard
-        self.min_cluster_size = min_cluster_size
-        self.outliers = outliers
-        self.num_trials = num_trials
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(**_PRUNING, markov_time=[POSITIVE_REAL],
-                                         num_trials=[POSITIVE_INT])
+    marks_noise = True
+    _example = "Infomap(n_neighbors=10)"
+    _params = {
+        "markov_time": Param(1.0, [POSITIVE_REAL], "float",
+                             "Scale of the module granularity: above 1 fewer, larger modules."),
+        "num_trials": Param(1, [POSITIVE_INT], "int",
+                            "Seeded Infomap runs; the partition with the shortest description "
+                            "length is kept."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              "Seed of the partitioner: the same seed gives the same labels."),
+    }
+    _n_positional = 0  # keyword-only: the shared n_neighbors no longer comes first
 
     def _partition(self, n, src, dst, weight):
         return infomap_partition(n, src, dst, weight, seed=self.random_state,
@@ -165,76 +133,29 @@ class Leiden(_PrunedGraphClusterer):
     density of at least ``resolution`` in similarity units. Pruning, ``jaccard`` and outliers
     work as in :class:`Infomap`.
 
-    Parameters
-    ----------
-    n_neighbors : int, default=10
-        Neighbours per point of the k-NN graph.
-    resolution : float, default=1.0
-        Resolution of the objective: above 1 favours more, smaller communities (modularity);
-        the least edge density of a community (CPM).
-    objective : {"modularity", "cpm"}, default="modularity"
-        Quality function Leiden optimises: modularity or the constant Potts model.
-    min_similarity : float, default=0.0
-        Cosine similarity below which k-NN edges are dropped before partitioning.
-    jaccard : float, default=0.0
-        Blend in [0, 1] of the shared-neighbour (Jaccard) weight into each edge's weight, and
-        what ``min_similarity`` then thresholds (0: the plain cosine; see
-        :meth:`hilander.graph.KNNGraph.jaccard`).
-    min_cluster_size : int, default=1
-        Members of clusters smaller than this become outliers (1: none do).
-    outliers : {"noise", "attach"}, default="noise"
-        What outliers become: noise (label -1), or members of the cluster of their most similar
-        neighbour that is in a kept cluster (noise when they have none).
-    n_iterations : int, default=2
-        Leiden iterations; -1 iterates until the partition stops changing.
-    random_state : int, default=0
-        Seed of the partitioner: the same seed gives the same labels.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import Leiden
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = Leiden(n_neighbors=10).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
-    def __init__(self, n_neighbors: int = 10, resolution: float = 1.0,
-                 objective: str = "modularity", min_similarity: float = 0.0,
-                 jaccard: float = 0.0, min_cluster_size: int = 1, outliers: str = "noise",
-                 n_iterations: int = 2, random_state: int = 0, l2_normalize: bool = True):
-        self.n_neighbors = n_neighbors
-        self.resolution = resolution
-        self.objective = objective
-        self.min_similarity = min_similarity
-        self.jaccard = jaccard
-        self.min_cluster_size = min_cluster_size
-        self.outliers = outliers
-        self.n_iterations = n_iterations
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        **_PRUNING, resolution=[POSITIVE_REAL], objective=[StrOptions({"modularity", "cpm"})],
-        n_iterations=[Interval(Integral, -1, None, closed="left")])
+    marks_noise = True
+    _example = "Leiden(n_neighbors=10)"
+    _params = {
+        "resolution": Param(1.0, [POSITIVE_REAL], "float",
+                            "Resolution of the objective: above 1 favours more, smaller "
+                            "communities (modularity); the least edge density of a community "
+                            "(CPM)."),
+        "objective": Param(
+            "modularity", [StrOptions({"cpm", "modularity"})], '{"modularity", "cpm"}',
+            "Quality function Leiden optimises: modularity or the constant Potts model."),
+        "n_iterations": Param(2, [Interval(Integral, -1, None, closed="left")], "int",
+                              "Leiden iterations; -1 iterates until the partition stops changing."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              "Seed of the partitioner: the same seed gives the same labels."),
+    }
+    _n_positional = 0  # keyword-only: the shared n_neighbors no longer comes first
 
     def _check_rules(self) -> None:
         if self.n_iterations == 0:
@@ -253,67 +174,23 @@ class ChineseWhispers(_PrunedGraphClusterer):
     drawn from ``random_state``, so results are reproducible. Pruning, ``jaccard`` and outliers
     work as in :class:`Infomap`.
 
-    Parameters
-    ----------
-    n_neighbors : int, default=10
-        Neighbours per point of the k-NN graph.
-    min_similarity : float, default=0.0
-        Cosine similarity below which k-NN edges are dropped before partitioning.
-    jaccard : float, default=0.0
-        Blend in [0, 1] of the shared-neighbour (Jaccard) weight into each edge's weight, and
-        what ``min_similarity`` then thresholds (0: the plain cosine; see
-        :meth:`hilander.graph.KNNGraph.jaccard`).
-    n_iterations : int, default=20
-        Propagation rounds at most, each visiting every point once; fitting stops earlier
-        when a round changes no label.
-    min_cluster_size : int, default=1
-        Members of clusters smaller than this become outliers (1: none do).
-    outliers : {"noise", "attach"}, default="noise"
-        What outliers become: noise (label -1), or members of the cluster of their most similar
-        neighbour that is in a kept cluster (noise when they have none).
-    random_state : int, default=0
-        Seed of the visiting order: the same seed gives the same labels.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import ChineseWhispers
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = ChineseWhispers(n_neighbors=10).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
-    def __init__(self, n_neighbors: int = 10, min_similarity: float = 0.0,
-                 n_iterations: int = 20, jaccard: float = 0.0, min_cluster_size: int = 1,
-                 outliers: str = "noise", random_state: int = 0, l2_normalize: bool = True):
-        self.n_neighbors = n_neighbors
-        self.min_similarity = min_similarity
-        self.n_iterations = n_iterations
-        self.jaccard = jaccard
-        self.min_cluster_size = min_cluster_size
-        self.outliers = outliers
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(**_PRUNING, n_iterations=[POSITIVE_INT])
+    marks_noise = True
+    _example = "ChineseWhispers(n_neighbors=10)"
+    _params = {
+        "n_iterations": Param(20, [POSITIVE_INT], "int",
+                              "Propagation rounds at most, each visiting every point once; fitting "
+                              "stops earlier when a round changes no label."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              "Seed of the visiting order: the same seed gives the same labels."),
+    }
+    _n_positional = 0  # keyword-only: the shared n_neighbors no longer comes first
 
     def _partition(self, n, src, dst, weight):
         return chinese_whispers_partition(n, src, dst, weight, n_iterations=self.n_iterations,

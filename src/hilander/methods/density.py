@@ -15,14 +15,14 @@ from sklearn.cluster import get_bin_seeds
 from sklearn.utils._param_validation import Interval
 
 from .._validation import InputError
-from ._base import (
+from ._baseline import (
     NONNEG_REAL,
     POSITIVE_INT,
     POSITIVE_REAL,
     BaseClusterer,
+    Param,
     StrOptions,
     check_pairwise_memory,
-    constraints,
     edge_distances,
     max_points_for_pairwise,
     relabel,
@@ -37,58 +37,31 @@ class DBSCAN(BaseClusterer):
     shared k-NN graph as a sparse precomputed distance matrix (the study's "sparse matrix"
     option): only the ``n_neighbors`` nearest points can be neighbours, so memory is O(n k).
 
-    Parameters
-    ----------
-    eps : float, default=0.5
-        Radius of a point's neighbourhood, in ``metric`` distance.
-    min_samples : int, default=5
-        Points (the point itself included) within ``eps`` that make a core point.
-    metric : {"euclidean", "cosine"}, default="euclidean"
-        Distance between points.
-    n_neighbors : int or None, default=None
-        Search neighbourhoods within the k-NN graph of this many neighbours; None runs the
-        exact radius search.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import DBSCAN
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = DBSCAN(eps=0.5).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    marks_noise = True
+    _example = "DBSCAN(eps=0.5)"
+    _params = {
+        "eps": Param(0.5, [POSITIVE_REAL], "float",
+                     "Radius of a point's neighbourhood, in ``metric`` distance."),
+        "min_samples": Param(5, [POSITIVE_INT], "int",
+                             "Points (the point itself included) within ``eps`` that make a core "
+                             "point."),
+        "metric": Param(
+            "euclidean", [StrOptions({"cosine", "euclidean"})], '{"euclidean", "cosine"}',
+            "Distance between points."),
+        "n_neighbors": Param(None, [POSITIVE_INT, None], "int or None",
+                             "Search neighbourhoods within the k-NN graph of this many neighbours; "
+                             "None runs the exact radius search."),
+    }
+    _n_positional = 1
+
     uses_graph = True
-
-    def __init__(self, eps: float = 0.5, min_samples: int = 5, metric: str = "euclidean",
-                 n_neighbors: int | None = None, l2_normalize: bool = True):
-        self.eps = eps
-        self.min_samples = min_samples
-        self.metric = metric
-        self.n_neighbors = n_neighbors
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        eps=[POSITIVE_REAL], min_samples=[POSITIVE_INT],
-        metric=[StrOptions({"euclidean", "cosine"})], n_neighbors=[POSITIVE_INT, None])
 
     def _fit(self, X, graph):
         if self.n_neighbors is None:
@@ -128,61 +101,32 @@ class HDBSCAN(BaseClusterer):
     neighbour queries otherwise; ``metric="cosine"`` always needs the full distance matrix and
     is refused above the memory budget.
 
-    Parameters
-    ----------
-    min_cluster_size : int, default=5
-        Smallest group of points that counts as a cluster (at least 2).
-    min_samples : int or None, default=None
-        Neighbours that define a point's core distance (None: ``min_cluster_size``).
-    cluster_selection_epsilon : float, default=0.0
-        Clusters closer than this distance are merged.
-    cluster_selection_method : {"eom", "leaf"}, default="eom"
-        Excess of mass, or the leaves of the condensed tree (finer clusters).
-    metric : {"euclidean", "cosine"}, default="euclidean"
-        Distance between points.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import HDBSCAN
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = HDBSCAN(min_cluster_size=5).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
-    def __init__(self, min_cluster_size: int = 5, min_samples: int | None = None,
-                 cluster_selection_epsilon: float = 0.0, cluster_selection_method: str = "eom",
-                 metric: str = "euclidean", l2_normalize: bool = True):
-        self.min_cluster_size = min_cluster_size
-        self.min_samples = min_samples
-        self.cluster_selection_epsilon = cluster_selection_epsilon
-        self.cluster_selection_method = cluster_selection_method
-        self.metric = metric
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        min_cluster_size=[Interval(Integral, 2, None, closed="left")],
-        min_samples=[POSITIVE_INT, None], cluster_selection_epsilon=[NONNEG_REAL],
-        cluster_selection_method=[StrOptions({"eom", "leaf"})],
-        metric=[StrOptions({"euclidean", "cosine"})])
+    marks_noise = True
+    _example = "HDBSCAN(min_cluster_size=5)"
+    _params = {
+        "min_cluster_size": Param(5, [Interval(Integral, 2, None, closed="left")], "int",
+                                  "Smallest group of points that counts as a cluster (at least "
+                                  "2)."),
+        "min_samples": Param(None, [POSITIVE_INT, None], "int or None",
+                             "Neighbours that define a point's core distance (None: "
+                             "``min_cluster_size``)."),
+        "cluster_selection_epsilon": Param(0.0, [NONNEG_REAL], "float",
+                                           "Clusters closer than this distance are merged."),
+        "cluster_selection_method": Param("eom", [StrOptions({"eom", "leaf"})], '{"eom", "leaf"}',
+                                          "Excess of mass, or the leaves of the condensed tree "
+                                          "(finer clusters)."),
+        "metric": Param(
+            "euclidean", [StrOptions({"cosine", "euclidean"})], '{"euclidean", "cosine"}',
+            "Distance between points."),
+    }
+    _n_positional = 1
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -215,63 +159,32 @@ class MeanShift(BaseClusterer):
     point. ``cluster_all=False`` leaves points farther than ``bandwidth`` from every mode as
     noise (-1).
 
-    Parameters
-    ----------
-    bandwidth : float, default=0.5
-        Radius of the flat kernel (Euclidean).
-    min_bin_freq : int, default=1
-        Points a bin needs to seed a mode (with ``bin_seeding``).
-    cluster_all : bool, default=True
-        Give every point its nearest mode; False leaves points farther than ``bandwidth`` from
-        every mode as noise.
-    bin_seeding : bool, default=True
-        Seed from the centres of a grid of ``bandwidth``-sized bins instead of from every point.
-    max_iter : int, default=300
-        Shifts of each seed at most.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0; -1 marks noise.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_`` (each noise point counted as a cluster of its own).
+    {attributes}
     cluster_centers_ : ndarray of shape (n_modes, n_features)
         The modes kept, densest first.
     n_iter_ : int
         Shifts of the slowest seed.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import MeanShift
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = MeanShift(bandwidth=0.5).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
-    def __init__(self, bandwidth: float = 0.5, min_bin_freq: int = 1, cluster_all: bool = True,
-                 bin_seeding: bool = True, max_iter: int = 300, l2_normalize: bool = True):
-        self.bandwidth = bandwidth
-        self.min_bin_freq = min_bin_freq
-        self.cluster_all = cluster_all
-        self.bin_seeding = bin_seeding
-        self.max_iter = max_iter
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        bandwidth=[POSITIVE_REAL], min_bin_freq=[POSITIVE_INT], cluster_all=["boolean"],
-        bin_seeding=["boolean"], max_iter=[POSITIVE_INT])
+    marks_noise = True
+    _example = "MeanShift(bandwidth=0.5)"
+    _params = {
+        "bandwidth": Param(0.5, [POSITIVE_REAL], "float", "Radius of the flat kernel (Euclidean)."),
+        "min_bin_freq": Param(1, [POSITIVE_INT], "int",
+                              "Points a bin needs to seed a mode (with ``bin_seeding``)."),
+        "cluster_all": Param(True, ["boolean"], "bool",
+                             "Give every point its nearest mode; False leaves points farther than "
+                             "``bandwidth`` from every mode as noise."),
+        "bin_seeding": Param(True, ["boolean"], "bool",
+                             "Seed from the centres of a grid of ``bandwidth``-sized bins instead "
+                             "of from every point."),
+        "max_iter": Param(300, [POSITIVE_INT], "int", "Shifts of each seed at most."),
+    }
+    _n_positional = 1
 
     def _fit(self, X, graph):
         X = X.astype(np.float64)

@@ -16,16 +16,15 @@ from sklearn.utils._param_validation import Interval
 
 from .._validation import InputError, l2_normalize
 from ..graph import components
-from ._base import (
+from ._baseline import (
     COSINE,
     NONNEG_INT,
     NONNEG_REAL,
     POSITIVE_INT,
     POSITIVE_REAL,
-    SEED,
     UNIT,
     BaseClusterer,
-    constraints,
+    Param,
     relabel,
 )
 from .kmeans import _check_n_clusters
@@ -44,60 +43,31 @@ class SpectralClustering(BaseClusterer):
     most :attr:`MAX_AUTO_COMPONENTS` (k-means in a 1000-dimensional spectral space costs far
     more than it adds); pass ``n_components`` to go beyond.
 
-    Parameters
-    ----------
-    n_clusters : int, default=8
-        Clusters k-means makes in the spectral space (at most the number of points).
-    n_neighbors : int, default=20
-        Neighbours per point of the k-NN affinity (the study's 20).
-    n_components : int or None, default=None
-        Eigenvectors of the spectral embedding (None: ``n_clusters``, at most
-        :attr:`MAX_AUTO_COMPONENTS`); below the number of points.
-    random_state : int, default=0
-        Seed of the Lanczos start vector and of k-means.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import SpectralClustering
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = SpectralClustering(n_clusters=3, n_neighbors=10).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
+
+    _example = "SpectralClustering(n_clusters=3, n_neighbors=10)"
+    _params = {
+        "n_clusters": Param(8, [POSITIVE_INT], "int",
+                            "Clusters k-means makes in the spectral space (at most the number of "
+                            "points)."),
+        "n_neighbors": Param(20, [POSITIVE_INT], "int",
+                             "Neighbours per point of the k-NN affinity (the study's 20)."),
+        "n_components": Param(None, [POSITIVE_INT, None], "int or None",
+                              "Eigenvectors of the spectral embedding (None: ``n_clusters``, at "
+                              "most :attr:`MAX_AUTO_COMPONENTS`); below the number of points."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              "Seed of the Lanczos start vector and of k-means."),
+    }
+    _n_positional = 1
 
     uses_graph = True
     DENSE_LIMIT = 4000
     MAX_AUTO_COMPONENTS = 128
-
-    def __init__(self, n_clusters: int = 8, n_neighbors: int = 20,
-                 n_components: int | None = None, random_state: int = 0, l2_normalize: bool = True):
-        self.n_clusters = n_clusters
-        self.n_neighbors = n_neighbors
-        self.n_components = n_components
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_clusters=[POSITIVE_INT], n_neighbors=[POSITIVE_INT],
-        n_components=[POSITIVE_INT, None], random_state=SEED)
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -140,51 +110,24 @@ class ApproximateRankOrder(BaseClusterer):
     Neighbours come from the shared cosine graph, which on l2-normalised rows ranks exactly
     like the Euclidean distance (the study notes both metrics then coincide).
 
-    Parameters
-    ----------
-    n_neighbors : int, default=20
-        Length k of each point's neighbour list.
-    threshold : float, default=1.0
-        Neighbour pairs whose rank-order distance is below it are merged.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     distances_ : ndarray of shape (n_samples, n_neighbors)
         Rank-order distance of each point to each of its neighbours (inf for a missing one).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import ApproximateRankOrder
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = ApproximateRankOrder(n_neighbors=10).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "ApproximateRankOrder(n_neighbors=10)"
+    _params = {
+        "n_neighbors": Param(20, [POSITIVE_INT], "int", "Length k of each point's neighbour list."),
+        "threshold": Param(1.0, [NONNEG_REAL], "float",
+                           "Neighbour pairs whose rank-order distance is below it are merged."),
+    }
+    _n_positional = 1
+
     uses_graph = True
-
-    def __init__(self, n_neighbors: int = 20, threshold: float = 1.0,
-                 l2_normalize: bool = True):
-        self.n_neighbors = n_neighbors
-        self.threshold = threshold
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(n_neighbors=[POSITIVE_INT], threshold=[NONNEG_REAL])
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -245,63 +188,31 @@ class CDP(BaseClusterer):
     leaving it whole). ``jaccard`` > 0 thresholds the shared-neighbour blend instead of the
     cosine (see :meth:`hilander.graph.KNNGraph.jaccard`).
 
-    Parameters
-    ----------
-    n_neighbors : int, default=10
-        Neighbours per point of the k-NN graph.
-    threshold : float, default=0.6
-        Least similarity of a kept edge (cosine, or the ``jaccard`` blend).
-    step : float, default=0.05
-        How much the threshold rises each time an over-sized component is split again.
-    max_size : int, default=300
-        Largest component left whole.
-    jaccard : float, default=0.0
-        Blend in [0, 1] of the shared-neighbour (Jaccard) weight into each edge's similarity
-        (0: the plain cosine).
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     final_threshold_ : float
         The threshold of the last split (``threshold`` when nothing was too large).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import CDP
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = CDP(n_neighbors=10, threshold=0.6).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "CDP(n_neighbors=10, threshold=0.6)"
+    _params = {
+        "n_neighbors": Param(10, [POSITIVE_INT], "int", "Neighbours per point of the k-NN graph."),
+        "threshold": Param(0.6, [COSINE], "float",
+                           "Least similarity of a kept edge (cosine, or the ``jaccard`` blend)."),
+        "step": Param(0.05, [POSITIVE_REAL], "float",
+                      "How much the threshold rises each time an over-sized component is split "
+                      "again."),
+        "max_size": Param(300, [POSITIVE_INT], "int", "Largest component left whole."),
+        "jaccard": Param(0.0, [UNIT], "float",
+                         "Blend in [0, 1] of the shared-neighbour (Jaccard) weight into each "
+                         "edge's similarity (0: the plain cosine)."),
+    }
+    _n_positional = 1
+
     uses_graph = True
-
-    def __init__(self, n_neighbors: int = 10, threshold: float = 0.6, step: float = 0.05,
-                 max_size: int = 300, jaccard: float = 0.0, l2_normalize: bool = True):
-        self.n_neighbors = n_neighbors
-        self.threshold = threshold
-        self.step = step
-        self.max_size = max_size
-        self.jaccard = jaccard
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_neighbors=[POSITIVE_INT], threshold=[COSINE], step=[POSITIVE_REAL],
-        max_size=[POSITIVE_INT], jaccard=[UNIT])
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -336,26 +247,9 @@ class FINCH(BaseClusterer):
     singletons if none has), the two clusters with the most similar means merge, one pair at a
     time, until the count is reached (:func:`merge_closest_means`).
 
-    Parameters
-    ----------
-    level : int, default=0
-        The level whose partition becomes ``labels_``: 0 is the finest, -1 the coarsest (a level
-        past either end means that end). Ignored when ``n_clusters`` is set.
-    n_clusters : int or None, default=None
-        Exactly this many clusters, by merging the closest means from the coarsest level that
-        still has at least as many (None: the partition of ``level``).
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     levels_ : list of ndarray of shape (n_samples,)
         Labels of every level, finest first.
     level_n_clusters_ : list of int
@@ -383,16 +277,19 @@ class FINCH(BaseClusterer):
     3
     """
 
+    _params = {
+        "level": Param(0, [Interval(Integral, None, None, closed="neither")], "int",
+                       "The level whose partition becomes ``labels_``: 0 is the finest, -1 the "
+                       "coarsest (a level past either end means that end). Ignored when "
+                       "``n_clusters`` is set."),
+        "n_clusters": Param(None, [POSITIVE_INT, None], "int or None",
+                            "Exactly this many clusters, by merging the closest means from the "
+                            "coarsest level that still has at least as many (None: the partition "
+                            "of ``level``)."),
+    }
+    _n_positional = 1
+
     uses_graph = True
-
-    def __init__(self, level: int = 0, n_clusters: int | None = None,
-                 l2_normalize: bool = True):
-        self.level = level
-        self.n_clusters = n_clusters
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        level=[Interval(Integral, None, None, closed="neither")], n_clusters=[POSITIVE_INT, None])
 
     def _fit(self, X, graph):
         n = X.shape[0]
@@ -506,68 +403,38 @@ class Graclus(BaseClusterer):
     code). Default ``coarsen_to``: max(20, 5 * n_clusters) in the spectral case. When strict
     matching stalls, unmatched nodes join their best neighbour's pair so coarsening proceeds.
 
-    Parameters
-    ----------
-    n_clusters : int, default=8
-        Number of clusters (at most the number of points).
-    n_neighbors : int, default=10
-        Neighbours per point of the similarity-weighted k-NN graph.
-    coarsen_to : int or None, default=None
-        Coarsening stops at this many nodes or fewer (None: max(20, 5 * n_clusters) up to
-        :attr:`SPECTRAL_MAX_K` clusters, ``n_clusters`` above); never below ``n_clusters``.
-    refine_iter : int, default=10
-        Kernel k-means refinement passes per level at most (0: no refinement).
-    random_state : int, default=0
-        Seed of the matching order and of the spectral split.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     n_levels_ : int
         Graphs of the multilevel hierarchy, the input graph included.
     ncut_ : float
         Normalised cut of the final partition on the k-NN graph.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import Graclus
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = Graclus(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
+
+    _example = "Graclus(n_clusters=3)"
+    _params = {
+        "n_clusters": Param(8, [POSITIVE_INT], "int",
+                            "Number of clusters (at most the number of points)."),
+        "n_neighbors": Param(10, [POSITIVE_INT], "int",
+                             "Neighbours per point of the similarity-weighted k-NN graph."),
+        "coarsen_to": Param(None, [POSITIVE_INT, None], "int or None",
+                            "Coarsening stops at this many nodes or fewer (None: max(20, 5 * "
+                            "n_clusters) up to :attr:`SPECTRAL_MAX_K` clusters, ``n_clusters`` "
+                            "above); never below ``n_clusters``."),
+        "refine_iter": Param(10, [NONNEG_INT], "int",
+                             "Kernel k-means refinement passes per level at most (0: no "
+                             "refinement)."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              "Seed of the matching order and of the spectral split."),
+    }
+    _n_positional = 1
 
     SPECTRAL_MAX_K = 64
 
     uses_graph = True
-
-    def __init__(self, n_clusters: int = 8, n_neighbors: int = 10,
-                 coarsen_to: int | None = None, refine_iter: int = 10, random_state: int = 0,
-                 l2_normalize: bool = True):
-        self.n_clusters = n_clusters
-        self.n_neighbors = n_neighbors
-        self.coarsen_to = coarsen_to
-        self.refine_iter = refine_iter
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_clusters=[POSITIVE_INT], n_neighbors=[POSITIVE_INT], coarsen_to=[POSITIVE_INT, None],
-        refine_iter=[NONNEG_INT], random_state=SEED)
 
     def _fit(self, X, graph):
         n = X.shape[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 import warnings
 
 import faiss
@@ -11,15 +10,16 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import minimum_spanning_tree
 from sklearn.cluster import AgglomerativeClustering
 
-from .._validation import InputError, check_choice, l2_normalize
+from .._validation import InputError, l2_normalize
 from ..graph import components
-from ._base import (
+from ..graph.linkage import sparse_linkage
+from ._baseline import (
     NONNEG_REAL,
     POSITIVE_INT,
     BaseClusterer,
+    Param,
     StrOptions,
     check_pairwise_memory,
-    constraints,
     edge_distances,
     relabel,
 )
@@ -39,63 +39,35 @@ class HAC(BaseClusterer):
     A graph with several components is first joined by a few edges between nearby components
     (:func:`connect_components`).
 
-    Parameters
-    ----------
-    n_clusters : int or None, default=8
-        Clusters to stop at; ignored when ``distance_threshold`` is set (one of the two is
-        needed).
-    distance_threshold : float or None, default=None
-        Linkage distance at or above which no merge is made; replaces ``n_clusters``.
-    linkage : {"ward", "complete", "average", "single"}, default="ward"
-        Distance between clusters. Ward needs ``metric="euclidean"``.
-    metric : {"euclidean", "cosine"}, default="euclidean"
-        Distance between points.
-    n_neighbors : int or None, default=10
-        Neighbours of the k-NN graph that restricts merges; None merges over all pairs.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import HAC
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = HAC(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "HAC(n_clusters=3)"
+    _params = {
+        "n_clusters": Param(8, [POSITIVE_INT, None], "int or None",
+                            "Clusters to stop at; ignored when ``distance_threshold`` is set (one "
+                            "of the two is needed)."),
+        "distance_threshold": Param(None, [NONNEG_REAL, None], "float or None",
+                                    "Linkage distance at or above which no merge is made; replaces "
+                                    "``n_clusters``."),
+        "linkage": Param(
+            "ward", [StrOptions({"average", "complete", "single", "ward"})],
+            '{"ward", "complete", "average", "single"}',
+            'Distance between clusters. Ward needs ``metric="euclidean"``.'),
+        "metric": Param(
+            "euclidean", [StrOptions({"cosine", "euclidean"})], '{"euclidean", "cosine"}',
+            "Distance between points."),
+        "n_neighbors": Param(10, [POSITIVE_INT, None], "int or None",
+                             "Neighbours of the k-NN graph that restricts merges; None merges over "
+                             "all pairs."),
+    }
+    _n_positional = 1
+
     uses_graph = True
-
-    def __init__(self, n_clusters: int | None = 8, distance_threshold: float | None = None,
-                 linkage: str = "ward", metric: str = "euclidean",
-                 n_neighbors: int | None = 10, l2_normalize: bool = True):
-        self.n_clusters = n_clusters
-        self.distance_threshold = distance_threshold
-        self.linkage = linkage
-        self.metric = metric
-        self.n_neighbors = n_neighbors
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_clusters=[POSITIVE_INT, None], distance_threshold=[NONNEG_REAL, None],
-        linkage=[StrOptions({"ward", "complete", "average", "single"})],
-        metric=[StrOptions({"euclidean", "cosine"})], n_neighbors=[POSITIVE_INT, None])
 
     def _check_rules(self) -> None:
         if self.linkage == "ward" and self.metric != "euclidean":
@@ -156,64 +128,6 @@ class HAC(BaseClusterer):
         else:
             keep = np.flatnonzero(T.data < self.distance_threshold)
         return relabel(components(n, T.row[keep], T.col[keep])[1])
-
-
-def sparse_linkage(n: int, row, col, dist, linkage: str, *, n_clusters: int | None = None,
-                   distance_threshold: float | None = None) -> np.ndarray:
-    """Average or complete linkage restricted to the edges of a sparse graph; labels.
-
-    Follows scikit-learn's connectivity-constrained rule: when clusters a and b merge, a
-    neighbour c linked to both gets the size-weighted mean (average) or the max (complete) of
-    d(a, c) and d(b, c), and a neighbour linked to one keeps that distance. scikit-learn copies
-    both neighbour maps on every merge (quadratic once a big cluster forms); here the merged
-    cluster keeps the larger map and only the smaller one's entries are touched, with a lazy
-    heap of candidate pairs. Merging stops at ``n_clusters`` clusters, or before the first merge
-    at distance >= ``distance_threshold``, or when no linked pair is left.
-    """
-    check_choice(linkage, "linkage", ["average", "complete"])
-    average = linkage == "average"
-    target = 1 if n_clusters is None else int(n_clusters)
-    adj: list[dict | None] = [{} for _ in range(n)]
-    heap = []
-    for a, b, d in zip(np.asarray(row).tolist(), np.asarray(col).tolist(),
-                       np.asarray(dist, dtype=np.float64).tolist()):
-        if a != b:
-            adj[a][b] = adj[b][a] = d
-            heap.append((d, a, b))
-    heapq.heapify(heap)
-    size = [1] * n
-    merged_a, merged_b = [], []
-    n_comp = n
-    while n_comp > target and heap:
-        d, a, b = heapq.heappop(heap)
-        A, B = adj[a], adj[b]
-        if A is None or B is None or A.get(b) != d:
-            continue  # stale: an endpoint was absorbed or the distance changed since
-        if distance_threshold is not None and d >= distance_threshold:
-            break
-        if len(A) < len(B):
-            a, b, A, B = b, a, B, A
-        del A[b], B[a]
-        na, nb = size[a], size[b]
-        for c, dbc in B.items():
-            Cmap = adj[c]
-            del Cmap[b]
-            dac = A.get(c)
-            if dac is None:
-                new = dbc
-            elif average:
-                new = (na * dac + nb * dbc) / (na + nb)
-            else:
-                new = max(dac, dbc)
-            A[c] = Cmap[a] = new
-            heapq.heappush(heap, (new, a, c))
-        adj[b] = None
-        size[a] = na + nb
-        merged_a.append(a)
-        merged_b.append(b)
-        n_comp -= 1
-    return components(n, np.asarray(merged_a, dtype=np.int64),
-                      np.asarray(merged_b, dtype=np.int64))[1]
 
 
 def connect_components(A: sp.csr_matrix, X: np.ndarray) -> sp.csr_matrix:

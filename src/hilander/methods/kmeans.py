@@ -12,21 +12,22 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.utils._param_validation import Interval
 from threadpoolctl import threadpool_limits
 
-from .._validation import InputError, check_int, l2_normalize
-from ._base import (
+from .._validation import InputError, l2_normalize
+from ._baseline import (
+    NONNEG_INT,
     NONNEG_REAL,
     POSITIVE_INT,
     POSITIVE_REAL,
-    SEED,
     BaseClusterer,
+    Param,
     StrOptions,
-    constraints,
     relabel,
 )
 
 
 def _check_n_clusters(n_clusters, n: int) -> int:
-    n_clusters = check_int(n_clusters, "n_clusters", low=1)
+    """``n_clusters`` (its constraint already checked at ``fit``) against the data's size."""
+    n_clusters = int(n_clusters)
     if n_clusters > n:
         raise InputError(f"n_clusters={n_clusters} exceeds the number of points ({n})")
     return n_clusters
@@ -38,68 +39,34 @@ class KMeans(BaseClusterer):
     ``batch_size=-1`` runs full-batch Lloyd iterations; a positive value runs mini-batch k-means
     (Sculley 2010) with that batch size, as in the study's Tables 7-8.
 
-    Parameters
-    ----------
-    n_clusters : int, default=8
-        Number of clusters (at most the number of points).
-    init : {"k-means++", "random"}, default="k-means++"
-        Seeding: k-means++ or random points.
-    batch_size : int, default=-1
-        -1 runs full-batch Lloyd iterations; a positive value runs mini-batch k-means with
-        batches of that size.
-    n_init : int, default=1
-        Seeded runs; the one with the lowest inertia is kept.
-    max_iter : int, default=100
-        Iteration cap of each run.
-    random_state : int, default=0
-        Seed of the seeding and of the mini-batches: the same seed gives the same labels.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
         Centroids of the kept run (in the space that was clustered: unit rows by default).
     n_iter_ : int
         Iterations of the kept run.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import KMeans
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = KMeans(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
-    def __init__(self, n_clusters: int = 8, init: str = "k-means++", batch_size: int = -1,
-                 n_init: int = 1, max_iter: int = 100, random_state: int = 0,
-                 l2_normalize: bool = True):
-        self.n_clusters = n_clusters
-        self.init = init
-        self.batch_size = batch_size
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_clusters=[POSITIVE_INT], init=[StrOptions({"k-means++", "random"})],
-        batch_size=[Interval(Integral, -1, None, closed="left")],
-        n_init=[POSITIVE_INT], max_iter=[POSITIVE_INT], random_state=SEED)
+    _example = "KMeans(n_clusters=3)"
+    _params = {
+        "n_clusters": Param(8, [POSITIVE_INT], "int",
+                            "Number of clusters (at most the number of points)."),
+        "init": Param("k-means++", [StrOptions({"k-means++", "random"})], '{"k-means++", "random"}',
+                      "Seeding: k-means++ or random points."),
+        "batch_size": Param(-1, [Interval(Integral, -1, None, closed="left")], "int",
+                            "-1 runs full-batch Lloyd iterations; a positive value runs mini-batch "
+                            "k-means with batches of that size."),
+        "n_init": Param(1, [POSITIVE_INT], "int",
+                        "Seeded runs; the one with the lowest inertia is kept."),
+        "max_iter": Param(100, [POSITIVE_INT], "int", "Iteration cap of each run."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              "Seed of the seeding and of the mini-batches: the same seed gives "
+                              "the same labels."),
+    }
+    _n_positional = 1
 
     def _check_rules(self) -> None:
         if self.batch_size == 0:
@@ -128,33 +95,9 @@ class SphericalKMeans(BaseClusterer):
     defined there). Seeding is random points or k-means++ with cosine distance; empty clusters
     are re-seeded with the point least similar to its centroid.
 
-    Parameters
-    ----------
-    n_clusters : int, default=8
-        Number of clusters (at most the number of points).
-    init : {"k-means++", "random"}, default="k-means++"
-        Seeding: k-means++ with cosine distance, or random points.
-    n_init : int, default=1
-        Seeded runs; the one with the highest summed cosine is kept.
-    max_iter : int, default=100
-        Iteration cap of each run.
-    tol : float, default=1e-6
-        A run stops when the summed cosine gains less than ``tol`` times its magnitude.
-    random_state : int, default=0
-        Seed of the seeding: the same seed gives the same labels.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
-        The rows are projected on the sphere in either case.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
         Unit-length centroids of the kept run.
     n_iter_ : int
@@ -162,35 +105,25 @@ class SphericalKMeans(BaseClusterer):
     objective_ : float
         Summed cosine of every point to its centroid (what the method maximises).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import SphericalKMeans
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = SphericalKMeans(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
-    def __init__(self, n_clusters: int = 8, init: str = "k-means++", n_init: int = 1,
-                 max_iter: int = 100, tol: float = 1e-6, random_state: int = 0,
-                 l2_normalize: bool = True):
-        self.n_clusters = n_clusters
-        self.init = init
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.tol = tol
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_clusters=[POSITIVE_INT], init=[StrOptions({"k-means++", "random"})],
-        n_init=[POSITIVE_INT], max_iter=[POSITIVE_INT], tol=[NONNEG_REAL], random_state=SEED)
+    _example = "SphericalKMeans(n_clusters=3)"
+    _params = {
+        "n_clusters": Param(8, [POSITIVE_INT], "int",
+                            "Number of clusters (at most the number of points)."),
+        "init": Param("k-means++", [StrOptions({"k-means++", "random"})], '{"k-means++", "random"}',
+                      "Seeding: k-means++ with cosine distance, or random points."),
+        "n_init": Param(1, [POSITIVE_INT], "int",
+                        "Seeded runs; the one with the highest summed cosine is kept."),
+        "max_iter": Param(100, [POSITIVE_INT], "int", "Iteration cap of each run."),
+        "tol": Param(1e-6, [NONNEG_REAL], "float",
+                     "A run stops when the summed cosine gains less than ``tol`` times its "
+                     "magnitude."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              "Seed of the seeding: the same seed gives the same labels."),
+    }
+    _n_positional = 1
 
     def _fit(self, X, graph):
         X = l2_normalize(X)
@@ -257,65 +190,38 @@ class DPMeans(BaseClusterer):
     every point takes its nearest centroid once the pass's new clusters are open, which has the
     same fixed points as the sequential pass but vectorises.
 
-    Parameters
-    ----------
-    lam : float, default=1.0
-        Cluster penalty: the squared Euclidean distance beyond which a point opens a new
-        cluster (on unit rows, pairs of points are at most 4 apart).
-    init : {"global_centroid", "random"}, default="global_centroid"
-        The first cluster: at the data mean, or at a random point.
-    online : bool, default=False
-        Update centroids after every assignment (online EM) instead of after each pass.
-    max_iter : int, default=30
-        Passes over the data at most; fitting stops earlier when no label changes.
-    random_state : int, default=0
-        Seed of the visiting order (and of ``init="random"``).
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     cluster_centers_ : ndarray of shape (n_centers, n_features)
         Final centroids, one per cluster found.
     n_iter_ : int
         Passes made.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import DPMeans
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = DPMeans(lam=0.5).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "DPMeans(lam=0.5)"
+    _params = {
+        "lam": Param(1.0, [POSITIVE_REAL], "float",
+                     "Cluster penalty: the squared Euclidean distance beyond which a point opens a "
+                     "new cluster (on unit rows, pairs of points are at most 4 apart)."),
+        "init": Param(
+            "global_centroid", [StrOptions({"global_centroid", "random"})],
+            '{"global_centroid", "random"}',
+            "The first cluster: at the data mean, or at a random point."),
+        "online": Param(False, ["boolean"], "bool",
+                        "Update centroids after every assignment (online EM) instead of after each "
+                        "pass."),
+        "max_iter": Param(30, [POSITIVE_INT], "int",
+                          "Passes over the data at most; fitting stops earlier when no label "
+                          "changes."),
+        "random_state": Param(0, [NONNEG_INT], "int",
+                              'Seed of the visiting order (and of ``init="random"``).'),
+    }
+    _n_positional = 1
+
     _geometry = "euclidean"
-
-    def __init__(self, lam: float = 1.0, init: str = "global_centroid", online: bool = False,
-                 max_iter: int = 30, random_state: int = 0, l2_normalize: bool = True):
-        self.lam = lam
-        self.init = init
-        self.online = online
-        self.max_iter = max_iter
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        lam=[POSITIVE_REAL], init=[StrOptions({"global_centroid", "random"})],
-        online=["boolean"], max_iter=[POSITIVE_INT], random_state=SEED)
 
     # geometry-specific pieces, overridden by DPvMFMeans
     def _prepare(self, X):
@@ -455,65 +361,35 @@ class DPvMFMeans(DPMeans):
 
     A point opens a new cluster when its cosine to every centroid is below ``1 + lam``
     (``lam`` in (-2, 0); the study tuned -0.55 and -0.38). Centroids are normalised sums. The
-    passes, ``init`` and ``online`` work as in :class:`DPMeans`.
+    passes, ``init`` and ``online`` work as in :class:`DPMeans`. The rows are projected on
+    the sphere whatever ``l2_normalize`` says.
 
-    Parameters
-    ----------
-    lam : float, default=-0.5
-        Cluster penalty in (-2, 0): a point whose cosine to every centroid is below
-        ``1 + lam`` opens a new cluster.
-    init : {"global_centroid", "random"}, default="global_centroid"
-        The first cluster: at the mean direction of the data, or at a random point.
-    online : bool, default=False
-        Update centroids after every assignment (online EM) instead of after each pass.
-    max_iter : int, default=30
-        Passes over the data at most; fitting stops earlier when no label changes.
-    random_state : int, default=0
-        Seed of the visiting order (and of ``init="random"``).
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
-        The rows are projected on the sphere in either case.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     cluster_centers_ : ndarray of shape (n_centers, n_features)
         Unit-length centroids, one per cluster found.
     n_iter_ : int
         Passes made.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import DPvMFMeans
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = DPvMFMeans(lam=-0.2).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
+
+    _example = "DPvMFMeans(lam=-0.2)"
+    _params = {
+        "lam": Param(-0.5, [Interval(Real, -2, 0, closed="neither")], "float",
+                     "Cluster penalty in (-2, 0): a point whose cosine to every centroid is below "
+                     "``1 + lam`` opens a new cluster."),
+        "init": Param(
+            "global_centroid", [StrOptions({"global_centroid", "random"})],
+            '{"global_centroid", "random"}',
+            "The first cluster: at the mean direction of the data, or at a random point."),
+    }
+    _n_positional = 1
 
     _geometry = "vmf"
 
-    def __init__(self, lam: float = -0.5, init: str = "global_centroid", online: bool = False,
-                 max_iter: int = 30, random_state: int = 0, l2_normalize: bool = True):
-        super().__init__(lam=lam, init=init, online=online, max_iter=max_iter,
-                         random_state=random_state, l2_normalize=l2_normalize)
-
     # cosine-based penalty: lam is a similarity offset in (-2, 0)
-    _parameter_constraints = {**DPMeans._parameter_constraints,
-                              "lam": [Interval(Real, -2, 0, closed="neither")]}
-
     def _prepare(self, X):
         return l2_normalize(X)
 

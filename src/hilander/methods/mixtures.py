@@ -8,15 +8,15 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.mixture import GaussianMixture as _SkGMM
 
 from .._validation import InputError, l2_normalize
-from ._base import (
+from ._baseline import (
     MEMORY_BUDGET_BYTES,
+    NONNEG_INT,
     NONNEG_REAL,
     POSITIVE_INT,
     POSITIVE_REAL,
-    SEED,
     BaseClusterer,
+    Param,
     StrOptions,
-    constraints,
     relabel,
 )
 from .kmeans import _check_n_clusters
@@ -37,68 +37,35 @@ class GaussianMixture(BaseClusterer):
     ``init`` is "kmeans" or "random" as in the study's Table 13 (scikit-learn's "k-means++"
     and "random_from_data" are accepted too). Each point takes its most probable component.
 
-    Parameters
-    ----------
-    n_clusters : int, default=8
-        Mixture components (at most the number of points).
-    covariance : {"diagonal", "diag", "full"}, default="diagonal"
-        Covariance of each component ("diag" is a synonym of "diagonal"); "full" holds a
-        d x d matrix per component.
-    init : {"kmeans", "random", "k-means++", "random_from_data"}, default="kmeans"
-        How the responsibilities are initialised (scikit-learn's ``init_params``).
-    max_iter : int, default=100
-        EM iterations at most.
-    reg_covar : float, default=1e-6
-        Added to the covariances' diagonal, so they stay positive definite.
-    random_state : int, default=0
-        Seed of the initialisation.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     means_ : ndarray of shape (n_clusters, n_features)
         Component means.
     n_iter_ : int
         EM iterations run.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import GaussianMixture
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = GaussianMixture(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
-    def __init__(self, n_clusters: int = 8, covariance: str = "diagonal", init: str = "kmeans",
-                 max_iter: int = 100, reg_covar: float = 1e-6, random_state: int = 0,
-                 l2_normalize: bool = True):
-        self.n_clusters = n_clusters
-        self.covariance = covariance
-        self.init = init
-        self.max_iter = max_iter
-        self.reg_covar = reg_covar
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_clusters=[POSITIVE_INT], covariance=[StrOptions({"full", "diagonal", "diag"})],
-        init=[StrOptions({"kmeans", "random", "k-means++", "random_from_data"})],
-        max_iter=[POSITIVE_INT], reg_covar=[NONNEG_REAL], random_state=SEED)
+    _example = "GaussianMixture(n_clusters=3)"
+    _params = {
+        "n_clusters": Param(8, [POSITIVE_INT], "int",
+                            "Mixture components (at most the number of points)."),
+        "covariance": Param(
+            "diagonal", [StrOptions({"diag", "diagonal", "full"})], '{"diagonal", "diag", "full"}',
+            'Covariance of each component ("diag" is a synonym of "diagonal"); "full" holds a '
+            "d x d matrix per component."),
+        "init": Param(
+            "kmeans", [StrOptions({"k-means++", "kmeans", "random", "random_from_data"})],
+            '{"kmeans", "random", "k-means++", "random_from_data"}',
+            "How the responsibilities are initialised (scikit-learn's ``init_params``)."),
+        "max_iter": Param(100, [POSITIVE_INT], "int", "EM iterations at most."),
+        "reg_covar": Param(1e-6, [NONNEG_REAL], "float",
+                           "Added to the covariances' diagonal, so they stay positive definite."),
+        "random_state": Param(0, [NONNEG_INT], "int", "Seed of the initialisation."),
+    }
+    _n_positional = 1
 
     def _fit(self, X, graph):
         n, d = X.shape
@@ -149,37 +116,11 @@ class VMFMixture(BaseClusterer):
     "random" (random points as mean directions), "random_class" (mean directions of a random
     partition) and "random_orthonormal" (random orthonormal directions, or random unit vectors
     when there are more components than dimensions). Each point takes its most probable
-    component.
+    component. The rows are projected on the sphere whatever ``l2_normalize`` says.
 
-    Parameters
-    ----------
-    n_clusters : int, default=8
-        Mixture components (at most the number of points).
-    posterior : {"soft", "hard"}, default="soft"
-        Soft EM, or hard assignments in the E-step (hard-moVMF).
-    init : {"k-means++", "random", "random_class", "random_orthonormal"}, default="k-means++"
-        Initial mean directions, as listed above.
-    max_iter : int, default=100
-        EM iterations at most.
-    tol : float, default=1e-6
-        EM stops when the log-likelihood changes by less than ``tol`` times its magnitude.
-    max_kappa : float, default=1e5
-        Cap on every concentration (a component of identical points would otherwise diverge).
-    random_state : int, default=0
-        Seed of the initialisation.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
-        The rows are projected on the sphere in either case.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     means_ : ndarray of shape (n_clusters, n_features)
         Unit mean directions.
     kappa_ : ndarray of shape (n_clusters,)
@@ -189,37 +130,30 @@ class VMFMixture(BaseClusterer):
     n_iter_ : int
         EM iterations run.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import VMFMixture
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = VMFMixture(n_clusters=3).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
-    def __init__(self, n_clusters: int = 8, posterior: str = "soft", init: str = "k-means++",
-                 max_iter: int = 100, tol: float = 1e-6, max_kappa: float = 1e5,
-                 random_state: int = 0, l2_normalize: bool = True):
-        self.n_clusters = n_clusters
-        self.posterior = posterior
-        self.init = init
-        self.max_iter = max_iter
-        self.tol = tol
-        self.max_kappa = max_kappa
-        self.random_state = random_state
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_clusters=[POSITIVE_INT], posterior=[StrOptions({"soft", "hard"})],
-        init=[StrOptions({"k-means++", "random", "random_class", "random_orthonormal"})],
-        max_iter=[POSITIVE_INT], tol=[NONNEG_REAL], max_kappa=[POSITIVE_REAL], random_state=SEED)
+    _example = "VMFMixture(n_clusters=3)"
+    _params = {
+        "n_clusters": Param(8, [POSITIVE_INT], "int",
+                            "Mixture components (at most the number of points)."),
+        "posterior": Param("soft", [StrOptions({"hard", "soft"})], '{"soft", "hard"}',
+                           "Soft EM, or hard assignments in the E-step (hard-moVMF)."),
+        "init": Param(
+            "k-means++",
+            [StrOptions({"k-means++", "random", "random_class", "random_orthonormal"})],
+            '{"k-means++", "random", "random_class", "random_orthonormal"}',
+            "Initial mean directions, as listed above."),
+        "max_iter": Param(100, [POSITIVE_INT], "int", "EM iterations at most."),
+        "tol": Param(1e-6, [NONNEG_REAL], "float",
+                     "EM stops when the log-likelihood changes by less than ``tol`` times its "
+                     "magnitude."),
+        "max_kappa": Param(1e5, [POSITIVE_REAL], "float",
+                           "Cap on every concentration (a component of identical points would "
+                           "otherwise diverge)."),
+        "random_state": Param(0, [NONNEG_INT], "int", "Seed of the initialisation."),
+    }
+    _n_positional = 1
 
     def _init_means(self, X, k, rng):
         n, d = X.shape

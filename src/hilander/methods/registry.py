@@ -33,6 +33,11 @@ _TD_GRID = {"n_neighbors": [1, 2, 3, 5, 10, 20],
 
 #: kinds of method: what ``fit`` needs and how a fitted one labels new data
 KINDS = ("unsupervised", "supervised", "hilander", "auto")
+#: registered estimators that are not clustering methods: the encoders, the discovery
+#: pipeline (raw items in, clusters out) and the ablations'
+#: Hi-LANDER. :func:`names` and :func:`available` list them only when asked by kind; they are
+#: here so that one registry knows every class a model file can hold.
+OTHER_KINDS = ("encoder", "pipeline", "experimental")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,13 @@ class MethodSpec:
             module, _, attr = self.target.partition(":")
             return getattr(importlib.import_module(module), attr)
         return self.target
+
+    @property
+    def class_name(self) -> str:
+        """Name of the class, without importing it (what a model file records)."""
+        if isinstance(self.target, str):
+            return self.target.partition(":")[2]
+        return self.target.__name__
 
     @property
     def learns(self) -> bool:
@@ -185,6 +197,17 @@ for _spec in [
                kind="hilander"),
     MethodSpec("auto", "hilander.auto:AutoCluster",
                "the best method for a domain, chosen on its labeled identities", kind="auto"),
+    MethodSpec("image_backbone", "hilander.embed.backbone:ImageBackbone",
+               "conv-net image embedder, cosine-softmax cross-entropy (study App. E.1)",
+               kind="encoder"),
+    MethodSpec("text_encoder", "hilander.embed.text_encoder:TextEncoder",
+               "all-MiniLM-L6-v2 fine-tuned with a cosine-softmax head", kind="encoder"),
+    MethodSpec("discover", "hilander.discover.estimator:Discoverer",
+               "an encoder and a clusterer learnt together from labeled raw items "
+               "(hilander discover)", kind="pipeline"),
+    MethodSpec("experimental_hilander", "hilander.study.ablation:ExperimentalHiLander",
+               "Hi-LANDER with the ablations' recipe options (study only)",
+               kind="experimental"),
 ]:
     register(_spec)
 
@@ -199,7 +222,7 @@ def canonical_name(name: str) -> str:
                       FutureWarning, stacklevel=3)
         key = OLD_NAMES[key]
     if key not in _REGISTRY:
-        raise InputError(f"unknown method {name!r}; choose one of {sorted(_REGISTRY)}")
+        raise InputError(f"unknown method {name!r}; choose one of {names()}")
     return key
 
 
@@ -208,8 +231,19 @@ def get_spec(name: str) -> MethodSpec:
 
 
 def names(kind: str | None = None) -> list[str]:
-    """Every method name (of one ``kind`` of :data:`KINDS` when given), sorted."""
-    return sorted(n for n, spec in _REGISTRY.items() if kind is None or spec.kind == kind)
+    """Every clustering method's name (of one ``kind`` of :data:`KINDS` or
+    :data:`OTHER_KINDS` when given), sorted."""
+    return sorted(n for n, spec in _REGISTRY.items()
+                  if spec.kind == kind or (kind is None and spec.kind in KINDS))
+
+
+def model_class(class_name: str) -> type:
+    """The registered class called ``class_name`` (what a model file names), imported on
+    first use; an unknown name -> InputError."""
+    for spec in _REGISTRY.values():
+        if spec.class_name == class_name:
+            return spec.cls
+    raise InputError(f"no registered model class {class_name!r}")
 
 
 def make(name: str, **params):
@@ -220,7 +254,10 @@ def make(name: str, **params):
     from ..base import ALIASES
 
     renamed = {**ALIASES, **getattr(spec.cls, "_renamed", {})}
-    unknown = sorted(k for k in params if k not in valid and renamed.get(k) not in valid)
+    # keywords of earlier versions that the class still takes (with a FutureWarning)
+    legacy = set(getattr(spec.cls, "_legacy_keywords", ()))
+    unknown = sorted(k for k in params
+                     if k not in valid and k not in legacy and renamed.get(k) not in valid)
     if unknown:
         raise InputError(
             f"unknown parameter(s) {unknown} for method {spec.name!r}; valid: {sorted(valid)}"
@@ -241,5 +278,5 @@ def available(kind: str | None = None) -> dict[str, dict[str, Any]]:
             "grid": {k: list(v) for k, v in spec.grid.items()},
         }
         for name, spec in sorted(_REGISTRY.items())
-        if kind is None or spec.kind == kind
+        if spec.kind == kind or (kind is None and spec.kind in KINDS)
     }

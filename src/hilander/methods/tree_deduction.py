@@ -6,7 +6,7 @@ import numpy as np
 
 from .._validation import relabel
 from ..graph import components
-from ._base import COSINE, POSITIVE_INT, BaseClusterer, StrOptions, constraints
+from ._baseline import COSINE, POSITIVE_INT, BaseClusterer, Param, StrOptions
 
 
 def tree_deduction(indices: np.ndarray, similarities: np.ndarray, confidence: np.ndarray,
@@ -42,57 +42,28 @@ class TreeDeduction(BaseClusterer):
     similar neighbour of higher confidence if their cosine reaches ``threshold``
     (:func:`tree_deduction`); the trees of links are the clusters.
 
-    Parameters
-    ----------
-    n_neighbors : int, default=10
-        Neighbours per point of the k-NN graph (candidates for a link, and the density's
-        neighbourhood).
-    threshold : float, default=0.6
-        Least cosine similarity of a link.
-    confidence : {"density", "l2_norm"}, default="density"
-        Mean k-NN similarity, or the norm of the raw embedding.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     confidence_ : ndarray of shape (n_samples,)
         Confidence of each point.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import TreeDeduction
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = TreeDeduction(n_neighbors=25, threshold=0.6).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
+    _example = "TreeDeduction(n_neighbors=25, threshold=0.6)"
+    _params = {
+        "n_neighbors": Param(10, [POSITIVE_INT], "int",
+                             "Neighbours per point of the k-NN graph (candidates for a link, and "
+                             "the density's neighbourhood)."),
+        "threshold": Param(0.6, [COSINE], "float", "Least cosine similarity of a link."),
+        "confidence": Param(
+            "density", [StrOptions({"density", "l2_norm"})], '{"density", "l2_norm"}',
+            "Mean k-NN similarity, or the norm of the raw embedding."),
+    }
+    _n_positional = 1
+
     uses_graph = True
-
-    def __init__(self, n_neighbors: int = 10, threshold: float = 0.6,
-                 confidence: str = "density", l2_normalize: bool = True):
-        self.n_neighbors = n_neighbors
-        self.threshold = threshold
-        self.confidence = confidence
-        self.l2_normalize = l2_normalize
-
-    _parameter_constraints = constraints(
-        n_neighbors=[POSITIVE_INT], threshold=[COSINE],
-        confidence=[StrOptions({"density", "l2_norm"})])
 
     def _fit(self, X, graph):
         g = self._neighbors(X, graph, min(self.n_neighbors, X.shape[0] - 1))
@@ -110,45 +81,19 @@ class TreeDeductionL2(TreeDeduction):
     :class:`TreeDeduction` with ``confidence="l2_norm"`` by default: a point's confidence is the
     norm of its raw embedding, taken before any normalisation.
 
-    Parameters
-    ----------
-    n_neighbors : int, default=10
-        Neighbours per point of the k-NN graph (candidates for a link).
-    threshold : float, default=0.6
-        Least cosine similarity of a link.
-    confidence : {"density", "l2_norm"}, default="l2_norm"
-        Mean k-NN similarity, or the norm of the raw embedding.
-    l2_normalize : bool, default=True
-        Scale every row to unit length before clustering (the study's protocol for pretrained
-        embeddings); ``False`` clusters the rows as given.
+    {parameters}
 
-    Attributes
-    ----------
-    labels_ : ndarray of shape (n_samples,)
-        Cluster of each row of ``X``, numbered from 0.
-    n_features_in_ : int
-        Number of features of ``X``.
-    n_clusters_ : int
-        Number of clusters in ``labels_``.
+    {attributes}
     confidence_ : ndarray of shape (n_samples,)
         Confidence of each point.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hilander.methods import TreeDeductionL2
-    >>> from hilander.metrics import pairwise_scores
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
-    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
-    >>> model = TreeDeductionL2(n_neighbors=25, threshold=0.6).fit(X)
-    >>> model.n_clusters_
-    3
-    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
-    (1.0, 1.0, 1.0)
+    {example}
     """
 
-    def __init__(self, n_neighbors: int = 10, threshold: float = 0.6,
-                 confidence: str = "l2_norm", l2_normalize: bool = True):
-        super().__init__(n_neighbors=n_neighbors, threshold=threshold, confidence=confidence,
-                         l2_normalize=l2_normalize)
+    _example = "TreeDeductionL2(n_neighbors=25, threshold=0.6)"
+    _params = {
+        "n_neighbors": Param(10, [POSITIVE_INT], "int",
+                             "Neighbours per point of the k-NN graph (candidates for a link)."),
+    }
+    _defaults = {"confidence": 'l2_norm'}
+    _n_positional = 1

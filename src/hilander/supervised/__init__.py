@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .._validation import InputError
 from ..methods import registry
-from ._base import SupervisedClusterer
+from ._clusterer import SupervisedClusterer
 from .gcn_e import GCNE, GCNVE
 from .gcn_v import GCNV
 from .lgcn import LGCN

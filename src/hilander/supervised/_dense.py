@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._gcn_layers import DenseLinkNet
 from ._subgraphs import device_of
-from .layers import DenseLinkNet
 
 
 @dataclass

@@ -18,11 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import Param
+from ..base import COSINE, POSITIVE_INT, UNIT, Param
 from ..graph import KNNGraph
-from ..methods._base import COSINE, POSITIVE_INT, UNIT
-from ..persistence import register_model
-from ._base import SupervisedClusterer, cpu_state, split_classes
+from ._clusterer import SupervisedClusterer, cpu_state, split_classes
 from ._dense import (
     PivotSubgraphs,
     fit_link_net,
@@ -30,6 +28,7 @@ from ._dense import (
     normalize_rows,
     scored_pairs,
 )
+from ._gcn_layers import DenseLinkNet
 from ._subgraphs import (
     adjacency,
     confidence_rank,
@@ -40,7 +39,6 @@ from ._subgraphs import (
     tree_labels,
 )
 from .gcn_v import GCNV, GCNVNet, confidence_of, fit_gcnv
-from .layers import DenseLinkNet
 
 CONFIDENCES = ("l2norm", "density")
 
@@ -151,7 +149,6 @@ class _GCNEMixin:
         return tree_labels(parent, parent_sim, self.tau)
 
 
-@register_model
 class GCNE(_GCNEMixin, SupervisedClusterer):
     """GCN-E with an unsupervised confidence (study Appendix D variant) + tree deduction.
 
@@ -161,26 +158,14 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
+    {attributes}
     edge_net_ : torch.nn.Module
         The trained link network.
-    n_features_in_ : int
-        Dimension of the training embeddings.
-    labels_ : ndarray of shape (n_samples,)
-        Labels of the training points; set by :meth:`fit_predict` only.
-    n_clusters_ : int
-        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
-    Examples
-    --------
-    >>> from hilander.datasets import make_open_set
-    >>> from hilander.supervised import GCNE
-    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
-    >>> model = GCNE(epochs=1, confidence="density").fit(data.X_train, data.y_train)
-    >>> model.predict(data.X_test).shape == data.y_test.shape
-    True
+    {example}
     """
+
+    _example = 'GCNE(epochs=1, confidence="density")'
 
     _params = {
         **GCNE_PARAMS,
@@ -210,7 +195,6 @@ class GCNE(_GCNEMixin, SupervisedClusterer):
         self.edge_net_.eval().to(self._device())
 
 
-@register_model
 class GCNVE(_GCNEMixin, SupervisedClusterer):
     """GCN-V confidences + GCN-E links + tree deduction (Yang et al. 2020).
 
@@ -220,26 +204,14 @@ class GCNVE(_GCNEMixin, SupervisedClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
+    {attributes}
     vertex_net_, edge_net_ : torch.nn.Module
         The trained confidence (GCN-V) and link (GCN-E) networks.
-    n_features_in_ : int
-        Dimension of the training embeddings.
-    labels_ : ndarray of shape (n_samples,)
-        Labels of the training points; set by :meth:`fit_predict` only.
-    n_clusters_ : int
-        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
-    Examples
-    --------
-    >>> from hilander.datasets import make_open_set
-    >>> from hilander.supervised import GCNVE
-    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
-    >>> model = GCNVE(epochs_v=5, epochs=1).fit(data.X_train, data.y_train)
-    >>> model.predict(data.X_test).shape == data.y_test.shape
-    True
+    {example}
     """
+
+    _example = "GCNVE(epochs_v=5, epochs=1)"
 
     _params = {
         "n_neighbors_v": Param(10, [POSITIVE_INT], "int", "GCN-V's k-NN neighbours."),

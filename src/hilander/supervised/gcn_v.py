@@ -12,11 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..base import Param
+from ..base import COSINE, POSITIVE_INT, Param
 from ..graph import KNNGraph
-from ..methods._base import COSINE, POSITIVE_INT
-from ..persistence import register_model
-from ._base import SupervisedClusterer, cpu_state, split_classes
+from ._clusterer import SupervisedClusterer, cpu_state, split_classes
+from ._gcn_layers import GCNStack, MLPHead
 from ._subgraphs import (
     adjacency,
     device_of,
@@ -26,7 +25,6 @@ from ._subgraphs import (
     subset_graph,
     tree_labels,
 )
-from .layers import GCNStack, MLPHead
 
 
 class GCNVNet(nn.Module):
@@ -42,7 +40,6 @@ class GCNVNet(nn.Module):
         return self.head(self.gcn(x, edge_index, edge_weight))
 
 
-@register_model
 class GCNV(SupervisedClusterer):
     """GCN-V confidence estimator + tree deduction (Yang et al. 2020).
 
@@ -52,26 +49,14 @@ class GCNV(SupervisedClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
+    {attributes}
     net_ : torch.nn.Module
         The trained confidence network.
-    n_features_in_ : int
-        Dimension of the training embeddings.
-    labels_ : ndarray of shape (n_samples,)
-        Labels of the training points; set by :meth:`fit_predict` only.
-    n_clusters_ : int
-        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
-    Examples
-    --------
-    >>> from hilander.datasets import make_open_set
-    >>> from hilander.supervised import GCNV
-    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
-    >>> model = GCNV(epochs=5).fit(data.X_train, data.y_train)
-    >>> model.predict(data.X_test).shape == data.y_test.shape
-    True
+    {example}
     """
+
+    _example = "GCNV(epochs=5)"
 
     _params = {
         "n_neighbors": Param(10, [POSITIVE_INT], "int",

@@ -16,11 +16,9 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ..base import Param
+from ..base import POSITIVE_INT, UNIT, Param
 from ..graph import KNNGraph, components
-from ..methods._base import POSITIVE_INT, UNIT
-from ..persistence import register_model
-from ._base import SupervisedClusterer, cpu_state, split_classes
+from ._clusterer import SupervisedClusterer, cpu_state, split_classes
 from ._dense import (
     PivotSubgraphs,
     fit_link_net,
@@ -28,8 +26,8 @@ from ._dense import (
     normalize_rows,
     scored_pairs,
 )
+from ._gcn_layers import DenseLinkNet
 from ._subgraphs import ragged_rows, subset_graph
-from .layers import DenseLinkNet
 
 
 def instance_pivot_subgraphs(graph: KNNGraph, k1: int, k2: int, active: int,
@@ -98,32 +96,19 @@ def propagate(n: int, src: np.ndarray, dst: np.ndarray, score: np.ndarray, max_s
     return labels
 
 
-@register_model
 class LGCN(SupervisedClusterer):
     """L-GCN link prediction on instance-pivot sub-graphs + pseudo-label propagation.
 
     {parameters}
 
-    Attributes
-    ----------
+    {attributes}
     net_ : torch.nn.Module
         The trained link network.
-    n_features_in_ : int
-        Dimension of the training embeddings.
-    labels_ : ndarray of shape (n_samples,)
-        Labels of the training points; set by :meth:`fit_predict` only.
-    n_clusters_ : int
-        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
-    Examples
-    --------
-    >>> from hilander.datasets import make_open_set
-    >>> from hilander.supervised import LGCN
-    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
-    >>> model = LGCN(epochs=1).fit(data.X_train, data.y_train)
-    >>> model.predict(data.X_test).shape == data.y_test.shape
-    True
+    {example}
     """
+
+    _example = "LGCN(epochs=1)"
 
     _params = {
         "k1": Param(10, [POSITIVE_INT], "int", "1-hop neighbours of the instance-pivot "

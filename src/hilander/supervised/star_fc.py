@@ -21,13 +21,11 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from .._validation import l2_normalize
-from ..base import Param
+from ..base import COSINE, NONNEG_INT, POSITIVE_INT, UNIT, Param
 from ..graph import KNNGraph, build_knn_graph, components
-from ..methods._base import COSINE, NONNEG_INT, POSITIVE_INT, UNIT
-from ..persistence import register_model
-from ._base import SupervisedClusterer, cpu_state, split_classes
+from ._clusterer import SupervisedClusterer, cpu_state, split_classes
+from ._gcn_layers import GCNStack, MLPHead
 from ._subgraphs import adjacency, device_of, edge_tensors, subset_graph
-from .layers import GCNStack, MLPHead
 
 
 class STARFCNet(nn.Module):
@@ -68,7 +66,6 @@ def intimacy_filter(n: int, src: np.ndarray, dst: np.ndarray, threshold: float) 
     return intimacy >= threshold
 
 
-@register_model
 class STARFC(SupervisedClusterer):
     """STAR-FC link predictor with structure-preserving sampling, parsing and refinement.
 
@@ -79,26 +76,14 @@ class STARFC(SupervisedClusterer):
 
     {parameters}
 
-    Attributes
-    ----------
+    {attributes}
     net_ : torch.nn.Module
         The trained link network.
-    n_features_in_ : int
-        Dimension of the training embeddings.
-    labels_ : ndarray of shape (n_samples,)
-        Labels of the training points; set by :meth:`fit_predict` only.
-    n_clusters_ : int
-        Clusters in ``labels_``; set by :meth:`fit_predict` only.
 
-    Examples
-    --------
-    >>> from hilander.datasets import make_open_set
-    >>> from hilander.supervised import STARFC
-    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
-    >>> model = STARFC(epochs=2).fit(data.X_train, data.y_train)
-    >>> model.predict(data.X_test).shape == data.y_test.shape
-    True
+    {example}
     """
+
+    _example = "STARFC(epochs=2)"
 
     _params = {
         "n_neighbors": Param(10, [POSITIVE_INT], "int", "Neighbours of the k-NN graph (N)."),

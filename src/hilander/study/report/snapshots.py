@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._validation import InputError, check_features, check_int, check_labels, l2_normalize
-from ..metrics import evaluate
+from ..._validation import InputError, check_features, check_int, check_labels, l2_normalize
+from ...metrics import evaluate
 from .results import HierarchySnapshot, LevelCurve
 
 

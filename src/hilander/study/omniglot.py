@@ -20,7 +20,7 @@ import numpy as np
 
 from .._validation import InputError, check_int
 from ..io import atomic_path
-from .splits import ClassDisjointSplit, omniglot_splits
+from .class_disjoint import ClassDisjointSplit, omniglot_splits
 
 N_DRAWERS = 20
 IMAGE_SIDE = 105
@@ -66,7 +66,7 @@ class OmniglotData:
     (n, s, s) float32 ink coverage in [0, 1] when loaded with ``image_size=s``.
     ``labels`` = global character ID - 1 (0..1622); ``alphabets`` indexes ``alphabet_names``
     (background alphabets first); ``drawers`` = drawing number 0..19 (one per person).
-    ``split`` holds the study's four class-disjoint splits (see :mod:`.splits`).
+    ``split`` holds the study's four class-disjoint splits (see :mod:`.class_disjoint`).
     """
 
     name: ClassVar[str] = "omniglot"
@@ -230,6 +230,9 @@ _PNG_NAME = re.compile(r"(\d{4})_(\d{2})\.png$")
 
 def pack_omniglot_zip(blob: bytes, subset: str) -> tuple[np.ndarray, np.ndarray]:
     """Official ``images_{subset}.zip`` bytes -> (images bool True=background, labels)."""
+    from .._extras import require
+
+    require("PIL", "study", "unpacking the Omniglot PNGs")
     from PIL import Image
 
     _, first_id = SUBSETS[subset]

@@ -1,6 +1,5 @@
 """Benchmark reports: Markdown tables, PNG figures and a JSON record of a run."""
 
-from .hierarchy import hierarchy_snapshot, level_curve, pick_classes
 from .plots import plot_avg_f, plot_hierarchy, plot_levels
 from .record import environment_versions, record_dict, write_record
 from .results import (
@@ -13,6 +12,7 @@ from .results import (
     MethodResult,
     SettingResult,
 )
+from .snapshots import hierarchy_snapshot, level_curve, pick_classes
 from .tables import level_table, params_table, results_table
 from .writer import render_markdown, write_report
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 # StrOptions is re-exported for the method modules' constraint tables
-from sklearn.utils._param_validation import Interval
 from sklearn.utils._param_validation import StrOptions as StrOptions
 
 from .._validation import (
@@ -18,7 +17,16 @@ from .._validation import (
     validate_constraints,
 )
 from .._validation import relabel as relabel  # re-exported for the method modules
-from ..base import AliasedParams
+
+# the constraint shorthands are re-exported for the method modules' tables
+from ..base import COSINE as COSINE
+from ..base import NONNEG_INT as NONNEG_INT
+from ..base import NONNEG_REAL as NONNEG_REAL
+from ..base import POSITIVE_INT as POSITIVE_INT
+from ..base import POSITIVE_REAL as POSITIVE_REAL
+from ..base import UNIT as UNIT
+from ..base import DeclaredParams
+from ..base import Param as Param  # re-exported for the method modules' parameter tables
 from ..graph import KNNGraph, build_knn_graph
 
 #: Memory a single method may plan to use for an n x n structure: half the 24 GB machine, so
@@ -43,13 +51,16 @@ def check_pairwise_memory(n: int, method: str, bytes_per_pair: float = 8.0, hint
         )
 
 
-class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
+class BaseClusterer(DeclaredParams, ClusterMixin, BaseEstimator):
     """scikit-learn-shaped base: constructor stores parameters, ``fit`` validates and runs.
 
-    Subclasses implement ``_check_params()`` (raise InputError on a bad value) and
-    ``_fit(X, graph)`` returning labels; ``X`` arrives validated and, when ``l2_normalize`` is
-    on, row-normalised. Subclasses that use neighbours set ``uses_graph = True`` and expose
-    ``n_neighbors``.
+    Subclasses declare their parameters once, in a ``_params`` table of
+    :class:`~hilander.base.Param` (default, constraint, type, doc: the constructor, the
+    constraint table and the docstring's "Parameters" section come from it, as for every
+    hilander estimator), may add ``_check_rules()`` (rules tying parameters together) and
+    implement ``_fit(X, graph)`` returning labels; ``X`` arrives validated and, when
+    ``l2_normalize`` is on, row-normalised. Subclasses that use neighbours set
+    ``uses_graph = True`` and expose ``n_neighbors``.
 
     Attributes
     ----------
@@ -63,7 +74,28 @@ class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
 
     uses_graph = False
     min_rows = 2
-    _parameter_constraints: dict = {"l2_normalize": ["boolean"]}
+    #: whether ``labels_`` may hold -1 (noise); said in the rendered "Attributes" section
+    marks_noise: ClassVar[bool] = False
+    #: the constructor call of the class's "Examples" section (``{example}`` in its docstring)
+    _example: ClassVar[str | None] = None
+    _params = {
+        "l2_normalize": Param(True, ["boolean"], "bool",
+                              "Scale every row to unit length before clustering (the study's "
+                              "protocol for pretrained embeddings); ``False`` clusters the rows "
+                              "as given."),
+    }
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)  # renders "{parameters}"
+        doc = cls.__dict__.get("__doc__") or ""
+        if "{attributes}" in doc:
+            noise = cls.marks_noise
+            cls.__doc__ = doc = doc.replace("{attributes}", _COMMON_ATTRIBUTES.format(
+                noise="; -1 marks noise" if noise else "",
+                count=" (each noise point counted as a cluster of its own)" if noise else ""))
+        if "{example}" in doc:
+            cls.__doc__ = doc.replace("{example}", _EXAMPLE.format(name=cls.__name__,
+                                                                   call=cls._example))
 
     def fit(self, X, y=None, *, graph: KNNGraph | None = None):
         """Cluster ``X``; sets ``labels_``, ``n_features_in_`` and ``n_clusters_``.
@@ -110,7 +142,7 @@ class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
     # -- helpers for subclasses -------------------------------------------------------------
 
     def _check_params(self) -> None:
-        """Each parameter against ``_parameter_constraints``, then the cross-parameter rules."""
+        """Each parameter against its declared constraints, then the cross-parameter rules."""
         validate_constraints(self)
         self._check_rules()
 
@@ -144,6 +176,32 @@ class BaseClusterer(AliasedParams, ClusterMixin, BaseEstimator):
         return graph if graph.k == k else graph.restrict(k)
 
 
+# the attributes every baseline sets, and the example every one runs (a doctest), rendered
+# into each class's docstring in place of "{attributes}" and "{example}"
+_COMMON_ATTRIBUTES = """Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each row of ``X``, numbered from 0{noise}.
+    n_features_in_ : int
+        Number of features of ``X``.
+    n_clusters_ : int
+        Number of clusters in ``labels_``{count}."""
+
+_EXAMPLE = """Examples
+    --------
+    >>> import numpy as np
+    >>> from hilander.methods import {name}
+    >>> from hilander.metrics import pairwise_scores
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 20)                 # three identities of 20 points each
+    >>> X = np.eye(3, 16)[y] + 0.05 * rng.standard_normal((60, 16))
+    >>> model = {call}.fit(X)
+    >>> model.n_clusters_
+    3
+    >>> pairwise_scores(y, model.labels_)            # pairwise precision, recall, F
+    (1.0, 1.0, 1.0)"""
+
+
 def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str) -> np.ndarray:
     """Distances of the given point pairs, computed from ``X`` itself (not the cosine graph)."""
     if metric == "euclidean":
@@ -153,17 +211,4 @@ def edge_distances(X: np.ndarray, src: np.ndarray, dst: np.ndarray, metric: str)
     return 1.0 - dots / np.maximum(norms[src] * norms[dst], 1e-12)
 
 
-# shorthands for the constraint tables of the methods
-POSITIVE_INT = Interval(Integral, 1, None, closed="left")
-NONNEG_INT = Interval(Integral, 0, None, closed="left")
-POSITIVE_REAL = Interval(Real, 0, None, closed="neither")
-NONNEG_REAL = Interval(Real, 0, None, closed="left")
-COSINE = Interval(Real, -1, 1, closed="both")
-UNIT = Interval(Real, 0, 1, closed="both")
-SEED = [NONNEG_INT]
-
-
-def constraints(**table) -> dict:
-    """The shared ``l2_normalize`` constraint plus a method's own ones."""
-    return {**BaseClusterer._parameter_constraints, **table}
 

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-from ..io import atomic_path
+from ...io import atomic_path
 from .results import HierarchySnapshot, LevelCurve, SettingResult
 
 SETTING_COLORS = {"natural": "#1f77b4", "longtail": "#ff7f0e"}

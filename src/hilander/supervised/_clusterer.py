@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -41,6 +42,27 @@ SUPERVISED_PARAMS: dict[str, Param] = {
 }
 
 
+# the attributes every supervised baseline sets, and the example every one runs (a doctest),
+# rendered into each class's docstring in place of "{attributes}" and "{example}"
+_COMMON_ATTRIBUTES = """Attributes
+    ----------
+    n_features_in_ : int
+        Dimension of the training embeddings.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training points; set by :meth:`fit_predict` only.
+    n_clusters_ : int
+        Clusters in ``labels_``; set by :meth:`fit_predict` only."""
+
+_EXAMPLE = """Examples
+    --------
+    >>> from hilander.datasets import make_open_set
+    >>> from hilander.supervised import {name}
+    >>> data = make_open_set(n_train_classes=20, n_test_classes=10, seed=0)
+    >>> model = {call}.fit(data.X_train, data.y_train)
+    >>> model.predict(data.X_test).shape == data.y_test.shape
+    True"""
+
+
 class SupervisedClusterer(MetaTrainedClusterer):
     """Base of the supervised baselines: ``fit(X_train, y_train)`` then ``predict(X)``.
 
@@ -57,6 +79,14 @@ class SupervisedClusterer(MetaTrainedClusterer):
 
     min_train_rows = 4
     _params = SUPERVISED_PARAMS
+    #: the constructor call of the class's "Examples" section (``{example}`` in its docstring)
+    _example: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)  # renders "{parameters}"
+        doc = cls.__dict__.get("__doc__") or ""
+        cls.__doc__ = doc.replace("{attributes}", _COMMON_ATTRIBUTES).replace(
+            "{example}", _EXAMPLE.format(name=cls.__name__, call=cls._example))
 
     # -- public API -------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 The loader pools the ``train``, ``val`` and ``test`` lists of ``data_full.json`` (150 utterances
 per intent, 22,500 in all) and leaves the out-of-scope utterances out: for open-set clustering
-the splits are made by domain, never by utterance (see :mod:`.splits`).
+the splits are made by domain, never by utterance (see :mod:`.class_disjoint`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 
 from .._validation import InputError
 from ..io import atomic_path
+from .class_disjoint import ClassDisjointSplit, clinc150_splits
 from .omniglot import resolve_dir
-from .splits import ClassDisjointSplit, clinc150_splits
 
 FILES = ("data_full.json", "domains.json")
 SOURCE_URL = "https://raw.githubusercontent.com/clinc/oos-eval/master/data/{name}"

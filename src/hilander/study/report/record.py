@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_path
+from ...io import atomic_path
 from .results import BenchRecord
 
 RECORD_FORMAT = "hilander-bench-record"
@@ -19,7 +19,7 @@ RECORD_VERSION = 1
 
 def environment_versions() -> dict[str, str]:
     """Versions of Python and of every library whose behaviour can change the numbers."""
-    from .. import __version__
+    from ... import __version__
 
     versions = {"hilander": __version__, "python": platform.python_version()}
     for module in ("torch", "numpy", "sklearn", "faiss", "scipy", "torch_geometric"):

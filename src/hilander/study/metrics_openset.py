@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import InputError, check_features, check_labels, l2_normalize
+from .._validation import InputError, check_features, check_labels, l2_normalize
 
 #: operating points of the paper's Table 4
 FMR_TARGETS = (1e-3, 1e-4)
@@ -430,64 +430,6 @@ def open_set_identification(X, labels, fpir=FPIR_TARGETS, *, split: OpenSetSplit
     return fnir_at_fpir_scores(mated_scores, rank1, nonmated, fpir)
 
 
-def map_at_r(X, labels, *, normalize: bool = True, max_r: int = 1000) -> float:
-    """Mean average precision at R (Musgrave et al., *A Metric Learning Reality Check*, 2020).
-
-    For each item, ``R`` is the number of other items of its identity; its score is the
-    average precision over its ``R`` nearest neighbours (cosine): ``(1/R) * sum_i P(i)`` over
-    the ranks ``i <= R`` holding a same-identity item. Unlike Recall@1, which looks at one
-    neighbour, every same-identity item counts, so the number moves smoothly as an embedding
-    trains: a steadier early-stopping signal on a few thousand held-out items.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-        Embeddings.
-    labels : array-like of shape (n_samples,)
-        Identities; items alone in theirs are skipped.
-    normalize : bool, default=True
-        Cosine neighbours (l2-normalised) rather than Euclidean ones.
-    max_r : int, default=1000
-        ``R`` is capped here, so huge identities do not make the search quadratic.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[1, 0], [0.9, 0.1], [0.8, 0.3], [0, 1], [0.1, 0.9], [0.7, 0.4]])
-    >>> round(map_at_r(X, [0, 0, 0, 1, 1, 1]), 4)
-    0.7083
-    """
-    import faiss
-
-    X = check_features(X, min_rows=2)
-    y = check_labels(labels, X.shape[0], name="labels")
-    _, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
-    r = np.minimum(counts[codes] - 1, int(max_r))
-    if r.max() < 1:
-        raise InputError("no identity has two items: MAP@R is undefined")
-    Xs = l2_normalize(X) if normalize else X
-    index = faiss.IndexFlatIP(Xs.shape[1]) if normalize else faiss.IndexFlatL2(Xs.shape[1])
-    index.add(Xs)
-    k = int(r.max()) + 1
-    _, ids = index.search(Xs, k)
-    rows = np.arange(X.shape[0])
-    # drop the item itself (duplicates may outrank it; then the last neighbour goes)
-    is_self = ids == rows[:, None]
-    is_self[~is_self.any(axis=1), -1] = True
-    nbr = ids[~is_self].reshape(X.shape[0], k - 1)
-    rel = codes[nbr] == codes[:, None]
-    ranks = np.arange(1, k)
-    within = ranks[None, :] <= r[:, None]
-    rel &= within
-    precision = np.cumsum(rel, axis=1) / ranks[None, :]
-    ap = (precision * rel).sum(axis=1) / np.maximum(r, 1)
-    return float(ap[r >= 1].mean())
-
-
 def openset_report(X, labels, *, fmr: Sequence[float] = FMR_TARGETS,
                    fpir: Sequence[float] = FPIR_TARGETS, seed: int = 0) -> dict[str, float]:
     """The paper's Table 4 numbers plus Recall@1 for one embedding of a labeled test set.
@@ -517,7 +459,7 @@ def openset_report(X, labels, *, fmr: Sequence[float] = FMR_TARGETS,
     >>> openset_report(X, [0, 0, 0, 1, 1, 1], fmr=[0.5], fpir=[0.5])["recall_at_1"]
     1.0
     """
-    from .metrics import recall_at_1
+    from ..metrics import recall_at_1
 
     out: dict[str, float] = {}
     for f, v in verification_fnmr(X, labels, fmr).items():
@@ -530,6 +472,6 @@ def openset_report(X, labels, *, fmr: Sequence[float] = FMR_TARGETS,
 
 __all__ = [
     "FMR_TARGETS", "FPIR_TARGETS", "OpenSetSplit", "VerificationScores", "fnir_at_fpir_scores",
-    "fnmr_at_fmr", "map_at_r", "open_set_identification", "open_set_split", "openset_report",
+    "fnmr_at_fmr", "open_set_identification", "open_set_split", "openset_report",
     "threshold_at_rate", "verification_fnmr", "verification_scores",
 ]

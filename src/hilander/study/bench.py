@@ -1,5 +1,8 @@
 """Benchmark orchestration: fit every method on the labeled identities, run it once on test.
 
+Its command-line layer is :mod:`hilander.cli.bench` (``hilander bench``), which shares
+its file name: one concept at two layers.
+
 The protocol is the empirical study's (sec. 1) at the test set's scale: every unsupervised
 baseline is grid-searched on the validation split (selection score: avg F), its
 size-dependent settings carried to each test setting (:func:`hilander.tune.carry_params`);
@@ -24,14 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import (
+from .._validation import (
     InputError,
     check_features,
     check_int,
     check_labels,
     l2_normalize,
 )
-from .metrics import avg_f, evaluate
+from ..metrics import avg_f, evaluate
 from .report import (
     FAILED,
     SKIPPED,
@@ -112,7 +115,7 @@ def make_setting(name: str, X: np.ndarray, y: np.ndarray, seed: int = 0
     if name == "natural":
         return X, y, "The test split as it is."
     if name == "longtail":
-        from .datasets import long_tail_subsample
+        from ..datasets import long_tail_subsample
 
         idx = long_tail_subsample(y, seed)
         _, sizes = np.unique(y[idx], return_counts=True)
@@ -216,7 +219,7 @@ def summarize_trials(result) -> dict:
 def labeled_set(data: BenchData) -> tuple[np.ndarray, np.ndarray]:
     """Every labeled identity of a benchmark (clustering-train and validation), coded so the
     two splits' identities stay distinct."""
-    from ._validation import encode_labels
+    from .._validation import encode_labels
 
     y_tr, y_va = encode_labels(data.y_train), encode_labels(data.y_val)
     return (np.concatenate([data.X_train, data.X_val]),
@@ -239,12 +242,15 @@ class HiLanderRunner(MethodRunner):
     def __init__(self, name: str = "hilander", max_levels: int | None = None,
                  params: dict | None = None, tau_grid: Sequence[float] | None = None,
                  progress: bool = False) -> None:
-        from . import HiLander
+        from .. import HiLander
+        from ..lander import DecodingSettings, flat_params
 
         self.name = name
         self.max_levels = max_levels
+        # flat names (epochs=, tau=, cv=...): the command line's --hilander-param vocabulary
         self.params = dict(params or {})
-        valid = set(HiLander().get_params()) - {"max_levels", "verbose"}
+        valid = (set(flat_params(HiLander())) | set(DecodingSettings(0.5).as_dict())) \
+            - {"max_levels", "verbose"}
         unknown = sorted(set(self.params) - valid)
         if unknown:
             raise InputError(f"unknown Hi-LANDER parameter(s) {unknown}; valid: {sorted(valid)}")
@@ -253,12 +259,13 @@ class HiLanderRunner(MethodRunner):
         self.progress = progress
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
-        from . import HiLander
-        from .tune import TuneResult
+        from .. import HiLander
+        from ..lander import flat_params, group_params
+        from ..tune import TuneResult
 
         params = {"random_state": seed, **self.params, "max_levels": self.max_levels,
                   "verbose": self.progress}
-        model = HiLander(**params)
+        model = HiLander(**group_params(params))
         X, y = labeled_set(data)
         t0 = time.perf_counter()
         model.fit(X, y)
@@ -266,10 +273,9 @@ class HiLanderRunner(MethodRunner):
         log(f"{self.display_name}: trained and selected in {train_seconds:.1f} s "
             f"({', '.join(f'{k} {v:.0f} s' for k, v in model.timings_.items())})")
         self.model_ = model
-        config = {k: v for k, v in model.get_params().items() if k != "verbose"}
+        config = {k: v for k, v in flat_params(model).items() if k != "verbose"}
         # the fitted decoding in place of the parameters that asked for it
         config.update(model.settings_.as_dict())
-        config["tau_grid"] = list(config["tau_grid"])
         # the table shows what defines the model; the record keeps the whole configuration
         shown = {k: config[k] for k in self.SHOWN_PARAMS if config.get(k) is not None}
         sel = model.selection_
@@ -297,7 +303,7 @@ class HiLanderRunner(MethodRunner):
     def diagnose(self, X: np.ndarray, y: np.ndarray) -> dict | None:
         """Per level: link AUC of p_ij vs the raw cosine, density correlation, positive share,
         nodes and edges added; and the p_tau curve, every row labelled ORACLE."""
-        from .lander.diagnose import diagnose
+        from ..lander.diagnose import diagnose
 
         return diagnose(self.model_, X, y).to_dict()
 
@@ -310,14 +316,15 @@ class HiLanderRunner(MethodRunner):
             "stopped_by": getattr(res, "stopped_by", None), "n_levels": res.n_levels,
             "timings": dict(res.timings),
         }
-        if self.max_levels != 1 and self.model_.get_params().get("early_stopping"):
+        fitted = self.model_.settings_
+        if self.max_levels != 1 and fitted.early_stopping:
             # the level plot shows where early stopping ends and where merging converges
             # (Hi-LANDER Fig. 2), so run once more without early stopping, untimed
-            self.model_.set_params(early_stopping=False)
+            self.model_.settings_ = fitted.replace(early_stopping=False)
             try:
                 full = self.model_.cluster(X)
             finally:
-                self.model_.set_params(early_stopping=True)
+                self.model_.settings_ = fitted
             if full.n_levels > res.n_levels:
                 hierarchy["full_level_labels"] = full.level_labels
                 hierarchy["full_level_peaks"] = full.level_peaks
@@ -347,8 +354,8 @@ class BaselineRunner(MethodRunner):
         self.scale_with_n = scale_with_n
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
-        from .methods import get_spec
-        from .tune import tune_method
+        from ..methods import get_spec
+        from ..tune import tune_method
 
         takes_seed = "random_state" in get_spec(self.name).param_names()
         fixed = {"random_state": seed} if takes_seed else None
@@ -366,14 +373,14 @@ class BaselineRunner(MethodRunner):
 
     def params_for(self, n_samples: int) -> dict:
         """The parameters used on a test set of ``n_samples`` points."""
-        from .tune import carry_params
+        from ..tune import carry_params
 
         if not self.scale_with_n:
             return dict(self.params_)
         return carry_params(self.name, self.params_, self.n_val_, n_samples)
 
     def cluster(self, X: np.ndarray) -> Clustering:
-        from .methods import make
+        from ..methods import make
 
         params = self.params_for(X.shape[0])
         est = make(self.name, **params)
@@ -404,12 +411,18 @@ class AutoRunner(MethodRunner):
         self.progress = progress
 
     def prepare(self, data: BenchData, seed: int, log: Log) -> Prepared:
-        from . import HiLander
-        from .auto import AutoCluster, format_row
+        from .. import HiLander
+        from ..auto import AutoCluster, format_row
+        from ..lander import SelectionSettings, TrainingSettings, flat_params, group_params
 
-        valid = set(HiLander().get_params()) - {"tau", "max_levels", "verbose", "random_state"}
-        hl = {"epochs": HiLander().epochs,
-              **{k: v for k, v in self.hilander_params.items() if k in valid}}
+        # the Hi-LANDER row's settings (HiLander's defaults, not auto's shorter training)
+        valid = set(flat_params(HiLander())) - {"tau", "decoding", "max_levels", "verbose",
+                                                "random_state"}
+        hl = group_params({"epochs": TrainingSettings().epochs,
+                           **{k: v for k, v in self.hilander_params.items() if k in valid}})
+        # plain values: AutoCluster saves the winner's parameters in its model file
+        hl = {k: v.as_dict() if isinstance(v, TrainingSettings | SelectionSettings) else v
+              for k, v in hl.items()}
         model = AutoCluster(self.methods, time_budget=self.time_budget,
                             learnt_params={"hilander": hl}, random_state=seed,
                             verbose=self.progress)
@@ -439,7 +452,7 @@ def available_methods() -> list[str]:
     """Every method name :func:`resolve_methods` accepts."""
     names = ["hilander", "lander", "auto"]
     try:
-        from .methods import available
+        from ..methods import available
 
         names += [n for n in available("unsupervised") if n not in names]
     except ImportError:
@@ -603,9 +616,9 @@ def _add_hierarchy(result: SettingResult, runner: MethodRunner, X, y, h: dict,
 
 def load_bench_data(name: str, data_dir: str | Path, *, cache_dir: str | Path | None = None,
                     seed: int = 0, progress: bool = True) -> BenchData:
-    """Embed dataset ``name`` (see :func:`hilander.embed.embed_dataset`, cached) into the
-    clustering-train, validation and test arrays the benchmark uses."""
-    from .embed import embed_dataset
+    """Embed dataset ``name`` (cached, see :func:`hilander.study.embeddings.embed_dataset`)
+    into the clustering-train, validation and test arrays the benchmark uses."""
+    from .embeddings import embed_dataset
 
     emb = embed_dataset(name, data_dir, cache_dir=cache_dir, seed=seed, progress=progress)
     info = {k: v for k, v in (getattr(emb, "info", None) or {}).items() if k != "history"}

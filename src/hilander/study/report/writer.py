@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._validation import InputError
-from ..io import atomic_path
+from ..._validation import InputError
+from ...io import atomic_path
 from .plots import plot_avg_f, plot_hierarchy, plot_levels
 from .record import write_record
 from .results import BenchRecord
