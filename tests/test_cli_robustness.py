@@ -544,7 +544,8 @@ def test_a_model_nested_in_another_saves_inside_an_output_batch(tmp_path):
     from hilander.persistence import load_payload, payload_of
 
     data = make_open_set(n_train_classes=6, n_test_classes=2, seed=0)
-    model = HiLander(tau=0.5, epochs=1, n_neighbors=5).fit(data.X_train, data.y_train)
+    model = HiLander(decoding={"tau": 0.5}, training=TrainingSettings(epochs=1),
+                     n_neighbors=5).fit(data.X_train, data.y_train)
     out = tmp_path / "outer.pt"
     with output_batch():
         inner = payload_of(model)

@@ -114,7 +114,7 @@ def _read(args):
     import numpy as np
 
     from .._validation import InputError
-    from ..discover.estimator import check_identity_count
+    from ..discover.discoverer import check_identity_count
     from ..embed.user import TABLE_SUFFIXES, read_image_folder
     from .encoder import _read_text_set
 

@@ -198,7 +198,7 @@ class TextEncoder(Encoder):
         model.max_seq_length = int(enc.max_seq_length)
         enc._model = model.to(resolve_device(enc.device)).eval()
         enc.classes_, enc.head_weight_ = None, None
-        enc.beta_ = float(math.exp(enc.tau_init))
+        enc.beta_ = float(math.exp(enc.logit_scale_init))
         enc.history_, enc.best_step_, enc.best_score_ = [], 0, float("nan")
         enc.epoch_seconds_, enc.n_train_, enc.threads_ = float("nan"), 0, 0
         return enc

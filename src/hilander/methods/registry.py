@@ -202,7 +202,7 @@ for _spec in [
                kind="encoder"),
     MethodSpec("text_encoder", "hilander.embed.text_encoder:TextEncoder",
                "all-MiniLM-L6-v2 fine-tuned with a cosine-softmax head", kind="encoder"),
-    MethodSpec("discover", "hilander.discover.estimator:Discoverer",
+    MethodSpec("discover", "hilander.discover.discoverer:Discoverer",
                "an encoder and a clusterer learnt together from labeled raw items "
                "(hilander discover)", kind="pipeline"),
     MethodSpec("experimental_hilander", "hilander.study.ablation:ExperimentalHiLander",

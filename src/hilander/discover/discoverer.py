@@ -309,7 +309,7 @@ class Discoverer(MetaTrainedClusterer):
         return "encoder_"
 
     def transform(self, X) -> np.ndarray:
-        """Embeddings of new items under the learnt encoder, (n, n_features_in_) float32."""
+        """Embeddings of new items under the learnt encoder, ``(n, n_features_in_)`` float32."""
         self._check_fitted()
         X = _items.as_items(X, "X")
         if _items.kind_of(X, "X") != self.kind_:
