@@ -162,6 +162,10 @@ def run_one(args, split: int, seed: int, with_reference: bool = True) -> dict:
                                "winner": auto.winner_, "selection": auto.val_avg_f_,
                                "table": auto.table_,
                                "seconds": time.perf_counter() - t0}
+        row["auto_initial"]["candidates"] = {
+            t["method"]: {**score(d["yu"], auto.predict_with(t["method"], d["Zu"])),
+                          "selection": t["avg_f"]}
+            for t in auto.table_ if t["status"] == "ok"}
         say(f"auto on the initial embeddings: {auto.winner_} "
             f"{row['auto_initial']['avg_f']:.3f} (selection {auto.val_avg_f_:.3f})")
     if args.per_method and with_reference:
@@ -186,6 +190,20 @@ def run_one(args, split: int, seed: int, with_reference: bool = True) -> dict:
                "timings": disc.timings_, "rounds": disc.rounds_,
                "seconds": time.perf_counter() - t0}
         rec["gap"] = rec["avg_f"] - rec["selection"]
+        # every candidate as the clusterer's choice would have run it (measured only)
+        rec["candidates"] = {}
+        for t in disc.clusterer_.table_:
+            if t["status"] == "ok":
+                try:
+                    labels = disc.clusterer_.predict_with(t["method"], disc.embeddings_)
+                except Exception as exc:  # noqa: BLE001 - a table cell, not the run
+                    rec["candidates"][t["method"]] = {"error": str(exc)}
+                    continue
+                rec["candidates"][t["method"]] = {**score(d["yu"], labels),
+                                                  "selection": t["avg_f"]}
+        say("  each candidate on the unlabeled set: " + ", ".join(
+            f"{m} {c.get('avg_f', float('nan')):.3f} (sel {c.get('selection', 0):.3f}, "
+            f"{c.get('n_clusters', 0)} clusters)" for m, c in rec["candidates"].items()))
         for record, labels in zip(rec["rounds"], disc._round_labels):
             record["unlabeled_avg_f"] = score(d["yu"], labels)["avg_f"]  # measured only
         if d["longtail"] is not None:

@@ -236,6 +236,9 @@ class AutoCluster(MetaTrainedClusterer):
         self.params_ = dict(win["params"])
         self.val_avg_f_ = float(win["avg_f"])
         self.model_ = fitted.get(self.winner_)  # Hi-LANDER fitted on every identity already
+        # the other learnt candidates fitted on every identity, for the benchmarks' per-method
+        # tables (not saved with the model)
+        self._candidate_models = fitted
         self.refit_seconds_ = 0.0
         if self.winner_kind_ == "learnt" and self.model_ is None:
             t0 = time.perf_counter()
@@ -422,6 +425,27 @@ class AutoCluster(MetaTrainedClusterer):
         from .methods import make
 
         return np.asarray(make(self.winner_, **self.params_for(X.shape[0])).fit_predict(X))
+
+    def predict_with(self, name: str, X) -> np.ndarray:
+        """Cluster ``X`` with candidate ``name`` as it was scored in ``fit`` (its chosen
+        parameters, carried to ``X``'s size; a learnt one only when ``fit`` kept it): what the
+        choice would have given had that candidate won. Measurement only."""
+        self._check_fitted()
+        row = next((r for r in self.table_ if r["method"] == name and r["status"] == OK), None)
+        if row is None:
+            raise InputError(f"{name!r} was not scored in this fit")
+        X = check_features(X, name="X", min_rows=2)
+        if row["kind"] == "learnt":
+            model = getattr(self, "_candidate_models", {}).get(name)
+            if model is None:
+                raise InputError(f"{name!r} was not kept after fit (a loaded model keeps only "
+                                 "the winner)")
+            return np.asarray(model.predict(X))
+        from .methods import make
+        from .tune import carry_params
+
+        params = carry_params(name, row["params"], self.n_val_, X.shape[0])
+        return np.asarray(make(name, **params).fit_predict(X))
 
     def fit_predict(self, X, y) -> np.ndarray:
         return self.fit(X, y).predict(X)
