@@ -152,8 +152,9 @@ def test_hilander_runner_reports_levels(data):
     assert hl.params["tau"] in grid and hl.params["n_neighbors"] == 5 and hl.train_seconds > 0
     # chosen by the cross-fitted selection over the labeled identities: p_tau for all levels
     # (2), upper levels (2), level 1 again (2), LANDER (2), the similarity decoding (11),
-    # Infomap (2), Leiden's resolution (7) then its p_tau (2), CPM (8), average linkage (2)
-    assert hl.tuning["n_trials"] == 40 and hl.tuning["model_params"]["epochs"] == 2
+    # Infomap (2), Leiden's resolution (7) then its p_tau (2), CPM (8), average linkage (2),
+    # lone points kept or attached (2)
+    assert hl.tuning["n_trials"] == 42 and hl.tuning["model_params"]["epochs"] == 2
     assert hl.tuning["mode"] == "cross-fitted"
     # the selection saw train and validation together: 8 + 10 identities
     assert hl.tuning["selection"]["held_out_classes"] == 18
