@@ -225,6 +225,58 @@ def run_one(args, split: int, seed: int, with_reference: bool = True) -> dict:
     return row
 
 
+def _ms(values) -> str:
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if v.size == 0:
+        return "–"
+    return f"{v.mean():.3f}" + (f" ± {v.std(ddof=1):.3f}" if v.size > 1 else "")
+
+
+def report(rows: list[dict]) -> str:
+    """Markdown tables of a JSON-lines file: per dataset, mode and split, each protocol's
+    unlabeled avg F (mean ± s.d. over seeds), against the reference and auto on the initial
+    embeddings, with every candidate's score as the choice would have run it."""
+    out = []
+    keys = sorted({(r["dataset"], r["mode"], r["split"]) for r in rows})
+    for dataset, mode, split in keys:
+        rs = [r for r in rows if (r["dataset"], r["mode"], r["split"]) == (dataset, mode, split)]
+        ref = next((r["reference"] for r in rs if "reference" in r), None)
+        auto0 = next((r["auto_initial"] for r in rs if "auto_initial" in r), None)
+        head = rs[0]
+        out.append(f"### {dataset}, {mode}, split {split}: {head['labeled_ids']} labeled "
+                   f"identities ({head['n_labeled']:,} items), {head['unlabeled_ids']} "
+                   f"unlabeled ({head['n_unlabeled']:,})\n")
+        if ref:
+            best = max(ref.items(), key=lambda kv: kv[1]["avg_f"])
+            out.append("Reference on the initial embeddings, each method tuned on the labeled "
+                       "identities: " + ", ".join(f"{k} {v['avg_f']:.3f}" for k, v in
+                                                  ref.items())
+                       + f" (best, an ORACLE over methods: {best[0]} {best[1]['avg_f']:.3f}).")
+        if auto0:
+            cands = auto0.get("candidates", {})
+            out.append(f"`auto` on the initial embeddings: {auto0['winner']} "
+                       f"{auto0['avg_f']:.3f} (selection {auto0['selection']:.3f}); each "
+                       "candidate: " + ", ".join(f"{m} {c['avg_f']:.3f}"
+                                                 for m, c in cands.items()) + "\n")
+        protocols = sorted({p for r in rs for p in r["discover"]})
+        methods = sorted({m for r in rs for p in r["discover"].values()
+                          for m in p.get("candidates", {})})
+        out.append("| protocol | seeds | avg F | clusters / true | winner(s) | selection | gap"
+                   + "".join(f" | {m} (as chosen) " for m in methods) + " |")
+        out.append("|---" * (7 + len(methods)) + "|")
+        for p in protocols:
+            recs = [r["discover"][p] for r in rs if p in r["discover"]]
+            winners = ", ".join(sorted({x["winner"] for x in recs}))
+            ratio = _ms([x["n_clusters"] / x["true"] for x in recs])
+            cells = [_ms([x.get("candidates", {}).get(m, {}).get("avg_f") for x in recs])
+                     for m in methods]
+            out.append(f"| {p} | {len(recs)} | {_ms([x['avg_f'] for x in recs])} | "
+                       f"{ratio}x | {winners} | {_ms([x['selection'] for x in recs])} | "
+                       f"{_ms([x['gap'] for x in recs])} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def _take(items, mask):
     idx = np.flatnonzero(mask)
     return [items[i] for i in idx] if isinstance(items, list) else items[idx]
@@ -232,7 +284,7 @@ def _take(items, mask):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", choices=("clinc150", "omniglot"), required=True)
+    ap.add_argument("--dataset", choices=("clinc150", "omniglot"))
     ap.add_argument("--mode", choices=("dev", "test"), default="dev")
     ap.add_argument("--data-dir", default="../shared/data")
     ap.add_argument("--emb", default="emb", help="folder of `hilander embed` outputs")
@@ -247,7 +299,16 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--out", required=True, help="JSON lines file (appended)")
+    ap.add_argument("--report", action="store_true",
+                    help="print the markdown tables of --out (and of --also files) and exit")
+    ap.add_argument("--also", default="", help="more JSON lines files for --report")
     args = ap.parse_args()
+    if args.report:
+        rows = []
+        for f in [args.out, *[x for x in args.also.split(",") if x]]:
+            rows += [json.loads(line) for line in Path(f).read_text().splitlines() if line]
+        print(report(rows))
+        return
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for split in [int(s) for s in args.splits.split(",")]:
