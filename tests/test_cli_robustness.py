@@ -1,7 +1,7 @@
 """Issue 19: the command line keeps the user's data and does what its help says.
 
-Each test is one case of the issue; the README's promises ("checked before any work", "never a
-partial file", "one line") are backed by the tests named there.
+Each test is one case of the issue; the promises of the CLI reference (docs/cli.rst: "checked
+before any work", "never a partial file", "one line") are backed by the tests named there.
 """
 
 import errno

@@ -173,7 +173,7 @@ def test_registry_errors_list_choices():
 def test_available_lists_every_method_with_defaults():
     info = methods.available()
     assert sorted(info) == methods.names()
-    # one registry: every method the README lists can be made by name
+    # one registry: every method the guide lists (docs/choosing.rst) can be made by name
     assert {"hilander", "lander", "auto", "gcn_v", "gcn_e", "gcn_ve", "lgcn", "star_fc"} <= \
         set(info)
     assert {e["kind"] for e in info.values()} == {"unsupervised", "supervised", "hilander",
