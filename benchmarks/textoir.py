@@ -129,7 +129,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default="../shared/data")
     ap.add_argument("--ratios", default="0.25,0.5,0.75")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--methods", default="hilander,infomap,leiden")
+    ap.add_argument("--methods", default="infomap,leiden", help="Discoverer's default")
     ap.add_argument("--encoder-params", default=None, help="JSON dict")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--out", required=True, help="JSON lines (appended)")

@@ -51,8 +51,8 @@ def register(subparsers) -> None:
     p.add_argument("--encoder-share", type=float, default=0.5,
                    help="share of the labeled items (whole identities) the encoder trains on "
                         "(default 0.5)")
-    p.add_argument("--methods", default="hilander,infomap,leiden",
-                   help="clustering candidates (default hilander,infomap,leiden; see "
+    p.add_argument("--methods", default="infomap,leiden",
+                   help="clustering candidates (default infomap,leiden; hilander on request; see "
                         "`hilander methods`)")
     p.add_argument("--rounds", type=int, default=0,
                    help="transductive rounds: fine-tune on the unlabeled set's clusters and "
