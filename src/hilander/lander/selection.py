@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._memory import reuse_freed_memory
 from .._validation import InputError
 from ..metrics import avg_f, evaluate, f_scores
 from .decoding import LEVEL_ONE_DECODINGS, DecodingSettings
@@ -62,6 +63,9 @@ class Selection:
         return {**self.settings.as_dict(), "held_out_avg_f": self.score}
 
 
+# every trial scores and decodes the same levels: their blocks kept between trials
+# (figure: benchmarks/results/speed.md)
+@reuse_freed_memory()
 def select_decoding(
     model: LanderNet, X: np.ndarray, y: np.ndarray, start: DecodingSettings, *,
     tau_grid: Sequence[float], knn_method: str = "auto", random_state: int = 0,
