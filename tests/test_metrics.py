@@ -100,3 +100,18 @@ def test_hungarian_accuracy_hand_computed():
     assert hungarian_accuracy([0, 0, 1, 1], [0, 1, 2, 3]) == pytest.approx(2 / 4)
     # noise (-1) is singletons: it can match at most one class
     assert hungarian_accuracy([0, 0, 0], [-1, -1, -1]) == pytest.approx(1 / 3)
+
+
+def test_f_scores_are_evaluate_without_the_information_scores():
+    # what a selection trial is scored with: evaluate's pairwise, BCubed and counts, the same
+    # floats, without NMI/AMI/ARI (hand-computed values in the two tests above)
+    from hilander.metrics import F_KEYS, f_scores
+
+    full, f = evaluate(TRUTH, PRED), f_scores(TRUTH, PRED)
+    assert tuple(f) == F_KEYS
+    assert f == {key: full[key] for key in F_KEYS}
+    assert f["pairwise_precision"] == pytest.approx(4 / 14)
+    assert f["bcubed_f"] == pytest.approx(2 / 3)
+    assert avg_f(f) == avg_f(full)
+    with pytest.raises(InputError):
+        f_scores([], [])

@@ -47,6 +47,10 @@ def test_grid_search_picks_best_by_avg_f_and_records_trials():
     assert c_scores["pairwise_f"] == pytest.approx(8 / 19)
     assert c_scores["avg_f"] == pytest.approx(avg_f(evaluate(y, outputs["c"])))
     assert not res.oracle and res.mode == "validation"
+    # every metric for the winner; the trials carry what avg F reads (AMI is the slow one)
+    full = evaluate(y, outputs["a"])
+    assert {k: res.best_scores[k] for k in full} == full
+    assert all("ami" not in s for _, s in res.trials[:2])
 
 
 def test_grid_search_product_ties_and_failures():

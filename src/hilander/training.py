@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ._memory import reuse_freed_memory
+
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("cosine", "plateau")
 
@@ -61,6 +63,9 @@ def make_optimizer(params, name: str, lr: float, momentum: float = 0.9,
                            foreach=True)
 
 
+# every step allocates the same large blocks: kept instead of mapped and faulted again
+# (figure: benchmarks/results/speed.md)
+@reuse_freed_memory()
 def run_training(
     model: torch.nn.Module,
     step: Callable[[torch.optim.Optimizer, np.random.Generator], float],

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._memory import reuse_freed_memory
 from .._validation import InputError
-from ..metrics import avg_f, evaluate
+from ..metrics import avg_f, evaluate, f_scores
 from .decoding import LEVEL_ONE_DECODINGS, DecodingSettings
 from .hierarchy import run_hierarchy
 from .network import LanderNet
@@ -62,6 +63,9 @@ class Selection:
         return {**self.settings.as_dict(), "held_out_avg_f": self.score}
 
 
+# every trial scores and decodes the same levels: their blocks kept between trials
+# (figure: benchmarks/results/speed.md)
+@reuse_freed_memory()
 def select_decoding(
     model: LanderNet, X: np.ndarray, y: np.ndarray, start: DecodingSettings, *,
     tau_grid: Sequence[float], knn_method: str = "auto", random_state: int = 0,
@@ -94,13 +98,18 @@ def select_decoding(
 
     sets = [(model, X, y, cache), *((m, Xa, ya, {}) for m, Xa, ya in also)]
 
+    labels_of: dict[int, np.ndarray] = {}  # trial -> its labels of X, for the full metrics
+
     def trial(settings: DecodingSettings) -> float:
         t0 = time.perf_counter()
         scores = []
-        for net, X_s, y_s, cache_s in sets:
+        for i, (net, X_s, y_s, cache_s) in enumerate(sets):
             labels = run_hierarchy(net, X_s, settings, knn_method=knn_method,
                                    seed=random_state, cache=cache_s).labels
-            scores.append(evaluate(y_s, labels))
+            # what avg F reads; NMI, AMI and ARI only for the choice (see below)
+            scores.append(f_scores(y_s, labels))
+            if i == 0:
+                labels_of[len(table)] = labels.astype(np.int32)
         s = scores[0]
         row = {**settings.as_dict(), **s, "avg_f": float(np.mean([avg_f(v) for v in scores])),
                "seconds": time.perf_counter() - t0}
@@ -163,6 +172,12 @@ def select_decoding(
         if attached > kept + MIN_GAIN:
             best, score = best.replace(leftovers="attach"), score + attached - kept
     bar.close()
+    # every metric of the chosen setting's rows (a setting may have been tried twice)
+    full = None
+    for i, row in enumerate(table):
+        if all(row.get(key) == value for key, value in best.as_dict().items()):
+            full = full or evaluate(y, labels_of[i])
+            row.update({key: full[key] for key in ("nmi", "ami", "ari")})
     return Selection(best, score, table)
 
 
