@@ -193,7 +193,14 @@ def run_one(args, split: int, seed: int, with_reference: bool = True) -> dict:
 
             enc_params = {k: v for k, v in DEFAULT_CONFIGS["omniglot"].items()
                           if k not in ("image_size", "train_classes", "device")}
-        disc = Discoverer(methods=methods, protocol=protocol, rounds=args.rounds,
+        init = None
+        if args.init:
+            from hilander.embed.user import load_encoder
+
+            init = load_encoder(args.init)
+        disc = Discoverer(encoder="auto" if init is None else init, methods=methods,
+                          protocol=protocol,
+                          rounds=args.rounds,
                           encoder_params=enc_params, random_state=seed,
                           verbose=args.verbose, device=args.device)
         disc.fit(d["X"], d["y"], X_unlabeled=d["U"])
@@ -291,6 +298,8 @@ def report(rows: list[dict]) -> str:
                 out.append("Long-tail: " + ", ".join(f"{k} {v['longtail']['avg_f']:.3f}"
                                                      for k, v in ref.items())
                            + f" (ORACLE best: {lt[0]} {lt[1]['longtail']['avg_f']:.3f}).")
+        if ref and not auto0:
+            out.append("")
         if auto0:
             cands = auto0.get("candidates", {})
             out.append(f"`auto` on the initial embeddings: {auto0['winner']} "
@@ -344,6 +353,8 @@ def main() -> None:
     ap.add_argument("--methods", default="hilander,infomap,leiden")
     ap.add_argument("--rounds", type=int, default=0)
     ap.add_argument("--encoder-params", default=None, help="JSON dict")
+    ap.add_argument("--init", default=None,
+                    help="encoder file to start from (e.g. the cached Omniglot backbone)")
     ap.add_argument("--per-method", action="store_true")
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--device", default="cpu")

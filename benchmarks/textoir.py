@@ -77,9 +77,10 @@ def run_one(data, ratio: float, seed: int, args) -> dict:
     X, y = data.subset(labeled)
     U, yu = data.subset(test)
     row = {"ratio": ratio, "seed": seed, "known": int(n_known), "labeled": len(X),
-           "test": len(U), "k": 150}
+           "test": len(U), "k": 150, "protocol": args.protocol, "rounds": args.rounds}
     t0 = time.perf_counter()
-    disc = Discoverer(methods=args.methods, random_state=seed, verbose=args.verbose,
+    disc = Discoverer(methods=args.methods, protocol=args.protocol, rounds=args.rounds,
+                      random_state=seed, verbose=args.verbose,
                       encoder_params=json.loads(args.encoder_params) if args.encoder_params
                       else None)
     disc.fit(X, y, X_unlabeled=U)
@@ -104,17 +105,26 @@ def run_one(data, ratio: float, seed: int, args) -> dict:
 def table(rows: list[dict]) -> str:
     lines = ["| known ratio | row | K | NMI | ARI | ACC | clusters |",
              "|---|---|---|---|---|---|---|"]
+    def variant(r: dict) -> tuple[str, int]:
+        return r.get("protocol", "complementary"), r.get("rounds", 0)
+
     for ratio in sorted({r["ratio"] for r in rows}):
         rs = [r for r in rows if r["ratio"] == ratio]
-        for key, name, k in (("initial_k_free", "MiniLM, `auto` on the labeled utterances",
-                              "not given"),
-                             ("initial_k_given", "MiniLM, k-means", "given"),
-                             ("discover_k_free", "hilander discover", "not given"),
-                             ("discover_k_given", "hilander discover encoder, k-means",
-                              "given")):
+        keys = [("initial_k_free", "MiniLM, `auto` on the labeled utterances", "not given",
+                 None), ("initial_k_given", "MiniLM, k-means", "given", None)]
+        for protocol, rounds in sorted({variant(r) for r in rs}):
+            how = protocol + (f", {rounds} rounds" if rounds else "")
+            keys += [("discover_k_free", f"hilander discover ({how})", "not given",
+                      (protocol, rounds)),
+                     ("discover_k_given", f"hilander discover encoder ({how}), k-means",
+                      "given", (protocol, rounds))]
+        for key, name, k, which in keys:
+            sel = [r for r in rs if which is None or variant(r) == which]
+            if which is None:  # the initial rows do not depend on the variant: once a seed
+                sel = list({r["seed"]: r for r in sel}.values())
             cells = []
             for m in ("nmi", "ari", "acc", "n_clusters"):
-                v = np.array([r[key][m] for r in rs], dtype=float)
+                v = np.array([r[key][m] for r in sel], dtype=float)
                 cells.append(f"{v.mean():.2f} ± {v.std(ddof=1) if v.size > 1 else 0:.2f}"
                              if m != "n_clusters" else f"{v.mean():.0f}")
             lines.append(f"| {ratio} | {name} | {k} | " + " | ".join(cells) + " |")
@@ -130,6 +140,9 @@ def main() -> None:
     ap.add_argument("--ratios", default="0.25,0.5,0.75")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--methods", default="infomap,leiden", help="Discoverer's default")
+    ap.add_argument("--protocol", default="complementary")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="transductive rounds on the test utterances (their labels unused)")
     ap.add_argument("--encoder-params", default=None, help="JSON dict")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--out", required=True, help="JSON lines (appended)")
