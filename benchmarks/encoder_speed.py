@@ -76,7 +76,9 @@ def one(args) -> dict:
     enc.fit(texts, y, val_texts, val_y)
     import torch
 
-    return {"variant": args.variant, "threads": torch.get_num_threads(),
+    # the governor restores torch's count after fit: its choice is the encoder's threads_
+    threads = getattr(enc, "threads_", None) or torch.get_num_threads()
+    return {"variant": args.variant, "threads": threads,
             "epoch_seconds": enc.epoch_seconds_, "fit_seconds": time.perf_counter() - t0,
             "val_map_at_r": enc.best_score_, "n": len(texts)}
 

@@ -4,8 +4,8 @@ the identities of an unlabeled set.
 Three things are learnt from the user's labeled identities: the encoder (MiniLM fine-tuned
 for texts, the image backbone for images), the clustering method and its settings (chosen as
 :class:`~hilander.AutoCluster` chooses: the partitions tuned on every identity, Hi-LANDER,
-when asked for, by its cross-fitted selection), and, for Hi-LANDER, the network. An encoder makes the
-identities it trained on tighter than identities it never saw; a clusterer that learns its
+when asked for, by its cross-fitted selection), and, for Hi-LANDER, the network. An encoder
+makes the identities it trained on tighter than identities it never saw; a clusterer that learns its
 thresholds on those tight identities over-merges or under-splits new ones. So by default
 (``protocol="complementary"``) the labeled identities are split in two: the encoder trains on
 one share, and the clusterer is fitted on the encoder's embeddings of the other share, which
