@@ -125,8 +125,8 @@ def table(rows: list[dict]) -> str:
             cells = []
             for m in ("nmi", "ari", "acc", "n_clusters"):
                 v = np.array([r[key][m] for r in sel], dtype=float)
-                cells.append(f"{v.mean():.2f} ± {v.std(ddof=1) if v.size > 1 else 0:.2f}"
-                             if m != "n_clusters" else f"{v.mean():.0f}")
+                spread = f" ± {v.std(ddof=1):.2f}" if v.size > 1 else ""  # none from one run
+                cells.append(f"{v.mean():.2f}{spread}" if m != "n_clusters" else f"{v.mean():.0f}")
             lines.append(f"| {ratio} | {name} | {k} | " + " | ".join(cells) + " |")
         for name, (nmi, ari, acc) in PUBLISHED.get(ratio, {}).items():
             lines.append(f"| {ratio} | {name} (published, BERT-base, GPU) | given | {nmi:.2f} | "
