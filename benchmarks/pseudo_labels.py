@@ -297,9 +297,9 @@ def train_row(init, raw: dict, y_ct, args, seed: int | None = None) -> tuple[obj
         # pseudo-label ids above every backbone-train id: the two sets never share a class
         pseudo = np.where(pseudo == -1, -1, pseudo + int(y.max()) + 1)
         X, y = concat_items(X, raw["clustering_train"][0]), np.concatenate([y, pseudo])
-    params = {"progress": args.progress}
+    params = {"verbose": args.progress}
     if seed is not None:
-        params["seed"] = seed
+        params["random_state"] = seed
     if args.quick:
         params["epochs"] = 1
     t0 = time.perf_counter()
@@ -445,7 +445,7 @@ def run_refinement(name: str, init, raw: dict, args) -> dict:
 
     start = time.perf_counter()
     log(f"{name}: refinement, {args.refine_rounds} rounds, unlabeled = the test split")
-    params = {"progress": args.progress}
+    params = {"verbose": args.progress}
     if args.quick:
         params["epochs"] = 1
     res = refine(init, *raw["backbone_train"], raw["test"][0], *raw["validation"],
