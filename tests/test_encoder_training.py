@@ -132,6 +132,10 @@ def test_fine_tune_skips_noise_and_starts_from_init(base):
     again = fine_tune(model, X[keep], y_noisy[keep], Xv, yv, epochs=2)
     assert np.array_equal(again.transform(Xv), tuned.transform(Xv))
     assert model.n_classes_ == 3 and model.classes_.tolist() == [0, 1, 2]  # init untouched
+    # the deprecated names still work for one release, with a warning
+    with pytest.warns(FutureWarning, match="progress"):
+        old = fine_tune(model, X[keep], y_noisy[keep], Xv, yv, epochs=2, progress=False)
+    assert np.array_equal(old.transform(Xv), again.transform(Xv))
 
 
 def test_fine_tune_errors_and_saved_head(base, tmp_path):

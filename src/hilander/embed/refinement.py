@@ -99,6 +99,10 @@ def fine_tune(encoder: Encoder, X: Items, y, X_val: Items, y_val, **params) -> E
     name = type(encoder).__name__
     if name not in FINE_TUNE_DEFAULTS:
         raise InputError(f"cannot fine-tune a {name}; give an ImageBackbone or a TextEncoder")
+    from ..base import translate_aliases
+
+    # old names (seed, progress) must replace get_params()'s current ones, not sit beside them
+    params = translate_aliases(type(encoder), params)
     config = {**encoder.get_params(), **FINE_TUNE_DEFAULTS[name], **params}
     return type(encoder)(**config).fit(X, y, X_val, y_val, init=encoder)
 
